@@ -1,0 +1,93 @@
+"""The interface every store-platform adapter implements, and the values it exchanges."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from dataclasses import dataclass, field
+from typing import Mapping, Protocol
+
+from itsdangerous.signer import HMACAlgorithm
+
+# Event kinds an adapter can assign to a topic.
+ORDER_EVENT = "order"
+UNINSTALL_EVENT = "uninstalled"
+IGNORED_EVENT = "ignored"
+
+
+@dataclass(frozen=True)
+class DeliveryInfo:
+    """What the request headers say about a delivery, before the signature is checked."""
+    store_domain: str | None
+    topic: str
+    delivery_id: str | None
+
+
+@dataclass(frozen=True)
+class StoreContext:
+    """What an adapter needs to call a store's API: decrypted credentials included."""
+    store_id: int
+    domain: str
+    api_base_url: str | None
+    credentials: dict
+    api_version: str
+
+
+@dataclass(frozen=True)
+class ShipmentToWrite:
+    tracking_number: str
+    carrier: str | None
+    tracking_url: str | None
+    store_line_ids: list[str] | None  # None = every line we sent to CJ
+    replaces_fulfillment_id: str | None = None
+
+
+@dataclass
+class WriteBackResult:
+    outcome: str  # created, updated, already_present, nothing_to_fulfill
+    fulfillment_id: str | None
+    details: dict = field(default_factory=dict)
+
+
+class StoreAdapter(Protocol):
+    platform: str
+
+    def identify(self, headers: Mapping[str, str]) -> DeliveryInfo:
+        """Read store, topic and delivery id from the delivery headers."""
+
+    def normalize_domain(self, value: str) -> str:
+        """Canonical form of a store's domain or site URL, as stored in Store.domain."""
+
+    def verify(self, raw_body: bytes, headers: Mapping[str, str], secrets: list[str]) -> bool:
+        """True when the delivery is signed by one of the store's secrets (constant time)."""
+
+    def delivery_keys(self, info: DeliveryInfo, headers: Mapping[str, str], payload) -> list[str]:
+        """Keys that identify a repeat of this delivery; any one already seen means duplicate."""
+
+    def event_kind(self, topic: str) -> str:
+        """ORDER_EVENT, UNINSTALL_EVENT or IGNORED_EVENT."""
+
+    def normalize(self, payload: dict, *, topic: str) -> dict:
+        """Turn a platform order payload into a canonical order dict (see service.canonical)."""
+
+    def write_back(self, *, http, store: StoreContext, order: dict, shipment: ShipmentToWrite) -> WriteBackResult:
+        """Put tracking on the store order; must check what the store already has first."""
+
+
+def b64_hmac_sha256(secret: str, raw_body: bytes) -> str:
+    """Base64 HMAC-SHA256, computed with itsdangerous' HMAC signing primitive."""
+    digest = HMACAlgorithm(hashlib.sha256).get_signature(secret.encode("utf-8"), raw_body)
+    return base64.b64encode(digest).decode("ascii")
+
+
+def signature_matches(raw_body: bytes, header_value: str | None, secrets: list[str]) -> bool:
+    """Constant-time check of a base64 HMAC-SHA256 header against each candidate secret."""
+    if not header_value:
+        return False
+    presented = header_value.strip().encode("ascii", "replace")
+    matched = False
+    for secret in secrets:
+        if secret:
+            # Evaluate every secret so timing does not reveal which one matched.
+            matched |= hmac.compare_digest(b64_hmac_sha256(secret, raw_body).encode("ascii"), presented)
+    return matched

@@ -1,0 +1,279 @@
+"""Shopify: webhook identity and HMAC, REST order payload → canonical order, GraphQL fulfillment."""
+from __future__ import annotations
+
+from typing import Mapping
+
+import requests
+
+from adapters.base import (IGNORED_EVENT, ORDER_EVENT, UNINSTALL_EVENT, DeliveryInfo, ShipmentToWrite,
+                           StoreContext, WriteBackResult, signature_matches)
+from service.canonical import PAID_FINANCIAL_STATUSES, validate_canonical
+from service.job_outcomes import NeedsHuman, RetryLater
+
+ORDER_TOPICS = ("orders/create", "orders/paid", "orders/updated", "orders/cancelled")
+FULFILLABLE_STATUSES = ("OPEN", "IN_PROGRESS")
+
+FULFILLMENT_ORDERS_QUERY = """query OrderFulfillmentOrders($orderId: ID!) {
+  order(id: $orderId) {
+    id
+    name
+    displayFulfillmentStatus
+    fulfillments(first: 50) { id status trackingInfo(first: 10) { company number url } }
+    fulfillmentOrders(first: 20) {
+      nodes {
+        id
+        status
+        requestStatus
+        assignedLocation { name location { id } }
+        supportedActions { action }
+        lineItems(first: 100) {
+          nodes { id sku totalQuantity remainingQuantity lineItem { id sku } }
+        }
+      }
+    }
+  }
+}"""
+
+FULFILLMENT_CREATE_MUTATION = """mutation CreateFulfillment($fulfillment: FulfillmentInput!, $message: String) {
+  fulfillmentCreate(fulfillment: $fulfillment, message: $message) {
+    fulfillment { id status trackingInfo(first: 10) { company number url } }
+    userErrors { field message }
+  }
+}"""
+
+TRACKING_UPDATE_MUTATION = """mutation UpdateTracking($fulfillmentId: ID!, $trackingInfoInput: FulfillmentTrackingInput!, $notifyCustomer: Boolean) {
+  fulfillmentTrackingInfoUpdate(fulfillmentId: $fulfillmentId, trackingInfoInput: $trackingInfoInput, notifyCustomer: $notifyCustomer) {
+    fulfillment { id trackingInfo(first: 10) { company number url } }
+    userErrors { field message }
+  }
+}"""
+
+
+def _str_or_none(value) -> str | None:
+    if value is None:
+        return None
+    text = str(value)
+    return text if text != "" else None
+
+
+class ShopifyAdapter:
+    platform = "shopify"
+
+    # -- inbound -------------------------------------------------------------------------------
+    def identify(self, headers: Mapping[str, str]) -> DeliveryInfo:
+        return DeliveryInfo(store_domain=headers.get("X-Shopify-Shop-Domain"),
+                            topic=(headers.get("X-Shopify-Topic") or "").strip(),
+                            delivery_id=headers.get("X-Shopify-Webhook-Id"))
+
+    def normalize_domain(self, value: str) -> str:
+        value = value.strip().lower()
+        for prefix in ("https://", "http://"):
+            if value.startswith(prefix):
+                value = value[len(prefix):]
+        return value.rstrip("/")
+
+    def verify(self, raw_body: bytes, headers: Mapping[str, str], secrets: list[str]) -> bool:
+        return signature_matches(raw_body, headers.get("X-Shopify-Hmac-Sha256"), secrets)
+
+    def delivery_keys(self, info: DeliveryInfo, headers: Mapping[str, str], payload) -> list[str]:
+        keys = []
+        if info.delivery_id:
+            keys.append(f"webhook-id:{info.delivery_id.strip()}")
+        event_id = headers.get("X-Shopify-Event-Id")
+        if event_id:
+            # One event reaches each subscribed topic, so an event id is a duplicate only per topic.
+            keys.append(f"event-id:{info.topic}:{event_id.strip()}")
+        return keys
+
+    def event_kind(self, topic: str) -> str:
+        if topic in ORDER_TOPICS:
+            return ORDER_EVENT
+        if topic == "app/uninstalled":
+            return UNINSTALL_EVENT
+        return IGNORED_EVENT
+
+    def normalize(self, payload: dict, *, topic: str) -> dict:
+        if not isinstance(payload, dict):
+            raise ValueError("order payload must be a JSON object")
+        address = payload.get("shipping_address")
+        if isinstance(address, dict):
+            address = {k: _str_or_none(address.get(k)) for k in (
+                "name", "first_name", "last_name", "company", "address1", "address2", "city", "province",
+                "province_code", "zip", "country", "country_code", "phone")}
+            address["email"] = _str_or_none(payload.get("email") or payload.get("contact_email"))
+        else:
+            address = None
+        lines = []
+        for item in payload.get("line_items") or []:
+            lines.append({
+                "line_id": _str_or_none(item.get("id")),
+                "line_ref": _str_or_none(item.get("admin_graphql_api_id")),
+                "variant_id": _str_or_none(item.get("variant_id")),
+                "product_id": _str_or_none(item.get("product_id")),
+                "sku": (item.get("sku") or "").strip() or None,
+                "title": _str_or_none(item.get("name") or item.get("title")),
+                # current_quantity drops removed/refunded units; absent in older payloads.
+                "quantity": item.get("current_quantity", item.get("quantity")),
+                "unit_price": _str_or_none(item.get("price")),
+                "requires_shipping": bool(item.get("requires_shipping", True)),
+            })
+        financial_status = _str_or_none(payload.get("financial_status"))
+        shipping_set = (payload.get("total_shipping_price_set") or {}).get("shop_money") or {}
+        return validate_canonical({
+            "platform": self.platform,
+            "store_order_id": _str_or_none(payload.get("id")),
+            "order_ref": _str_or_none(payload.get("admin_graphql_api_id")),
+            "name": _str_or_none(payload.get("name")),
+            "currency": _str_or_none(payload.get("currency")),
+            "total_price": _str_or_none(payload.get("total_price")),
+            "subtotal_price": _str_or_none(payload.get("subtotal_price")),
+            "shipping_price": _str_or_none(shipping_set.get("amount")),
+            "financial_status": financial_status,
+            "paid": financial_status in PAID_FINANCIAL_STATUSES,
+            "cancelled": bool(payload.get("cancelled_at")) or topic == "orders/cancelled",
+            "test": bool(payload.get("test")),
+            "email": _str_or_none(payload.get("email") or payload.get("contact_email")),
+            "note": _str_or_none(payload.get("note")),
+            "lines": lines,
+            "shipping_address": address,
+            "created_at": _str_or_none(payload.get("created_at")),
+            "updated_at": _str_or_none(payload.get("updated_at")),
+        })
+
+    # -- outbound ------------------------------------------------------------------------------
+    def _graphql(self, http, store: StoreContext, query: str, variables: dict, operation: str) -> dict:
+        base = (store.api_base_url or f"https://{store.domain}").rstrip("/")
+        token = store.credentials.get("access_token")
+        if not token:
+            raise NeedsHuman("store_credentials_missing",
+                             f"store {store.domain} has no Admin API access token. Resolution: "
+                             "PATCH /admin/stores/<id> with api_credentials.access_token, then retry the order.")
+        try:
+            response = http.request("POST", f"{base}/admin/api/{store.api_version}/graphql.json",
+                                    service="shopify", operation=operation,
+                                    json={"query": query, "variables": variables},
+                                    headers={"X-Shopify-Access-Token": token, "Content-Type": "application/json"})
+        except requests.RequestException as exc:
+            raise RetryLater(f"Shopify {operation}: {type(exc).__name__}") from None
+        if response.status_code == 429:
+            raise RetryLater(f"Shopify {operation}: HTTP 429",
+                             retry_after=_float(response.headers.get("Retry-After"), 2.0), count_attempt=False)
+        if response.status_code in (401, 403):
+            raise NeedsHuman("store_auth_failed",
+                             f"Shopify answered HTTP {response.status_code} to {operation}. Resolution: check the "
+                             "access token and its scopes (read_orders, write_merchant_managed_fulfillment_orders), "
+                             "update it with PATCH /admin/stores/<id>, then retry the order.")
+        if response.status_code >= 500:
+            raise RetryLater(f"Shopify {operation}: HTTP {response.status_code}")
+        if response.status_code != 200:
+            raise NeedsHuman("writeback_rejected", f"Shopify {operation}: HTTP {response.status_code}: "
+                             f"{response.text[:300]}. Resolution: fix the cause, then retry the order.")
+        try:
+            body = response.json()
+        except ValueError:
+            raise RetryLater(f"Shopify {operation}: response is not JSON") from None
+        errors = body.get("errors") or []
+        if any((e.get("extensions") or {}).get("code") == "THROTTLED" for e in errors if isinstance(e, dict)):
+            raise RetryLater(f"Shopify {operation}: THROTTLED", retry_after=_throttle_wait(body),
+                             count_attempt=False)
+        if errors:
+            raise NeedsHuman("writeback_rejected", f"Shopify {operation} errors: {errors}. "
+                             "Resolution: fix the cause, then retry the order.")
+        return body.get("data") or {}
+
+    def write_back(self, *, http, store: StoreContext, order: dict, shipment: ShipmentToWrite) -> WriteBackResult:
+        order_gid = order.get("order_ref") or f"gid://shopify/Order/{order['store_order_id']}"
+        data = self._graphql(http, store, FULFILLMENT_ORDERS_QUERY, {"orderId": order_gid}, "fulfillmentOrders")
+        remote = data.get("order")
+        if not remote:
+            raise NeedsHuman("writeback_rejected", f"Shopify has no order {order_gid}. Resolution: check the "
+                             "store registration; the order may have been deleted.")
+        tracking = {"company": shipment.carrier, "number": shipment.tracking_number, "url": shipment.tracking_url}
+        tracking = {k: v for k, v in tracking.items() if v}
+
+        for fulfillment in remote.get("fulfillments") or []:
+            numbers = {t.get("number") for t in fulfillment.get("trackingInfo") or []}
+            if shipment.tracking_number in numbers:
+                return WriteBackResult("already_present", fulfillment.get("id"))
+
+        if shipment.replaces_fulfillment_id:
+            data = self._graphql(http, store, TRACKING_UPDATE_MUTATION, {
+                "fulfillmentId": shipment.replaces_fulfillment_id, "notifyCustomer": True,
+                "trackingInfoInput": tracking}, "fulfillmentTrackingInfoUpdate")
+            payload = data.get("fulfillmentTrackingInfoUpdate") or {}
+            _raise_user_errors(payload, "fulfillmentTrackingInfoUpdate")
+            return WriteBackResult("updated", (payload.get("fulfillment") or {}).get("id")
+                                   or shipment.replaces_fulfillment_id)
+
+        line_quantities = _shipped_quantities(order, shipment.store_line_ids)
+        by_location: dict[str, list[dict]] = {}
+        for fo in (remote.get("fulfillmentOrders") or {}).get("nodes") or []:
+            actions = {a.get("action") for a in fo.get("supportedActions") or []}
+            if fo.get("status") not in FULFILLABLE_STATUSES or "CREATE_FULFILLMENT" not in actions:
+                continue
+            items = []
+            for node in (fo.get("lineItems") or {}).get("nodes") or []:
+                line_gid = (node.get("lineItem") or {}).get("id")
+                wanted = line_quantities.get(line_gid, 0)
+                qty = min(int(node.get("remainingQuantity") or 0), wanted)
+                if qty > 0:
+                    items.append({"id": node["id"], "quantity": qty})
+                    line_quantities[line_gid] = wanted - qty
+            if items:
+                location = ((fo.get("assignedLocation") or {}).get("location") or {}).get("id") or fo["id"]
+                by_location.setdefault(location, []).append(
+                    {"fulfillmentOrderId": fo["id"], "fulfillmentOrderLineItems": items})
+        if not by_location:
+            return WriteBackResult("nothing_to_fulfill", None,
+                                   {"message": "no open fulfillment order has these lines left to fulfil"})
+        created = []
+        for groups in by_location.values():
+            variables = {"fulfillment": {"notifyCustomer": True, "trackingInfo": tracking,
+                                         "lineItemsByFulfillmentOrder": groups},
+                         "message": f"Shipped by supplier (CJ order {order.get('cj_order_id') or ''})".strip()}
+            data = self._graphql(http, store, FULFILLMENT_CREATE_MUTATION, variables, "fulfillmentCreate")
+            payload = data.get("fulfillmentCreate") or {}
+            _raise_user_errors(payload, "fulfillmentCreate")
+            created.append((payload.get("fulfillment") or {}).get("id"))
+        return WriteBackResult("created", ",".join(c for c in created if c), {"fulfillments": created})
+
+
+def _shipped_quantities(order: dict, store_line_ids: list[str] | None) -> dict[str, int]:
+    """Line gid → quantity to fulfil, for the lines CJ shipped (all forwarded lines if unknown)."""
+    wanted = set(store_line_ids) if store_line_ids else None
+    out = {}
+    for line in order.get("lines") or []:
+        if not line.get("requires_shipping", True) or line.get("quantity", 0) <= 0:
+            continue
+        if wanted is not None and line["line_id"] not in wanted:
+            continue
+        gid = line.get("line_ref") or f"gid://shopify/LineItem/{line['line_id']}"
+        out[gid] = out.get(gid, 0) + int(line["quantity"])
+    return out
+
+
+def _raise_user_errors(payload: dict, operation: str) -> None:
+    errors = payload.get("userErrors") or []
+    if errors:
+        messages = "; ".join(str(e.get("message")) for e in errors)
+        raise NeedsHuman("writeback_rejected", f"Shopify {operation} refused: {messages}. Resolution: check "
+                         "the order's fulfillment orders in Shopify admin (closed, on hold, or assigned to "
+                         "another fulfillment service), fix them, then retry the order.")
+
+
+def _throttle_wait(body: dict) -> float:
+    cost = (body.get("extensions") or {}).get("cost") or {}
+    status = cost.get("throttleStatus") or {}
+    try:
+        need = float(cost.get("requestedQueryCost") or 0) - float(status.get("currentlyAvailable") or 0)
+        rate = float(status.get("restoreRate") or 50)
+        return min(60.0, max(1.0, need / rate))
+    except (TypeError, ValueError):
+        return 2.0
+
+
+def _float(value, default: float) -> float:
+    try:
+        return max(0.0, float(value))
+    except (TypeError, ValueError):
+        return default

@@ -1,0 +1,78 @@
+"""Input schemas for the admin API (marshmallow); errors become 400 with the field messages."""
+from __future__ import annotations
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+from adapters import platforms
+
+
+class StoreCreateSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    platform = fields.String(required=True, validate=validate.OneOf(platforms()))
+    shop_domain = fields.String(validate=validate.Length(min=3, max=255))
+    site_url = fields.String(validate=validate.Length(min=3, max=255))
+    name = fields.String(validate=validate.Length(max=255), allow_none=True)
+    webhook_secret = fields.String(required=True, validate=validate.Length(min=8, max=500))
+    previous_webhook_secret = fields.String(validate=validate.Length(min=8, max=500), allow_none=True)
+    api_credentials = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
+    api_base_url = fields.Url(require_tld=False, allow_none=True, schemes={"http", "https"})
+
+    @validates_schema
+    def _one_domain(self, data, **_kwargs):
+        if not (data.get("shop_domain") or data.get("site_url")):
+            raise ValidationError("give shop_domain (Shopify) or site_url (WooCommerce)", "shop_domain")
+
+
+class StoreUpdateSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    name = fields.String(validate=validate.Length(max=255), allow_none=True)
+    webhook_secret = fields.String(validate=validate.Length(min=8, max=500))
+    previous_webhook_secret = fields.String(validate=validate.Length(min=8, max=500), allow_none=True)
+    api_credentials = fields.Dict(keys=fields.String(), values=fields.String())
+    api_base_url = fields.Url(require_tld=False, allow_none=True, schemes={"http", "https"})
+    active = fields.Boolean()
+
+
+class SkuMappingSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    store_id = fields.Integer(required=True, strict=True)
+    store_sku = fields.String(validate=validate.Length(min=1, max=255), allow_none=True)
+    store_variant_id = fields.String(validate=validate.Length(min=1, max=64), allow_none=True)
+    cj_vid = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    cj_sku = fields.String(validate=validate.Length(max=100), allow_none=True)
+
+    @validates_schema
+    def _one_key(self, data, **_kwargs):
+        if not (data.get("store_sku") or data.get("store_variant_id")):
+            raise ValidationError("give store_sku or store_variant_id", "store_sku")
+
+
+class SkuMappingKeySchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    store_id = fields.Integer(required=True, strict=True)
+    store_sku = fields.String(validate=validate.Length(min=1, max=255))
+    store_variant_id = fields.String(validate=validate.Length(min=1, max=64))
+
+    @validates_schema
+    def _one_key(self, data, **_kwargs):
+        if not (data.get("store_sku") or data.get("store_variant_id")):
+            raise ValidationError("give store_sku or store_variant_id", "store_sku")
+
+
+class ShippingRuleSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    country_code = fields.String(required=True, validate=validate.Regexp(r"^([A-Za-z]{2}|\*)$",
+                                                                         error="ISO-3166 alpha-2 code or '*'"))
+    logistic_names = fields.List(fields.String(validate=validate.Length(min=1, max=50)), required=True,
+                                 validate=validate.Length(min=1))
+    max_shipping_cost = fields.Decimal(allow_none=True, validate=validate.Range(min=0), as_string=True)

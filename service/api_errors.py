@@ -1,0 +1,41 @@
+"""The one JSON response shape: {"success": true, "data": …} or {"success": false, "error": {…}}."""
+from __future__ import annotations
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, details=None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+
+
+def ok(data=None, status: int = 200):
+    return jsonify({"success": True, "data": data}), status
+
+
+def error_response(status: int, code: str, message: str, details=None):
+    body = {"success": False, "error": {"code": code, "message": message}}
+    if details is not None:
+        body["error"]["details"] = details
+    return jsonify(body), status
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def _api_error(exc: ApiError):
+        return error_response(exc.status, exc.code, exc.message, exc.details)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        code = (exc.name or "error").lower().replace(" ", "_")
+        return error_response(exc.code or 500, code, exc.description or exc.name)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        app.logger.exception("unhandled_error")
+        return error_response(500, "internal_error", "unexpected server error; see the service logs")

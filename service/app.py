@@ -1,0 +1,36 @@
+"""Flask application factory (flaskr style): create_app(test_config)."""
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+
+from service.api_errors import register_error_handlers
+from service.config import load_settings
+from service.runtime import build_runtime
+from service.structured_logging import configure_logging
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the web app. test_config may hold 'ENV' (a mapping used instead of os.environ)."""
+    app = Flask(__name__, instance_relative_config=True)
+    test_config = test_config or {}
+    env = test_config.get("ENV")
+    settings = load_settings(env, instance_path=app.instance_path)
+    os.makedirs(app.instance_path, exist_ok=True)
+    configure_logging(settings.log_level)
+    app.config.update(settings.as_flask_config())
+    app.config.update({k: v for k, v in test_config.items() if k != "ENV"})
+    app.json.sort_keys = False
+    app.extensions["cj_bridge"] = build_runtime(settings, session_factory=test_config.get("SESSION_FACTORY"))
+
+    register_error_handlers(app)
+    from service.admin import bp as admin_bp
+    from service.health import bp as health_bp
+    from webhooks import bp as webhooks_bp
+    app.register_blueprint(webhooks_bp)
+    app.register_blueprint(admin_bp)
+    app.register_blueprint(health_bp)
+    from service.cli import register_cli
+    register_cli(app)
+    return app

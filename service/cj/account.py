@@ -1,0 +1,86 @@
+"""CJ account state shared by every worker: the request throttle and the stored tokens."""
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from service.credential_box import CredentialBox
+from service.db import transaction
+from service.models import CjAccountState
+from service.timeutil import utcnow
+
+ACCOUNT_ROW_ID = 1
+GET_TOKEN_MIN_INTERVAL = timedelta(minutes=5)
+TOKEN_SAFETY_MARGIN = timedelta(minutes=10)
+
+
+def locked_account(session: Session) -> CjAccountState:
+    """The singleton row, locked for this transaction (row lock on PostgreSQL, BEGIN IMMEDIATE on SQLite)."""
+    stmt = select(CjAccountState).where(CjAccountState.id == ACCOUNT_ROW_ID)
+    if session.bind.dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    row = session.scalar(stmt)
+    if row is None:
+        raise RuntimeError("cj_account_state row missing: run the database migrations")
+    return row
+
+
+def reserve_request_slot(session_factory: sessionmaker[Session], qps: float, *, sleep=time.sleep) -> float:
+    """Take the next CJ request slot for the whole account and wait for it; returns seconds waited."""
+    with transaction(session_factory) as session:
+        row = locked_account(session)
+        now = time.time()
+        slot = max(now, row.next_request_at or 0.0)
+        row.next_request_at = slot + 1.0 / qps
+    wait = slot - now
+    if wait > 0:
+        sleep(wait)
+    return max(0.0, wait)
+
+
+def push_back_requests(session_factory: sessionmaker[Session], seconds: float) -> None:
+    """After a rate-limit answer, hold every worker's next CJ call back by `seconds`."""
+    with transaction(session_factory) as session:
+        row = locked_account(session)
+        row.next_request_at = max(row.next_request_at or 0.0, time.time() + seconds)
+
+
+class StoredTokens:
+    """Decrypted view of the token columns."""
+
+    def __init__(self, row: CjAccountState, box: CredentialBox):
+        self.access_token = box.open(row.access_token_enc)
+        self.access_expires_at = row.access_expires_at
+        self.refresh_token = box.open(row.refresh_token_enc)
+        self.refresh_expires_at = row.refresh_expires_at
+
+    def access_valid(self, now: datetime) -> bool:
+        return bool(self.access_token) and (self.access_expires_at is None
+                                            or self.access_expires_at - TOKEN_SAFETY_MARGIN > now)
+
+    def refresh_valid(self, now: datetime) -> bool:
+        return bool(self.refresh_token) and (self.refresh_expires_at is None
+                                             or self.refresh_expires_at - TOKEN_SAFETY_MARGIN > now)
+
+
+def store_tokens(row: CjAccountState, box: CredentialBox, data: dict) -> None:
+    from service.timeutil import parse_iso_utc
+    row.access_token_enc = box.seal(str(data["accessToken"]))
+    row.access_expires_at = parse_iso_utc(data.get("accessTokenExpiryDate"))
+    if data.get("refreshToken"):
+        row.refresh_token_enc = box.seal(str(data["refreshToken"]))
+        row.refresh_expires_at = parse_iso_utc(data.get("refreshTokenExpiryDate"))
+    if data.get("openId") is not None:
+        row.open_id = str(data["openId"])
+
+
+def stored_open_id(session: Session) -> str | None:
+    row = session.get(CjAccountState, ACCOUNT_ROW_ID)
+    return row.open_id if row else None
+
+
+def now() -> datetime:
+    return utcnow()

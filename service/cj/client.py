@@ -1,0 +1,159 @@
+"""CJ Open API 2.0 client: envelope handling, shared throttle, stored tokens, typed calls."""
+from __future__ import annotations
+
+import requests
+from sqlalchemy.orm import Session, sessionmaker
+
+from service.cj import account
+from service.cj.errors import AUTH, RATE_LIMITED, CjApiError, CjTransportError, NOT_FOUND_CODES
+from service.config import Settings
+from service.credential_box import CredentialBox
+from service.db import transaction
+from service.job_outcomes import RetryLater
+from service.outbound_http import OutboundHttp
+from service.timeutil import utcnow
+
+
+class CjClient:
+    def __init__(self, *, settings: Settings, session_factory: sessionmaker[Session], http: OutboundHttp,
+                 sleep=None):
+        self.settings = settings
+        self.session_factory = session_factory
+        self.http = http
+        self.box = CredentialBox(settings.secret_key)
+        self._sleep = sleep
+
+    # -- transport -----------------------------------------------------------------------------
+    def _send(self, method: str, path: str, *, operation: str, token: str | None, params=None, json=None):
+        kwargs = {"sleep": self._sleep} if self._sleep else {}
+        account.reserve_request_slot(self.session_factory, self.settings.cj_qps, **kwargs)
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["CJ-Access-Token"] = token
+        try:
+            response = self.http.request(method, self.settings.cj_api_base_url + path, service="cj",
+                                         operation=operation, params=params, json=json, headers=headers)
+        except requests.RequestException as exc:
+            raise CjTransportError(f"CJ {operation}: {type(exc).__name__}") from None
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        code = body.get("code") if isinstance(body, dict) else None
+        # Official success rule: HTTP 200 and (code == 200 or no code at all).
+        if response.status_code == 200 and isinstance(body, dict) and code in (None, 200):
+            return body.get("data")
+        if body is None and response.status_code >= 500:
+            raise CjTransportError(f"CJ {operation}: HTTP {response.status_code}")
+        error = CjApiError(code=code if isinstance(code, int) else None,
+                           message=str((body or {}).get("message") or response.text[:200]),
+                           http_status=response.status_code,
+                           request_id=(body or {}).get("requestId"), operation=operation)
+        if error.category == RATE_LIMITED:
+            account.push_back_requests(self.session_factory, error.retry_after or 2.0)
+        raise error
+
+    def _call(self, method: str, path: str, *, operation: str, params=None, json=None):
+        token = self._access_token()
+        try:
+            return self._send(method, path, operation=operation, token=token, params=params, json=json)
+        except CjApiError as exc:
+            if exc.category != AUTH:
+                raise
+        # The stored token was rejected (expired early or revoked): renew once and retry.
+        self._invalidate_access_token(token)
+        return self._send(method, path, operation=operation, token=self._access_token(), params=params,
+                          json=json)
+
+    # -- tokens ----------------------------------------------------------------------------------
+    def _access_token(self) -> str:
+        """A valid access token: stored, else refreshed, else a new login (at most once per 5 minutes).
+
+        No HTTP call is made while the account row is locked: the throttle needs that row too.
+        """
+        if not self.settings.cj_api_key:
+            raise CjApiError(code=1600002, message="CJ_API_KEY is not set", http_status=0, request_id=None,
+                             operation="authenticate")
+        with transaction(self.session_factory) as session:
+            tokens = account.StoredTokens(account.locked_account(session), self.box)
+        now = utcnow()
+        if tokens.access_valid(now):
+            return tokens.access_token
+        if tokens.refresh_valid(now):
+            try:
+                data = self._send("POST", "/authentication/refreshAccessToken", operation="refreshAccessToken",
+                                  token=None, json={"refreshToken": tokens.refresh_token})
+            except CjApiError as exc:
+                if exc.category == RATE_LIMITED:
+                    raise
+                with transaction(self.session_factory) as session:
+                    row = account.locked_account(session)
+                    if self.box.open(row.refresh_token_enc) == tokens.refresh_token:
+                        row.refresh_token_enc = None  # refused: the next step is a new login
+            else:
+                self._save_tokens(data)
+                return str(data["accessToken"])
+        with transaction(self.session_factory) as session:
+            row = account.locked_account(session)
+            current = account.StoredTokens(row, self.box)
+            if current.access_valid(utcnow()):
+                return current.access_token  # another worker logged in meanwhile
+            if row.last_get_token_at and now - row.last_get_token_at < account.GET_TOKEN_MIN_INTERVAL:
+                wait = (row.last_get_token_at + account.GET_TOKEN_MIN_INTERVAL - now).total_seconds()
+                raise RetryLater("CJ getAccessToken is allowed once per 5 minutes", retry_after=wait + 1,
+                                 count_attempt=False)
+            # Committed before the call, so the 5-minute guard holds even if the call fails.
+            row.last_get_token_at = now
+        data = self._send("POST", "/authentication/getAccessToken", operation="getAccessToken", token=None,
+                          json={"apiKey": self.settings.cj_api_key})
+        self._save_tokens(data)
+        return str(data["accessToken"])
+
+    def _save_tokens(self, data: dict) -> None:
+        with transaction(self.session_factory) as session:
+            account.store_tokens(account.locked_account(session), self.box, data)
+
+    def _invalidate_access_token(self, token: str) -> None:
+        with transaction(self.session_factory) as session:
+            row = account.locked_account(session)
+            if self.box.open(row.access_token_enc) == token:
+                row.access_token_enc = None
+                row.access_expires_at = None
+
+    # -- API calls ---------------------------------------------------------------------------------
+    def query_variants_by_sku(self, variant_sku: str) -> list[dict]:
+        data = self._call("GET", "/product/variant/query", operation="variantQuery",
+                          params={"variantSku": variant_sku})
+        return data if isinstance(data, list) else []
+
+    def freight_calculate(self, *, start_country: str, end_country: str, zip_code: str | None,
+                          products: list[dict]) -> list[dict]:
+        body = {"startCountryCode": start_country, "endCountryCode": end_country, "products": products}
+        if zip_code:
+            body["zip"] = zip_code
+        data = self._call("POST", "/logistic/freightCalculate", operation="freightCalculate", json=body)
+        return data if isinstance(data, list) else []
+
+    def create_order_v2(self, body: dict) -> dict:
+        return self._call("POST", "/shopping/order/createOrderV2", operation="createOrderV2", json=body) or {}
+
+    def get_order_detail(self, order_id: str) -> dict | None:
+        """Look an order up by our orderNumber or CJ's order id; None when CJ has no such order."""
+        try:
+            return self._call("GET", "/shopping/order/getOrderDetail", operation="getOrderDetail",
+                              params={"orderId": order_id}) or None
+        except CjApiError as exc:
+            if exc.code in NOT_FOUND_CODES:
+                return None
+            raise
+
+    def confirm_order(self, cj_order_id: str):
+        return self._call("PATCH", "/shopping/order/confirmOrder", operation="confirmOrder",
+                          json={"orderId": cj_order_id})
+
+    def pay_balance(self, cj_order_id: str):
+        return self._call("POST", "/shopping/pay/payBalance", operation="payBalance", json={"orderId": cj_order_id})
+
+    def delete_order(self, cj_order_id: str):
+        return self._call("DELETE", "/shopping/order/deleteOrder", operation="deleteOrder",
+                          params={"orderId": cj_order_id})

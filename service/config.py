@@ -1,0 +1,152 @@
+"""Service configuration: every environment variable is read and checked here, in one function."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, asdict
+from typing import Mapping
+
+CJ_PRODUCTION_BASE_URL = "https://developers.cjdropshipping.com/api2.0/v1"
+DEFAULT_SHOPIFY_API_VERSION = "2026-10"
+
+
+class ConfigError(RuntimeError):
+    """Raised at start when the environment cannot make a working service."""
+
+
+def _bool(value: str | None, default: bool) -> bool:
+    if value is None or value.strip() == "":
+        return default
+    v = value.strip().lower()
+    if v in ("1", "true", "yes", "on"):
+        return True
+    if v in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"expected a boolean (true/false), got {value!r}")
+
+
+def _number(name: str, value: str | None, default, kind):
+    if value is None or value.strip() == "":
+        return default
+    try:
+        parsed = kind(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {value!r}") from None
+    if parsed <= 0:
+        raise ConfigError(f"{name} must be positive, got {value!r}")
+    return parsed
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept Heroku's postgres:// form and select the psycopg 3 driver."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    secret_key: str
+    admin_token: str
+    cj_api_base_url: str
+    cj_api_key: str
+    cj_open_id: str
+    cj_qps: float
+    cj_auto_pay: bool
+    cj_dry_run: bool
+    cj_from_country: str
+    public_base_url: str
+    max_webhook_bytes: int
+    log_level: str
+    shopify_api_version: str
+    production: bool
+    http_timeout: float
+    job_lease_seconds: int
+    job_max_attempts: int
+    cj_sync_stale_minutes: int
+    balance_retry_minutes: int
+    worker_poll_seconds: float
+    extra: dict = field(default_factory=dict)
+
+    def as_flask_config(self) -> dict:
+        data = asdict(self)
+        data.pop("extra")
+        out = {"SETTINGS": self, "SECRET_KEY": self.secret_key,
+               "MAX_CONTENT_LENGTH": None}
+        out.update({k.upper(): v for k, v in data.items()})
+        return out
+
+
+def load_settings(env: Mapping[str, str] | None = None, *, instance_path: str | None = None) -> Settings:
+    """Build Settings from an environment mapping (os.environ by default).
+
+    In production mode (CJ_BRIDGE_ENV=production) the secrets that protect the service must be
+    set; a missing one stops the start with a message naming the variable.
+    """
+    env = dict(os.environ if env is None else env)
+    production = env.get("CJ_BRIDGE_ENV", "development").strip().lower() == "production"
+    instance_path = instance_path or env.get("CJ_BRIDGE_INSTANCE_PATH") or os.path.join(os.getcwd(), "instance")
+
+    db_url = env.get("DATABASE_URL", "").strip()
+    if not db_url:
+        os.makedirs(instance_path, exist_ok=True)
+        db_url = "sqlite:///" + os.path.join(os.path.abspath(instance_path), "cj_bridge.sqlite3")
+    db_url = normalize_database_url(db_url)
+
+    missing = []
+    secret_key = env.get("SECRET_KEY", "").strip()
+    admin_token = env.get("ADMIN_TOKEN", "").strip()
+    if production:
+        if not secret_key:
+            missing.append("SECRET_KEY")
+        if not admin_token:
+            missing.append("ADMIN_TOKEN")
+        if not env.get("DATABASE_URL", "").strip():
+            missing.append("DATABASE_URL")
+    if missing:
+        raise ConfigError("missing required environment variable(s) in production mode: " + ", ".join(missing))
+    if production and len(secret_key) < 16:
+        raise ConfigError("SECRET_KEY must be at least 16 characters in production mode")
+    # Development defaults let the quick start run with no account anywhere.
+    secret_key = secret_key or "dev-secret-key-change-me"
+    admin_token = admin_token or "dev-admin-token"
+
+    cj_api_key = env.get("CJ_API_KEY", "").strip()
+    dry_run_raw = env.get("CJ_DRY_RUN")
+    try:
+        cj_dry_run = _bool(dry_run_raw, default=not cj_api_key)
+        cj_auto_pay = _bool(env.get("CJ_AUTO_PAY"), default=False)
+    except ConfigError as exc:
+        raise ConfigError(f"CJ_DRY_RUN/CJ_AUTO_PAY: {exc}") from None
+    if not cj_dry_run and not cj_api_key:
+        raise ConfigError("CJ_DRY_RUN is off but CJ_API_KEY is not set: set CJ_API_KEY or turn dry-run on")
+
+    log_level = env.get("LOG_LEVEL", "INFO").strip().upper() or "INFO"
+    if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ConfigError(f"LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL; got {log_level!r}")
+
+    return Settings(
+        database_url=db_url,
+        secret_key=secret_key,
+        admin_token=admin_token,
+        cj_api_base_url=(env.get("CJ_API_BASE_URL", "").strip() or CJ_PRODUCTION_BASE_URL).rstrip("/"),
+        cj_api_key=cj_api_key,
+        cj_open_id=env.get("CJ_OPEN_ID", "").strip(),
+        cj_qps=_number("CJ_QPS", env.get("CJ_QPS"), 1.0, float),
+        cj_auto_pay=cj_auto_pay,
+        cj_dry_run=cj_dry_run,
+        cj_from_country=(env.get("CJ_FROM_COUNTRY", "").strip() or "CN").upper(),
+        public_base_url=env.get("PUBLIC_BASE_URL", "").strip().rstrip("/"),
+        max_webhook_bytes=_number("MAX_WEBHOOK_BYTES", env.get("MAX_WEBHOOK_BYTES"), 2 * 1024 * 1024, int),
+        log_level=log_level,
+        shopify_api_version=env.get("SHOPIFY_API_VERSION", "").strip() or DEFAULT_SHOPIFY_API_VERSION,
+        production=production,
+        http_timeout=_number("HTTP_TIMEOUT", env.get("HTTP_TIMEOUT"), 20.0, float),
+        job_lease_seconds=_number("JOB_LEASE_SECONDS", env.get("JOB_LEASE_SECONDS"), 120, int),
+        job_max_attempts=_number("JOB_MAX_ATTEMPTS", env.get("JOB_MAX_ATTEMPTS"), 8, int),
+        cj_sync_stale_minutes=_number("CJ_SYNC_STALE_MINUTES", env.get("CJ_SYNC_STALE_MINUTES"), 360, int),
+        balance_retry_minutes=_number("BALANCE_RETRY_MINUTES", env.get("BALANCE_RETRY_MINUTES"), 30, int),
+        worker_poll_seconds=_number("WORKER_POLL_SECONDS", env.get("WORKER_POLL_SECONDS"), 1.0, float),
+    )

@@ -1,0 +1,58 @@
+"""Database engine and session factory, tuned for SQLite (embedded) and PostgreSQL (production)."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+
+def is_sqlite(engine_or_url) -> bool:
+    url = getattr(engine_or_url, "url", engine_or_url)
+    return str(url).startswith("sqlite")
+
+
+def make_engine(database_url: str) -> Engine:
+    """Create the engine; SQLite gets WAL, a busy timeout and write-locking transactions."""
+    if is_sqlite(database_url):
+        engine = create_engine(database_url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):
+            # Let SQLAlchemy, not the driver, issue BEGIN so we can make it IMMEDIATE below.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin_immediate(conn):
+            # SQLite has no row locks: taking the write lock at BEGIN makes read-then-write
+            # sequences (job claiming, the CJ throttle, token refresh) atomic between processes.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(database_url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine, expire_on_commit=False, future=True)
+
+
+@contextmanager
+def transaction(session_factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back on any exception."""
+    session = session_factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()

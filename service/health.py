@@ -1,0 +1,62 @@
+"""/healthz (process alive) and /readyz (database, migrations, queue, worker heartbeat)."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify
+from sqlalchemy import func, select, text
+
+from service.migrate import current_revision, head_revision
+from service.models import Job, WorkerHeartbeat
+from service.timeutil import utcnow
+
+bp = Blueprint("health", __name__)
+
+MAX_HEARTBEAT_AGE_SECONDS = 120
+
+
+@bp.get("/healthz")
+def healthz():
+    return jsonify({"success": True, "data": {"status": "ok"}})
+
+
+@bp.get("/readyz")
+def readyz():
+    runtime = current_app.extensions["cj_bridge"]
+    checks: dict = {}
+    problems: list[str] = []
+    session = runtime.session_factory()
+    try:
+        try:
+            session.execute(text("SELECT 1"))
+        except Exception as exc:  # noqa: BLE001 - any failure here means "not ready"
+            problems.append(f"database unreachable: {type(exc).__name__}")
+            return _answer(checks, problems)
+        checks["database"] = "ok"
+        current, head = current_revision(session.get_bind()), head_revision()
+        checks["migrations"] = {"current": current, "head": head}
+        if current != head:
+            problems.append(f"migrations not current ({current} != {head}): run the release step")
+            return _answer(checks, problems)
+        now = utcnow()
+        depth, oldest = session.execute(select(func.count(Job.id), func.min(Job.run_at)).where(
+            Job.status == "queued", Job.run_at <= now)).one()
+        checks["queue"] = {"due_jobs": depth,
+                           "oldest_due_age_seconds": round((now - oldest).total_seconds(), 1) if oldest else None,
+                           "dead_jobs": session.scalar(select(func.count(Job.id)).where(Job.status == "dead"))}
+        last_beat = session.scalar(select(func.max(WorkerHeartbeat.beat_at)))
+        age = (now - last_beat).total_seconds() if last_beat else None
+        checks["worker"] = {"last_heartbeat_age_seconds": round(age, 1) if age is not None else None}
+        if age is None:
+            problems.append("no worker has reported a heartbeat: start the worker process")
+        elif age > MAX_HEARTBEAT_AGE_SECONDS:
+            problems.append(f"worker heartbeat is {int(age)} s old (limit {MAX_HEARTBEAT_AGE_SECONDS} s)")
+    finally:
+        session.close()
+    return _answer(checks, problems)
+
+
+def _answer(checks: dict, problems: list[str]):
+    ready = not problems
+    body = {"success": ready, "data": {"ready": ready, "checks": checks, "problems": problems}}
+    if not ready:
+        body["error"] = {"code": "not_ready", "message": "; ".join(problems)}
+    return jsonify(body), 200 if ready else 503

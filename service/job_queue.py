@@ -1,0 +1,128 @@
+"""Database-backed job queue: enqueue inside the caller's transaction, lease-based claiming."""
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from service.models import JOB_ACTIVE_STATUSES, Job
+from service.timeutil import utcnow
+
+BACKOFF_BASE_SECONDS = 15
+BACKOFF_CAP_SECONDS = 3600
+
+
+def enqueue(session: Session, *, kind: str, payload: dict, run_at=None, dedupe_key: str | None = None,
+            max_attempts: int = 8) -> Job:
+    """Add a job in the caller's transaction; with dedupe_key, an active twin is returned instead."""
+    if dedupe_key:
+        existing = session.scalar(select(Job).where(Job.dedupe_key == dedupe_key,
+                                                    Job.status.in_(JOB_ACTIVE_STATUSES)))
+        if existing is not None:
+            if existing.status == "queued" and run_at is not None and existing.run_at > run_at:
+                existing.run_at = run_at
+            return existing
+    job = Job(kind=kind, payload=payload, run_at=run_at or utcnow(), dedupe_key=dedupe_key,
+              max_attempts=max_attempts, status="queued", attempts=0)
+    if not dedupe_key:
+        session.add(job)
+        session.flush()
+        return job
+    # A concurrent enqueue of the same key may win the race: keep the outer transaction alive.
+    try:
+        with session.begin_nested():
+            session.add(job)
+            session.flush()
+    except IntegrityError:
+        existing = session.scalar(select(Job).where(Job.dedupe_key == dedupe_key,
+                                                    Job.status.in_(JOB_ACTIVE_STATUSES)))
+        if existing is None:
+            raise
+        return existing
+    return job
+
+
+def claim(session_factory: sessionmaker[Session], *, worker_id: str, lease_seconds: int) -> Job | None:
+    """Claim one due job (or one whose lease expired) for worker_id, committing the lease."""
+    session = session_factory()
+    try:
+        now = utcnow()
+        due = or_(
+            (Job.status == "queued") & (Job.run_at <= now),
+            (Job.status == "running") & (Job.lease_expires_at < now),
+        )
+        stmt = select(Job).where(due).order_by(Job.run_at, Job.id).limit(1)
+        if session.bind.dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        job = session.scalar(stmt)
+        if job is None:
+            session.commit()
+            return None
+        job.status = "running"
+        job.lease_owner = worker_id
+        job.lease_expires_at = now + timedelta(seconds=lease_seconds)
+        job.attempts += 1
+        session.commit()
+        return job
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def _owned(job: Job, worker_id: str):
+    return (Job.id == job.id) & (Job.lease_owner == worker_id) & (Job.status == "running")
+
+
+def complete(session: Session, job: Job, *, worker_id: str) -> bool:
+    """Mark done in the handler's transaction; False if the lease was lost meanwhile."""
+    res = session.execute(update(Job).where(_owned(job, worker_id)).values(
+        status="done", finished_at=utcnow(), lease_owner=None, lease_expires_at=None, last_error=None))
+    return res.rowcount == 1
+
+
+def backoff_seconds(attempts: int) -> float:
+    """Exponential backoff with full jitter on the upper half, capped."""
+    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * (2 ** max(0, attempts - 1)))
+    return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+def fail(session: Session, job: Job, *, worker_id: str, error: str, retry_after: float | None = None,
+         count_attempt: bool = True, permanent: bool = False) -> str:
+    """Record a failure: requeue with backoff, or 'dead' once attempts are used up."""
+    attempts = job.attempts if count_attempt else max(0, job.attempts - 1)
+    if permanent or (count_attempt and attempts >= job.max_attempts):
+        status, run_at = "dead", job.run_at
+    else:
+        status = "queued"
+        delay = retry_after if retry_after is not None else backoff_seconds(attempts)
+        run_at = utcnow() + timedelta(seconds=delay)
+    session.execute(update(Job).where(_owned(job, worker_id)).values(
+        status=status, run_at=run_at, attempts=attempts, last_error=error[:4000],
+        lease_owner=None, lease_expires_at=None,
+        finished_at=utcnow() if status == "dead" else None))
+    return status
+
+
+def release(session: Session, job: Job, *, worker_id: str) -> None:
+    """Give a claimed job back untouched (clean shutdown before it ran)."""
+    session.execute(update(Job).where(_owned(job, worker_id)).values(
+        status="queued", attempts=max(0, job.attempts - 1), lease_owner=None, lease_expires_at=None))
+
+
+def retry_dead(session: Session, job_id: int) -> Job | None:
+    """Admin retry: a dead job becomes queued again with a fresh attempt budget."""
+    job = session.get(Job, job_id)
+    if job is None:
+        return None
+    if job.status != "dead":
+        raise ValueError(f"job {job_id} is {job.status}, only dead jobs can be retried")
+    job.status = "queued"
+    job.attempts = 0
+    job.run_at = utcnow()
+    job.finished_at = None
+    return job

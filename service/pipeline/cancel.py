@@ -1,0 +1,66 @@
+"""cancel_cj_order: a store cancellation reaches CJ (delete before payment, a human after)."""
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from service.cj.errors import CjApiError, CjTransportError, RATE_LIMITED
+from service.job_outcomes import RetryLater
+from service.models import Order
+from service.pipeline.call_log import record_call
+from service.pipeline.order_state import CJ_PAID_STATUSES, hold, transition
+from service.runtime import Runtime
+
+NEEDS_ATTENTION = ("CJ order {cj} is already paid, and CJ's API cannot cancel a paid order. Resolution: open a "
+                   "dispute or cancel it on My CJ, then POST /admin/orders/<id>/retry to check CJ again.")
+
+
+def cancel_cj_order(session: Session, *, order_id: int, runtime: Runtime) -> str:
+    order = session.get(Order, order_id)
+    if order is None or order.state == "cancelled":
+        return "nothing_to_do"
+    if order.cj_create_state is None:
+        transition(session, order, "cancelled", reason="store_cancelled")
+        return "cancelled"
+    if order.cj_pay_state == "paid" or order.cj_status in CJ_PAID_STATUSES:
+        hold(session, order, "cancel_needs_attention", NEEDS_ATTENTION.format(cj=order.cj_order_id))
+        return "held"
+    if runtime.settings.cj_dry_run:
+        record_call(session, order_id=order.id, service="cj", operation="deleteOrder",
+                    request={"orderId": order.cj_order_id or order.cj_order_number}, outcome="dry_run")
+        transition(session, order, "cancelled", reason="store_cancelled", detail="dry-run: deleteOrder recorded")
+        return "cancelled"
+    session.commit()
+    try:
+        # The status may have moved on since our last update: CJ's answer decides.
+        detail = runtime.cj.get_order_detail(order.cj_order_id or order.cj_order_number)
+        if detail is None:
+            if order.cj_create_state == "pending":
+                order.cj_create_state = None  # the unknown create never reached CJ
+            transition(session, order, "cancelled", reason="store_cancelled", detail="no CJ order exists")
+            return "cancelled"
+        order.cj_order_id = order.cj_order_id or str(detail.get("orderId") or "") or None
+        order.cj_status = detail.get("orderStatus") or order.cj_status
+        if order.cj_status == "CANCELLED":
+            transition(session, order, "cancelled", reason="store_cancelled", detail="CJ order is cancelled")
+            return "cancelled"
+        if order.cj_status in CJ_PAID_STATUSES:
+            order.cj_pay_state = "paid"
+            hold(session, order, "cancel_needs_attention", NEEDS_ATTENTION.format(cj=order.cj_order_id))
+            return "held"
+        session.commit()
+        runtime.cj.delete_order(order.cj_order_id)
+    except CjTransportError as exc:
+        raise RetryLater(str(exc)) from None
+    except CjApiError as exc:
+        if exc.category == RATE_LIMITED:
+            raise RetryLater(str(exc), retry_after=exc.retry_after, count_attempt=False) from None
+        if exc.category == "retryable":
+            raise RetryLater(str(exc)) from None
+        hold(session, order, "cancel_needs_attention", f"CJ refused to delete order {order.cj_order_id}: code "
+             f"{exc.code}: {exc.cj_message}. Resolution: cancel it on My CJ, then POST /admin/orders/<id>/retry.")
+        return "held"
+    record_call(session, order_id=order.id, service="cj", operation="deleteOrder",
+                request={"orderId": order.cj_order_id}, outcome="ok")
+    order.cj_status = "CANCELLED"
+    transition(session, order, "cancelled", reason="store_cancelled", detail=f"CJ order {order.cj_order_id} deleted")
+    return "cancelled"

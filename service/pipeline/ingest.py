@@ -1,0 +1,126 @@
+"""process_event: a stored store delivery → canonical order upsert → next step enqueued."""
+from __future__ import annotations
+
+import json
+import logging
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from adapters import get_adapter
+from adapters.base import ORDER_EVENT, UNINSTALL_EVENT
+from service.canonical import CanonicalOrderError
+from service.job_queue import enqueue
+from service.models import Order, Store, WebhookEvent
+from service.pipeline.order_state import hold, note, transition
+from service.timeutil import parse_iso_utc, utcnow
+
+log = logging.getLogger("cj_bridge.pipeline")
+
+# Fields whose change means an order not yet at CJ should be looked at again.
+_FORWARD_RELEVANT = ("lines", "shipping_address", "paid", "cancelled", "test", "financial_status")
+
+
+def cj_order_number(store_id: int, store_order_id: str) -> str:
+    """Deterministic CJ orderNumber for a store order (≤ 50 characters)."""
+    return f"CJB{store_id}-{store_order_id}"[:50]
+
+
+def process_event(session: Session, *, event_id: int) -> str:
+    """Apply one stored store delivery; returns what happened (for the event row and logs)."""
+    event = session.get(WebhookEvent, event_id)
+    if event is None or event.status != "queued":
+        return "already_processed"
+    store = session.get(Store, event.store_id)
+    adapter = get_adapter(store.platform)
+    kind = adapter.event_kind(event.topic)
+    if kind == UNINSTALL_EVENT:
+        store.active = False
+        store.uninstalled_at = utcnow()
+        outcome = "store_deactivated"
+    elif kind == ORDER_EVENT:
+        try:
+            canonical = adapter.normalize(json.loads(event.raw_body), topic=event.topic)
+        except (CanonicalOrderError, ValueError) as exc:
+            outcome = "rejected"
+            event.note = str(exc)[:2000]
+        else:
+            outcome = apply_order(session, store=store, canonical=canonical)
+    else:
+        outcome = "ignored"
+    event.status = "rejected" if outcome == "rejected" else "processed"
+    event.note = event.note or outcome
+    event.processed_at = utcnow()
+    log.info("event_processed", extra={"fields": {"event_id": event.id, "store_id": store.id,
+                                                   "topic": event.topic, "outcome": outcome}})
+    return outcome
+
+
+def apply_order(session: Session, *, store: Store, canonical: dict) -> str:
+    """Upsert the order from a canonical snapshot, newest platform updated_at wins."""
+    updated_at = parse_iso_utc(canonical["updated_at"])
+    stmt = select(Order).where(Order.store_id == store.id, Order.platform_order_id == canonical["store_order_id"])
+    if session.bind.dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    order = session.scalar(stmt)
+    if order is None:
+        order = Order(store_id=store.id, platform_order_id=canonical["store_order_id"], state="received",
+                      cj_order_number=cj_order_number(store.id, canonical["store_order_id"]))
+        session.add(order)
+        previous = None
+    else:
+        if order.platform_updated_at and updated_at < order.platform_updated_at:
+            return "stale"
+        previous = order.canonical or {}
+        if previous == canonical:
+            return "unchanged"
+
+    was_cancelled = order.cancelled
+    order.canonical = canonical
+    order.name = canonical.get("name")
+    order.platform_updated_at = updated_at
+    order.financial_status = canonical.get("financial_status")
+    order.cancelled = bool(canonical["cancelled"])
+    order.test = bool(canonical.get("test"))
+    order.currency = canonical.get("currency")
+    order.total_price = Decimal(canonical["total_price"]) if canonical.get("total_price") else None
+    session.flush()
+    if previous is None:
+        note(session, order, "received", f"{canonical['platform']} order {canonical.get('name') or order.platform_order_id}")
+
+    if order.cj_create_state is not None:
+        # Already at (or possibly at) CJ: only a cancellation changes what we do.
+        if order.cancelled and not was_cancelled:
+            note(session, order, "store_cancelled", "the store cancelled the order after it was sent to CJ")
+            enqueue(session, kind="cancel_cj_order", payload={"order_id": order.id},
+                    dedupe_key=f"cancel_cj_order:{order.id}")
+            return "cancel_requested"
+        if previous is not None and _relevant_change(previous, canonical):
+            note(session, order, "changed_after_submission",
+                 "the store order changed after it was sent to CJ; CJ keeps the original lines and address")
+        return "updated"
+
+    if order.cancelled:
+        transition(session, order, "cancelled", reason="store_cancelled", detail="cancelled in the store before "
+                   "it was sent to CJ")
+        return "cancelled"
+    if order.test:
+        transition(session, order, "skipped", reason="test_order", detail="test orders are never sent to CJ")
+        return "skipped"
+    if not canonical["paid"]:
+        transition(session, order, "skipped", reason="unpaid",
+                   detail=f"financial status is {canonical.get('financial_status')!r}; the order goes through "
+                          "when the store reports it paid")
+        return "skipped"
+    if order.state in ("received", "skipped") or (
+            order.state in ("ready", "held") and (previous is None or _relevant_change(previous, canonical))):
+        transition(session, order, "ready", reason="paid")
+        enqueue(session, kind="forward_order", payload={"order_id": order.id},
+                dedupe_key=f"forward_order:{order.id}")
+        return "ready"
+    return "updated"
+
+
+def _relevant_change(before: dict, after: dict) -> bool:
+    return any(before.get(k) != after.get(k) for k in _FORWARD_RELEVANT)

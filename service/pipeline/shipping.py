@@ -1,0 +1,60 @@
+"""Shipping method choice: destination rule → allowed CJ logistic names → cheapest within the cap."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from sqlalchemy.orm import Session
+
+from service.models import ShippingRule
+
+DEFAULT_RULE = "*"
+
+
+@dataclass
+class ShippingChoice:
+    logistic_name: str
+    cost: Decimal | None
+    aging: str | None
+
+
+def rule_for(session: Session, country_code: str) -> ShippingRule | None:
+    return session.get(ShippingRule, country_code.upper()) or session.get(ShippingRule, DEFAULT_RULE)
+
+
+def _price(option: dict) -> Decimal | None:
+    for key in ("totalPostageFee", "logisticPrice"):
+        value = option.get(key)
+        if value is not None:
+            try:
+                return Decimal(str(value))
+            except InvalidOperation:
+                continue
+    return None
+
+
+def choose(rule: ShippingRule, options: list[dict]) -> ShippingChoice | None:
+    """Cheapest option that the rule allows and whose cost is within its cap; None if there is none."""
+    allowed = {name.strip().lower() for name in rule.logistic_names}
+    cap = rule.max_shipping_cost
+    best = None
+    for option in options:
+        name = str(option.get("logisticName") or "")
+        price = _price(option)
+        if name.strip().lower() not in allowed or price is None:
+            continue
+        if cap is not None and price > cap:
+            continue
+        candidate = ShippingChoice(logistic_name=name, cost=price, aging=option.get("logisticAging"))
+        if best is None or price < best.cost:
+            best = candidate
+    return best
+
+
+def describe_no_option(rule: ShippingRule, country: str, options: list[dict]) -> str:
+    offered = ", ".join(f"{o.get('logisticName')} ${_price(o)}" for o in options) or "none"
+    cap = f" within the cap of ${rule.max_shipping_cost}" if rule.max_shipping_cost is not None else ""
+    return (f"no allowed shipping method for {country}{cap}. Rule {rule.country_code!r} allows "
+            f"{', '.join(rule.logistic_names) or 'nothing'}; CJ offers: {offered}. Resolution: PUT "
+            "/admin/shipping-rules to allow one of the offered methods or raise the cap; the order resumes "
+            "by itself.")

@@ -1,0 +1,66 @@
+"""write_back: deliver each pending shipment's tracking to the store that sold the order."""
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from adapters import get_adapter
+from adapters.base import ShipmentToWrite, StoreContext
+from service.job_outcomes import NeedsHuman
+from service.models import Order, Shipment, Store
+from service.pipeline.call_log import record_call
+from service.pipeline.order_state import hold, transition
+from service.runtime import Runtime
+from service.timeutil import utcnow
+
+
+def store_context(store: Store, runtime: Runtime) -> StoreContext:
+    return StoreContext(store_id=store.id, domain=store.domain, api_base_url=store.api_base_url,
+                        credentials=runtime.box.open_json(store.credentials_enc),
+                        api_version=runtime.settings.shopify_api_version)
+
+
+def write_back_order(session: Session, *, order_id: int, runtime: Runtime) -> str:
+    order = session.get(Order, order_id)
+    if order is None:
+        return "missing"
+    pending = [s for s in order.shipments if s.status == "pending"]
+    if not pending:
+        return "nothing_pending"
+    store = session.get(Store, order.store_id)
+    if not store.active:
+        hold(session, order, "store_inactive", f"store {store.domain} is uninstalled or inactive, tracking "
+             f"{pending[0].tracking_number} was not written. Resolution: reactivate the store "
+             "(PATCH /admin/stores/<id>), then POST /admin/orders/<id>/retry.")
+        return "held"
+    adapter = get_adapter(store.platform)
+    context = store_context(store, runtime)
+    snapshot = dict(order.canonical, cj_order_id=order.cj_order_id)
+    for shipment in pending:
+        replaced = session.get(Shipment, shipment.replaces_shipment_id) if shipment.replaces_shipment_id else None
+        to_write = ShipmentToWrite(tracking_number=shipment.tracking_number, carrier=shipment.carrier,
+                                   tracking_url=shipment.tracking_url, store_line_ids=shipment.store_line_ids,
+                                   replaces_fulfillment_id=replaced.store_fulfillment_id if replaced else None)
+        session.commit()  # no transaction stays open across the store call
+        try:
+            result = adapter.write_back(http=runtime.http, store=context, order=snapshot, shipment=to_write)
+        except NeedsHuman as exc:
+            shipment.last_error = str(exc)
+            record_call(session, order_id=order.id, service=store.platform, operation="write_back",
+                        request={"tracking_number": shipment.tracking_number}, response={"error": str(exc)},
+                        outcome="error")
+            hold(session, order, exc.reason, str(exc))
+            return "held"
+        shipment.status = "written"
+        shipment.store_fulfillment_id = result.fulfillment_id
+        shipment.written_at = utcnow()
+        shipment.last_error = None
+        record_call(session, order_id=order.id, service=store.platform, operation="write_back",
+                    request={"tracking_number": shipment.tracking_number, "carrier": shipment.carrier,
+                             "tracking_url": shipment.tracking_url},
+                    response={"outcome": result.outcome, "fulfillment_id": result.fulfillment_id,
+                              **result.details}, outcome="ok")
+        session.commit()
+    if order.state in ("shipped", "held", "paid", "submitted"):
+        transition(session, order, "fulfilled", reason="tracking_written",
+                   detail=", ".join(s.tracking_number for s in pending))
+    return "fulfilled"

@@ -1,0 +1,31 @@
+"""The collaborators a pipeline step needs, built once per process from Settings."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from service.cj.client import CjClient
+from service.config import Settings
+from service.credential_box import CredentialBox
+from service.db import make_engine, make_session_factory
+from service.outbound_http import OutboundHttp
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    session_factory: sessionmaker[Session]
+    http: OutboundHttp
+    cj: CjClient
+    box: CredentialBox
+
+
+def build_runtime(settings: Settings, *, session_factory: sessionmaker[Session] | None = None,
+                  sleep=None) -> Runtime:
+    if session_factory is None:
+        session_factory = make_session_factory(make_engine(settings.database_url))
+    http = OutboundHttp(timeout=settings.http_timeout)
+    cj = CjClient(settings=settings, session_factory=session_factory, http=http, sleep=sleep)
+    return Runtime(settings=settings, session_factory=session_factory, http=http, cj=cj,
+                   box=CredentialBox(settings.secret_key))

@@ -1,0 +1,186 @@
+"""The job worker: claims jobs from the database, runs them, schedules periodic work, beats."""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import time
+import uuid
+from datetime import timedelta
+from typing import Callable
+
+from sqlalchemy import select
+
+from service.config import load_settings
+from service.db import transaction
+from service.job_outcomes import NeedsHuman, RetryLater
+from service.job_queue import claim, complete, enqueue, fail
+from service.models import Job, PeriodicSchedule, WorkerHeartbeat
+from service.pipeline import cancel, cj_updates, forward, ingest, resume, write_back
+from service.runtime import Runtime, build_runtime
+from service.structured_logging import configure_logging
+from service.timeutil import utcnow
+
+log = logging.getLogger("cj_bridge.worker")
+
+Handler = Callable[..., str]
+
+
+def _handlers() -> dict[str, Handler]:
+    return {
+        "process_event": lambda s, p, rt: ingest.process_event(s, event_id=p["event_id"]),
+        "apply_cj_event": lambda s, p, rt: cj_updates.apply_cj_event(s, event_id=p["event_id"]),
+        "forward_order": lambda s, p, rt: forward.forward_order(s, order_id=p["order_id"], runtime=rt),
+        "write_back": lambda s, p, rt: write_back.write_back_order(s, order_id=p["order_id"], runtime=rt),
+        "cancel_cj_order": lambda s, p, rt: cancel.cancel_cj_order(s, order_id=p["order_id"], runtime=rt),
+        "sync_cj_order": lambda s, p, rt: cj_updates.sync_cj_order(s, order_id=p["order_id"], runtime=rt),
+        "sync_stale_cj_orders": lambda s, p, rt: str(cj_updates.enqueue_stale_syncs(s, runtime=rt)),
+        "retry_balance_holds": lambda s, p, rt: str(resume.resume_held(s, reason="insufficient_balance")),
+    }
+
+
+def periodic_kinds(runtime: Runtime) -> dict[str, timedelta]:
+    """Periodic job kind → interval."""
+    return {
+        "sync_stale_cj_orders": timedelta(minutes=max(1, min(15, runtime.settings.cj_sync_stale_minutes))),
+        "retry_balance_holds": timedelta(minutes=runtime.settings.balance_retry_minutes),
+    }
+
+
+def schedule_periodic(runtime: Runtime) -> int:
+    """Enqueue every periodic kind that is due; safe with many workers (row lock + dedupe key)."""
+    queued = 0
+    now = utcnow()
+    with transaction(runtime.session_factory) as session:
+        for kind, interval in periodic_kinds(runtime).items():
+            stmt = select(PeriodicSchedule).where(PeriodicSchedule.kind == kind)
+            if session.bind.dialect.name == "postgresql":
+                stmt = stmt.with_for_update(skip_locked=True)
+            row = session.scalar(stmt)
+            if row is None:
+                row = PeriodicSchedule(kind=kind, next_run_at=now)
+                session.add(row)
+                session.flush()
+            if row.next_run_at <= now:
+                enqueue(session, kind=kind, payload={}, dedupe_key=f"periodic:{kind}")
+                row.next_run_at = now + interval
+                queued += 1
+    return queued
+
+
+def run_job(runtime: Runtime, job: Job, *, worker_id: str, handlers: dict[str, Handler] | None = None) -> str:
+    """Run one claimed job in its own session and record the outcome on the job row."""
+    handlers = handlers or _handlers()
+    handler = handlers.get(job.kind)
+    session = runtime.session_factory()
+    started = time.monotonic()
+    try:
+        if handler is None:
+            status = fail(session, job, worker_id=worker_id, error=f"no handler for job kind {job.kind!r}",
+                          permanent=True)
+            session.commit()
+            return status
+        try:
+            outcome = handler(session, job.payload, runtime)
+            complete(session, job, worker_id=worker_id)
+            session.commit()
+            status = "done"
+        except RetryLater as exc:
+            session.rollback()
+            status = fail(session, job, worker_id=worker_id, error=str(exc), retry_after=exc.retry_after,
+                          count_attempt=exc.count_attempt)
+            session.commit()
+            outcome = str(exc)
+        except NeedsHuman as exc:
+            session.rollback()
+            status = fail(session, job, worker_id=worker_id, error=f"{exc.reason}: {exc}", permanent=True)
+            session.commit()
+            outcome = str(exc)
+        except Exception as exc:  # noqa: BLE001 - any bug becomes a retried, then dead, job, never a lost one
+            session.rollback()
+            log.exception("job_crashed", extra={"fields": {"job_id": job.id, "kind": job.kind}})
+            status = fail(session, job, worker_id=worker_id, error=f"{type(exc).__name__}: {exc}")
+            session.commit()
+            outcome = type(exc).__name__
+    finally:
+        session.close()
+    log.info("job_finished", extra={"fields": {
+        "job_id": job.id, "kind": job.kind, "status": status, "attempt": job.attempts,
+        "outcome": str(outcome)[:200], "ms": round((time.monotonic() - started) * 1000, 1)}})
+    return status
+
+
+def beat(runtime: Runtime, *, worker_id: str, current_job_id: int | None = None) -> None:
+    with transaction(runtime.session_factory) as session:
+        row = session.get(WorkerHeartbeat, worker_id)
+        if row is None:
+            row = WorkerHeartbeat(worker_id=worker_id, hostname=socket.gethostname(), pid=os.getpid(),
+                                  started_at=utcnow())
+            session.add(row)
+        row.beat_at = utcnow()
+        row.current_job_id = current_job_id
+
+
+def drain(runtime: Runtime, *, worker_id: str = "drain", max_jobs: int = 1000) -> int:
+    """Run due jobs until none is left (tests and one-off CLI use); returns how many ran."""
+    ran = 0
+    while ran < max_jobs:
+        job = claim(runtime.session_factory, worker_id=worker_id, lease_seconds=runtime.settings.job_lease_seconds)
+        if job is None:
+            return ran
+        run_job(runtime, job, worker_id=worker_id)
+        ran += 1
+    return ran
+
+
+class Worker:
+    """Long-running loop; SIGTERM/SIGINT let the current job finish, then the loop exits."""
+
+    def __init__(self, runtime: Runtime, *, worker_id: str | None = None):
+        self.runtime = runtime
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.stopping = False
+        self._last_beat = 0.0
+
+    def request_stop(self, signum=None, _frame=None) -> None:
+        log.info("worker_stopping", extra={"fields": {"worker_id": self.worker_id, "signal": signum}})
+        self.stopping = True
+
+    def _maybe_beat(self, current_job_id=None, force=False) -> None:
+        if force or time.monotonic() - self._last_beat >= 10:
+            beat(self.runtime, worker_id=self.worker_id, current_job_id=current_job_id)
+            self._last_beat = time.monotonic()
+
+    def run(self) -> None:
+        signal.signal(signal.SIGTERM, self.request_stop)
+        signal.signal(signal.SIGINT, self.request_stop)
+        log.info("worker_started", extra={"fields": {"worker_id": self.worker_id}})
+        idle_sleep = self.runtime.settings.worker_poll_seconds
+        while not self.stopping:
+            self._maybe_beat()
+            try:
+                schedule_periodic(self.runtime)
+                job = claim(self.runtime.session_factory, worker_id=self.worker_id,
+                            lease_seconds=self.runtime.settings.job_lease_seconds)
+            except Exception:  # noqa: BLE001 - a database outage must not kill the worker
+                log.exception("worker_loop_error", extra={"fields": {"worker_id": self.worker_id}})
+                time.sleep(min(30, idle_sleep * 5))
+                continue
+            if job is None:
+                time.sleep(idle_sleep)
+                continue
+            self._maybe_beat(current_job_id=job.id, force=True)
+            run_job(self.runtime, job, worker_id=self.worker_id)
+        self._maybe_beat(force=True)
+        log.info("worker_stopped", extra={"fields": {"worker_id": self.worker_id}})
+
+
+def main() -> None:
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    Worker(build_runtime(settings)).run()
+
+
+if __name__ == "__main__":
+    main()

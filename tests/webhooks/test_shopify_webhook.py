@@ -1,0 +1,131 @@
+"""POST /webhooks/shopify: verify, dedupe, store-and-enqueue, answer."""
+from __future__ import annotations
+
+from unittest import mock
+
+import pytest
+from sqlalchemy import func, select
+
+from service.models import DeliveryKey, Job, WebhookEvent
+from tests.conftest import (SHOP_DOMAIN, SHOPIFY_SAMPLES, SHOPIFY_SECRET, admin_headers, compact, post_shopify,
+                            shopify_order)
+
+
+def _count(session_factory, model):
+    with session_factory() as s:
+        return s.scalar(select(func.count()).select_from(model))
+
+
+def test_sample_delivery_with_its_recorded_signature_is_accepted(client, shopify_store, session_factory):
+    sample = SHOPIFY_SAMPLES["shopify_orders_create"]
+    raw = compact(sample["body"])
+    res = client.post("/webhooks/shopify", data=raw, headers=sample["headers"])
+    assert res.status_code == 200
+    assert res.get_json()["data"]["status"] == "accepted"
+    with session_factory() as s:
+        event = s.scalars(select(WebhookEvent)).one()
+        assert event.raw_body == raw  # stored byte for byte
+        assert event.topic == "orders/create"
+        job = s.scalars(select(Job)).one()
+        assert job.kind == "process_event" and job.payload == {"event_id": event.id}
+
+
+def test_bad_signature_is_401_and_nothing_stored(client, shopify_store, session_factory):
+    res = post_shopify(client, shopify_order(), secret="some-other-secret")
+    assert res.status_code == 401
+    assert res.get_json()["error"]["code"] == "invalid_signature"
+    assert _count(session_factory, WebhookEvent) == 0 and _count(session_factory, Job) == 0
+
+
+def test_missing_signature_is_401(client, shopify_store, session_factory):
+    res = post_shopify(client, shopify_order(), headers={"X-Shopify-Hmac-Sha256": None})
+    assert res.status_code == 401
+    assert _count(session_factory, WebhookEvent) == 0
+
+
+def test_reserialised_body_fails_verification(client, shopify_store):
+    """A signature over compact JSON does not match the same JSON with other whitespace."""
+    body = shopify_order()
+    res = post_shopify(client, body, raw=b" " + compact(body), headers={
+        "X-Shopify-Hmac-Sha256": SHOPIFY_SAMPLES["shopify_orders_create"]["headers"]["X-Shopify-Hmac-Sha256"]})
+    assert res.status_code == 401
+
+
+def test_unknown_shop_is_401(client, shopify_store, session_factory):
+    res = post_shopify(client, shopify_order(), headers={"X-Shopify-Shop-Domain": "other.myshopify.com"})
+    assert res.status_code == 401
+    assert res.get_json()["error"]["code"] == "unknown_store"
+    assert _count(session_factory, WebhookEvent) == 0
+
+
+def test_missing_shop_header_is_401(client, shopify_store):
+    res = post_shopify(client, shopify_order(), headers={"X-Shopify-Shop-Domain": None})
+    assert res.status_code == 401
+
+
+def test_malformed_json_with_valid_signature_is_400(client, shopify_store, session_factory):
+    res = post_shopify(client, None, raw=b'{"id": 1, "name": ')
+    assert res.status_code == 400
+    assert res.get_json() == {"success": False, "error": {"code": "malformed_json",
+                                                          "message": "the body is not valid JSON"}}
+    assert _count(session_factory, WebhookEvent) == 0
+
+
+def test_oversize_body_is_413(make_app, shopify_store, session_factory):
+    small = make_app(MAX_WEBHOOK_BYTES="1000").test_client()
+    res = post_shopify(small, shopify_order())
+    assert res.status_code == 413
+    assert res.get_json()["error"]["code"] == "payload_too_large"
+    assert _count(session_factory, WebhookEvent) == 0
+
+
+def test_duplicate_webhook_id_is_200_and_stores_nothing_new(client, shopify_store, session_factory):
+    body = shopify_order()
+    assert post_shopify(client, body, webhook_id="same-id").get_json()["data"]["status"] == "accepted"
+    res = post_shopify(client, body, webhook_id="same-id")
+    assert res.status_code == 200 and res.get_json()["data"]["status"] == "duplicate"
+    assert _count(session_factory, WebhookEvent) == 1 and _count(session_factory, Job) == 1
+
+
+def test_duplicate_event_id_for_same_topic_is_a_duplicate(client, shopify_store, session_factory):
+    body = shopify_order()
+    post_shopify(client, body, webhook_id="a", event_id="evt-1")
+    res = post_shopify(client, body, webhook_id="b", event_id="evt-1")
+    assert res.get_json()["data"]["status"] == "duplicate"
+    # The same event under another topic is its own delivery.
+    res = post_shopify(client, body, topic="orders/paid", webhook_id="c", event_id="evt-1")
+    assert res.get_json()["data"]["status"] == "accepted"
+    assert _count(session_factory, WebhookEvent) == 2
+
+
+def test_unknown_topic_is_stored_as_ignored_without_a_job(client, shopify_store, session_factory):
+    res = post_shopify(client, {"id": 5}, topic="products/update")
+    assert res.status_code == 200 and res.get_json()["data"]["status"] == "ignored"
+    with session_factory() as s:
+        assert s.scalars(select(WebhookEvent)).one().status == "ignored"
+    assert _count(session_factory, Job) == 0
+
+
+def test_store_and_enqueue_is_atomic(client, shopify_store, session_factory):
+    """If the job cannot be stored, the event is not stored either and the answer is not 2xx."""
+    with mock.patch("webhooks.intake.enqueue", side_effect=RuntimeError("disk full")):
+        res = post_shopify(client, shopify_order())
+    assert res.status_code == 500
+    assert _count(session_factory, WebhookEvent) == 0
+    assert _count(session_factory, DeliveryKey) == 0
+    # Shopify retries the delivery; this time it goes through.
+    assert post_shopify(client, shopify_order()).get_json()["data"]["status"] == "accepted"
+
+
+def test_previous_secret_is_accepted_during_rotation(client, shopify_store):
+    res = client.patch(f"/admin/stores/{shopify_store['id']}", headers=admin_headers(),
+                       json={"webhook_secret": "a-brand-new-secret-123"})
+    assert res.status_code == 200 and res.get_json()["data"]["has_previous_webhook_secret"]
+    assert post_shopify(client, shopify_order(), secret=SHOPIFY_SECRET, webhook_id="x").status_code == 200
+    assert post_shopify(client, shopify_order(), secret="a-brand-new-secret-123", webhook_id="y").status_code == 200
+    assert post_shopify(client, shopify_order(), secret="neither-secret-000", webhook_id="z").status_code == 401
+
+
+@pytest.mark.parametrize("domain", [SHOP_DOMAIN.upper(), f"https://{SHOP_DOMAIN}/"])
+def test_shop_domain_is_matched_case_insensitively(client, shopify_store, domain):
+    assert post_shopify(client, shopify_order(), headers={"X-Shopify-Shop-Domain": domain}).status_code == 200

@@ -1,0 +1,55 @@
+"""POST /webhooks/<platform>: store-platform deliveries, handled the same way through each adapter."""
+from __future__ import annotations
+
+import json
+
+from flask import current_app
+from flask import request
+from sqlalchemy import select
+
+from adapters import get_adapter
+from adapters.base import IGNORED_EVENT, StoreAdapter
+from service.api_errors import ApiError, ok
+from service.models import Store
+from webhooks import bp
+from webhooks.intake import kept_headers, read_raw_body, settings, store_and_enqueue
+
+
+@bp.post("/shopify")
+def shopify_webhook():
+    return receive_store_webhook(get_adapter("shopify"))
+
+
+def receive_store_webhook(adapter: StoreAdapter):
+    raw = read_raw_body(settings().max_webhook_bytes)
+    info = adapter.identify(request.headers)
+    if not info.store_domain:
+        raise ApiError(401, "unknown_store", "the delivery does not say which store sent it")
+    session = current_app.extensions["cj_bridge"].session_factory()
+    try:
+        domain = adapter.normalize_domain(info.store_domain)
+        store = session.scalar(select(Store).where(Store.platform == adapter.platform, Store.domain == domain))
+        if store is None:
+            raise ApiError(401, "unknown_store", f"no {adapter.platform} store is registered for {domain}")
+        box = current_app.extensions["cj_bridge"].box
+        secrets = [box.open(store.webhook_secret_enc), box.open(store.previous_webhook_secret_enc)]
+        if not adapter.verify(raw, request.headers, [s for s in secrets if s]):
+            raise ApiError(401, "invalid_signature", "the delivery's signature is missing or does not match "
+                           "the store's webhook secret")
+        try:
+            payload = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise ApiError(400, "malformed_json", "the body is not valid JSON") from None
+        if not info.topic:
+            raise ApiError(400, "missing_topic", "the delivery does not name its topic")
+        kind = adapter.event_kind(info.topic)
+        event, duplicate = store_and_enqueue(
+            session, source=adapter.platform, scope=f"{adapter.platform}:{store.id}", store_id=store.id,
+            topic=info.topic, delivery_id=info.delivery_id, raw_body=raw, headers=kept_headers(),
+            keys=adapter.delivery_keys(info, request.headers, payload),
+            job_kind=None if kind == IGNORED_EVENT else "process_event")
+    finally:
+        session.close()
+    if duplicate:
+        return ok({"status": "duplicate"})
+    return ok({"status": "ignored" if kind == IGNORED_EVENT else "accepted", "event_id": event.id})
