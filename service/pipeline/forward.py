@@ -214,6 +214,7 @@ def _mark_paid(session: Session, order: Order, detail: str) -> str:
 
 def _cj_failure(session: Session, order: Order, exc: Exception, *, stage: str) -> str:
     """Turn a CJ failure into a retry (transient) or a hold that says how to fix it."""
+    session.commit()  # what we learned (call log, create mark reset) must survive the retry's rollback
     if isinstance(exc, CjTransportError):
         raise RetryLater(str(exc)) from None
     assert isinstance(exc, CjApiError)

@@ -1,0 +1,206 @@
+"""Test doubles of CJ's and Shopify's APIs as `responses` callbacks, following their documented behaviour."""
+from __future__ import annotations
+
+import copy
+import json
+import re
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+import responses
+
+from tests.conftest import CJ_BASE, CJ_SAMPLES, SHOP_DOMAIN, SHOPIFY_SAMPLES
+
+
+def envelope(data=None, code=200, message="Success"):
+    return {"code": code, "result": code == 200, "message": message, "data": data, "requestId": "req-test"}
+
+
+class FakeCj:
+    """CJ account with orders keyed by orderNumber; 1603003 on a duplicate orderNumber."""
+
+    def __init__(self, rsps: responses.RequestsMock, *, balance=100.0, freight=None):
+        self.rsps = rsps
+        self.orders: dict[str, dict] = {}
+        self.calls: list[tuple[str, dict]] = []
+        self.balance = balance
+        self.freight = freight if freight is not None else CJ_SAMPLES["freightCalculate_response"]["body"]["data"]
+        self.fail_next: dict[str, list] = {}  # operation → queued failures (Exception or (status, body))
+        self.variants: dict[str, list] = {}
+        self.next_id = 2509231418372749100
+        for method, path, op in [
+            ("POST", "/authentication/getAccessToken", "getAccessToken"),
+            ("POST", "/authentication/refreshAccessToken", "refreshAccessToken"),
+            ("POST", "/logistic/freightCalculate", "freightCalculate"),
+            ("POST", "/shopping/order/createOrderV2", "createOrderV2"),
+            ("GET", "/shopping/order/getOrderDetail", "getOrderDetail"),
+            ("PATCH", "/shopping/order/confirmOrder", "confirmOrder"),
+            ("POST", "/shopping/pay/payBalance", "payBalance"),
+            ("DELETE", "/shopping/order/deleteOrder", "deleteOrder"),
+            ("GET", "/product/variant/query", "variantQuery"),
+        ]:
+            rsps.add_callback(method, re.compile(re.escape(CJ_BASE + path) + r"(\?.*)?$"),
+                              callback=self._dispatch(op))
+
+    def ops(self, name=None):
+        return [c for c in self.calls if name is None or c[0] == name]
+
+    def _dispatch(self, op):
+        def handler(request):
+            query = {k: v[0] for k, v in parse_qs(urlsplit(request.url).query).items()}
+            body = json.loads(request.body) if request.body else {}
+            self.calls.append((op, body or query))
+            queued = self.fail_next.get(op)
+            if queued:
+                failure = queued.pop(0)
+                if isinstance(failure, Exception):
+                    raise failure
+                if callable(failure):
+                    return failure(body, query)
+                status, payload = failure
+                return status, {}, json.dumps(payload)
+            if op != "getAccessToken" and op != "refreshAccessToken" and not request.headers.get("CJ-Access-Token"):
+                return 200, {}, json.dumps(envelope(code=1600002, message="access token cannot be empty"))
+            result = getattr(self, "_" + op)(body, query)
+            return 200, {}, json.dumps(result)
+        return handler
+
+    def _getAccessToken(self, body, query):
+        return CJ_SAMPLES["getAccessToken_response"]["body"] | {"data": dict(
+            CJ_SAMPLES["getAccessToken_response"]["body"]["data"], accessTokenExpiryDate="2099-01-01T00:00:00+08:00",
+            refreshTokenExpiryDate="2099-06-01T00:00:00+08:00")}
+
+    def _refreshAccessToken(self, body, query):
+        data = dict(self._getAccessToken(body, query)["data"], accessToken="refreshed-token")
+        data.pop("openId")
+        return envelope(data)
+
+    def _freightCalculate(self, body, query):
+        return envelope(self.freight)
+
+    def create_order(self, body):
+        """What CJ does on createOrderV2: store it, or refuse a duplicate orderNumber."""
+        number = body["orderNumber"]
+        if number in self.orders:
+            return CJ_SAMPLES["createOrderV2_duplicate_error"]["body"]
+        self.next_id += 1
+        order = {"orderId": str(self.next_id), "orderNumber": number, "orderStatus": "CREATED",
+                 "orderAmount": 18.31, "request": body, "logisticName": body["logisticName"]}
+        self.orders[number] = order
+        data = copy.deepcopy(CJ_SAMPLES["createOrderV2_response"]["body"]["data"])
+        data.update({"orderId": order["orderId"], "orderNumber": number})
+        return envelope(data)
+
+    def _createOrderV2(self, body, query):
+        return self.create_order(body)
+
+    def _find(self, key):
+        for order in self.orders.values():
+            if key in (order["orderId"], order["orderNumber"]):
+                return order
+        return None
+
+    def _getOrderDetail(self, body, query):
+        order = self._find(query.get("orderId"))
+        if order is None:
+            return envelope(code=1600300, message="order not found")
+        return envelope({"orderId": order["orderId"], "orderNum": order["orderNumber"],
+                         "orderStatus": order["orderStatus"], "logisticName": order["logisticName"],
+                         "trackNumber": order.get("trackNumber"), "trackingUrl": order.get("trackingUrl"),
+                         "orderAmount": order["orderAmount"], "productList": []})
+
+    def _confirmOrder(self, body, query):
+        order = self._find(body.get("orderId"))
+        if order is None:
+            return envelope(code=1603100, message="order not found")
+        if order["orderStatus"] == "CREATED":
+            order["orderStatus"] = "UNPAID"
+        return envelope(order["orderId"])
+
+    def _payBalance(self, body, query):
+        order = self._find(body.get("orderId"))
+        if order is None:
+            return envelope(code=1603100, message="order not found")
+        if order["orderStatus"] in ("UNSHIPPED", "SHIPPED", "DELIVERED"):
+            return envelope(code=1603101, message="order already paid")
+        if self.balance < order["orderAmount"]:
+            return envelope(code=1604000, message="Balance is insufficient")
+        self.balance -= order["orderAmount"]
+        order["orderStatus"] = "UNSHIPPED"
+        return envelope(None)
+
+    def _deleteOrder(self, body, query):
+        order = self._find(query.get("orderId"))
+        if order is None:
+            return envelope(code=1603100, message="order not found")
+        order["orderStatus"] = "CANCELLED"
+        return envelope(order["orderId"])
+
+    def _variantQuery(self, body, query):
+        variants = self.variants.get(query.get("variantSku"))
+        if variants is None:
+            return envelope(code=1602000, message="variant not found")
+        return envelope(variants)
+
+    def ship(self, order_number, tracking="CJPKD0000000001US"):
+        order = self.orders[order_number]
+        order.update(orderStatus="SHIPPED", trackNumber=tracking,
+                     trackingUrl=f"https://www.cjpacket.com/?trackingNumber={tracking}")
+        return order
+
+
+class FakeShopify:
+    """One Shopify order's fulfillment orders and fulfillments, over the GraphQL Admin API."""
+
+    def __init__(self, rsps: responses.RequestsMock, *, domain=SHOP_DOMAIN, version="2026-10"):
+        self.requests: list[dict] = []
+        self.fulfillments: list[dict] = []
+        self.throttle_next = 0
+        data = copy.deepcopy(SHOPIFY_SAMPLES["shopify_graphql_fulfillment_orders_query"]["response"]["data"])
+        self.order = data["order"]
+        rsps.add_callback("POST", f"https://{domain}/admin/api/{version}/graphql.json", callback=self._handle)
+
+    def operations(self, name=None):
+        out = []
+        for r in self.requests:
+            op = re.search(r"(query|mutation) (\w+)", r["query"]).group(2)
+            if name is None or op == name:
+                out.append(r)
+        return out
+
+    def _handle(self, request):
+        body = json.loads(request.body)
+        assert request.headers["X-Shopify-Access-Token"] == "shpat_EXAMPLE_NOT_REAL"
+        self.requests.append(body)
+        if self.throttle_next:
+            self.throttle_next -= 1
+            return 200, {}, json.dumps(SHOPIFY_SAMPLES["shopify_graphql_throttled_response"])
+        query = body["query"]
+        if "fulfillmentOrders" in query and query.lstrip().startswith("query"):
+            order = copy.deepcopy(self.order)
+            order["fulfillments"] = copy.deepcopy(self.fulfillments)
+            return 200, {}, json.dumps({"data": {"order": order}})
+        if "fulfillmentCreate" in query:
+            f_input = body["variables"]["fulfillment"]
+            for group in f_input["lineItemsByFulfillmentOrder"]:
+                fo = next(n for n in self.order["fulfillmentOrders"]["nodes"] if n["id"] == group["fulfillmentOrderId"])
+                for item in group["fulfillmentOrderLineItems"]:
+                    node = next(n for n in fo["lineItems"]["nodes"] if n["id"] == item["id"])
+                    if item["quantity"] > node["remainingQuantity"]:
+                        return 200, {}, json.dumps({"data": {"fulfillmentCreate": {"fulfillment": None, "userErrors": [
+                            {"field": ["fulfillment"], "message": "quantity exceeds remaining"}]}}})
+                    node["remainingQuantity"] -= item["quantity"]
+            fulfillment = {"id": f"gid://shopify/Fulfillment/{len(self.fulfillments) + 1}", "status": "SUCCESS",
+                           "trackingInfo": [f_input["trackingInfo"]]}
+            self.fulfillments.append(fulfillment)
+            return 200, {}, json.dumps({"data": {"fulfillmentCreate": {"fulfillment": fulfillment, "userErrors": []}}})
+        if "fulfillmentTrackingInfoUpdate" in query:
+            v = body["variables"]
+            f = next(f for f in self.fulfillments if f["id"] == v["fulfillmentId"])
+            f["trackingInfo"] = [v["trackingInfoInput"]]
+            return 200, {}, json.dumps({"data": {"fulfillmentTrackingInfoUpdate": {"fulfillment": f, "userErrors": []}}})
+        raise AssertionError(f"unexpected GraphQL: {query[:80]}")
+
+
+def timeout_error():
+    return requests.exceptions.ReadTimeout("read timed out")
