@@ -21,10 +21,10 @@ def cancel_cj_order(session: Session, *, order_id: int, runtime: Runtime) -> str
     if order.cj_create_state is None:
         transition(session, order, "cancelled", reason="store_cancelled")
         return "cancelled"
-    if order.cj_pay_state == "paid" or order.cj_status in CJ_PAID_STATUSES:
-        hold(session, order, "cancel_needs_attention", NEEDS_ATTENTION.format(cj=order.cj_order_id))
-        return "held"
     if runtime.settings.cj_dry_run:
+        if order.cj_pay_state == "paid" or order.cj_status in CJ_PAID_STATUSES:
+            hold(session, order, "cancel_needs_attention", NEEDS_ATTENTION.format(cj=order.cj_order_id))
+            return "held"
         record_call(session, order_id=order.id, service="cj", operation="deleteOrder",
                     request={"orderId": order.cj_order_id or order.cj_order_number}, outcome="dry_run")
         transition(session, order, "cancelled", reason="store_cancelled", detail="dry-run: deleteOrder recorded")

@@ -1,0 +1,53 @@
+"""The worker process: periodic scheduling, heartbeat, clean shutdown on SIGTERM."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from sqlalchemy import select
+
+from service.models import Job, PeriodicSchedule, WorkerHeartbeat
+from service.worker import beat, schedule_periodic
+
+
+def test_periodic_jobs_are_scheduled_once_per_interval(runtime, session_factory):
+    assert schedule_periodic(runtime) == 2
+    assert schedule_periodic(runtime) == 0  # not due again yet
+    with session_factory() as s:
+        kinds = sorted(j.kind for j in s.scalars(select(Job)))
+        assert kinds == ["retry_balance_holds", "sync_stale_cj_orders"]
+        assert len(s.scalars(select(PeriodicSchedule)).all()) == 2
+
+
+def test_heartbeat_row_is_upserted(runtime, session_factory):
+    beat(runtime, worker_id="w1")
+    beat(runtime, worker_id="w1", current_job_id=5)
+    with session_factory() as s:
+        (row,) = s.scalars(select(WorkerHeartbeat)).all()
+        assert row.current_job_id == 5 and row.pid == os.getpid()
+
+
+def test_worker_process_beats_and_stops_cleanly_on_sigterm(base_env, session_factory):
+    env = {**os.environ, **base_env, "WORKER_POLL_SECONDS": "0.1", "LOG_LEVEL": "INFO"}
+    proc = subprocess.Popen([sys.executable, "-m", "service.worker"], env=env,
+                            cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            with session_factory() as s:
+                if s.scalars(select(WorkerHeartbeat)).first() is not None:
+                    break
+            time.sleep(0.1)
+        else:
+            raise AssertionError("worker never beat")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+        output = proc.stdout.read().decode()
+        assert '"event": "worker_stopped"' in output
+    finally:
+        if proc.poll() is None:
+            proc.kill()
