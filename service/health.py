@@ -31,7 +31,7 @@ def readyz():
             problems.append(f"database unreachable: {type(exc).__name__}")
             return _answer(checks, problems)
         checks["database"] = "ok"
-        current, head = current_revision(session.get_bind()), head_revision()
+        current, head = current_revision(session.connection()), head_revision()
         checks["migrations"] = {"current": current, "head": head}
         if current != head:
             problems.append(f"migrations not current ({current} != {head}): run the release step")

@@ -39,12 +39,15 @@ class CjClient:
             body = response.json()
         except ValueError:
             body = None
-        code = body.get("code") if isinstance(body, dict) else None
+        if not isinstance(body, dict):
+            body = None  # CJ's examples include malformed bodies: anything but an object is "no envelope"
+        code = body.get("code") if body else None
         # Official success rule: HTTP 200 and (code == 200 or no code at all).
-        if response.status_code == 200 and isinstance(body, dict) and code in (None, 200):
+        if response.status_code == 200 and body is not None and code in (None, 200):
             return body.get("data")
-        if body is None and response.status_code >= 500:
-            raise CjTransportError(f"CJ {operation}: HTTP {response.status_code}")
+        if body is None and (response.status_code >= 500 or response.status_code == 200):
+            # No envelope to read: we cannot tell whether CJ acted on the request.
+            raise CjTransportError(f"CJ {operation}: HTTP {response.status_code} without a JSON envelope")
         error = CjApiError(code=code if isinstance(code, int) else None,
                            message=str((body or {}).get("message") or response.text[:200]),
                            http_status=response.status_code,

@@ -1,0 +1,155 @@
+"""CJ client: stored tokens, refresh, the 5-minute login guard, envelope errors, shared throttle."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import responses
+
+from service.cj import account
+from service.cj.client import CjClient
+from service.cj.errors import AUTH, EXISTS, NEEDS_HUMAN, RATE_LIMITED, RETRYABLE, CjApiError, CjTransportError, classify
+from service.db import transaction
+from service.job_outcomes import RetryLater
+from service.models import CjAccountState
+from service.timeutil import utcnow
+from tests.conftest import CJ_SAMPLES
+from tests.fakes import FakeCj, envelope, timeout_error
+
+
+def _row(session_factory) -> CjAccountState:
+    with session_factory() as s:
+        return s.get(CjAccountState, 1)
+
+
+@responses.activate
+def test_token_is_fetched_once_stored_encrypted_and_reused(runtime, session_factory):
+    cj = FakeCj(responses.mock)
+    runtime.cj.get_order_detail("x")
+    runtime.cj.get_order_detail("y")
+    assert len(cj.ops("getAccessToken")) == 1
+    assert cj.ops("getAccessToken")[0][1] == {"apiKey": "CJ1234567@api@0f1e2d3c4b5a69788796a5b4c3d2e1f0"}
+    row = _row(session_factory)
+    assert row.open_id == "1048576"
+    assert "7c1e9a4b" not in (row.access_token_enc or "")  # not stored in clear
+    assert runtime.box.open(row.access_token_enc) == "7c1e9a4b2d3f4e5a8b6c0d1e2f3a4b5c"
+    sent = [c.request.headers.get("CJ-Access-Token") for c in responses.calls if "getOrderDetail" in c.request.url]
+    assert sent == ["7c1e9a4b2d3f4e5a8b6c0d1e2f3a4b5c"] * 2
+
+
+@responses.activate
+def test_expired_access_token_is_refreshed_not_relogged(runtime, session_factory):
+    cj = FakeCj(responses.mock)
+    runtime.cj.get_order_detail("x")
+    with transaction(session_factory) as s:
+        s.get(CjAccountState, 1).access_expires_at = utcnow() - timedelta(minutes=1)
+    runtime.cj.get_order_detail("x")
+    assert len(cj.ops("getAccessToken")) == 1 and len(cj.ops("refreshAccessToken")) == 1
+    assert responses.calls[-1].request.headers["CJ-Access-Token"] == "refreshed-token"
+
+
+@responses.activate
+def test_token_invalidated_mid_run_is_renewed_and_the_call_retried(runtime, session_factory):
+    cj = FakeCj(responses.mock)
+    runtime.cj.get_order_detail("x")
+    cj.fail_next["getOrderDetail"] = [(200, CJ_SAMPLES["error_invalid_token"]["body"])]
+    assert runtime.cj.get_order_detail("x") is None  # renewed, retried, then "not found" as usual
+    assert len(cj.ops("refreshAccessToken")) == 1
+    assert len(cj.ops("getOrderDetail")) == 3
+
+
+@responses.activate
+def test_get_access_token_at_most_once_per_five_minutes(runtime, session_factory):
+    cj = FakeCj(responses.mock)
+    cj.fail_next["getAccessToken"] = [(429, CJ_SAMPLES["error_getAccessToken_rate_limited"]["body"])]
+    with pytest.raises(CjApiError) as err:
+        runtime.cj.get_order_detail("x")
+    assert err.value.category == RATE_LIMITED
+    with pytest.raises(RetryLater) as later:
+        runtime.cj.get_order_detail("x")
+    assert later.value.count_attempt is False and 250 < later.value.retry_after <= 301
+    assert len(cj.ops("getAccessToken")) == 1
+    with transaction(session_factory) as s:
+        s.get(CjAccountState, 1).last_get_token_at = utcnow() - timedelta(minutes=6)
+    runtime.cj.get_order_detail("x")
+    assert len(cj.ops("getAccessToken")) == 2
+
+
+@responses.activate
+def test_refused_refresh_token_falls_back_to_login(runtime, session_factory):
+    cj = FakeCj(responses.mock)
+    runtime.cj.get_order_detail("x")
+    with transaction(session_factory) as s:
+        row = s.get(CjAccountState, 1)
+        row.access_expires_at = utcnow() - timedelta(minutes=1)
+        row.last_get_token_at = utcnow() - timedelta(minutes=10)
+    cj.fail_next["refreshAccessToken"] = [(200, envelope(code=1600003, message="Refresh token is failure"))]
+    runtime.cj.get_order_detail("x")
+    assert len(cj.ops("getAccessToken")) == 2
+
+
+@responses.activate
+def test_transport_errors_and_5xx_are_unknown_outcomes(runtime):
+    cj = FakeCj(responses.mock)
+    runtime.cj.get_order_detail("warm-up")
+    cj.fail_next["createOrderV2"] = [timeout_error(), (503, "not json")]
+    with pytest.raises(CjTransportError):
+        runtime.cj.create_order_v2({"orderNumber": "n"})
+    with pytest.raises(CjTransportError):
+        runtime.cj.create_order_v2({"orderNumber": "n"})
+
+
+@responses.activate
+def test_rate_limit_pushes_every_worker_back(runtime, session_factory):
+    cj = FakeCj(responses.mock)
+    runtime.cj.get_order_detail("warm-up")
+    cj.fail_next["getOrderDetail"] = [(429, CJ_SAMPLES["error_rate_limited"]["body"])]
+    with pytest.raises(CjApiError) as err:
+        runtime.cj.get_order_detail("x")
+    assert err.value.code == 1600200 and err.value.retry_after == 2.0
+    import time
+    assert _row(session_factory).next_request_at >= time.time() + 1.5
+
+
+def test_throttle_spaces_requests_across_clients(session_factory):
+    """Two clients (as two workers would) share one schedule at CJ_QPS."""
+    waits = []
+    fake_sleep = waits.append
+    total = sum(account.reserve_request_slot(session_factory, 2.0, sleep=fake_sleep) for _ in range(5))
+    # 5 requests at 2 req/s: the later ones wait 0.5 s, 1.0 s, 1.5 s, 2.0 s after the first.
+    assert [round(w, 1) for w in waits] == [0.5, 1.0, 1.5, 2.0]
+    assert round(total, 1) == 5.0
+
+
+@pytest.mark.parametrize("code,http,category", [
+    (1600000, 200, RETRYABLE), (1600200, 200, RATE_LIMITED), (None, 429, RATE_LIMITED), (429, 429, RATE_LIMITED),
+    (1600001, 200, AUTH), (1603003, 200, EXISTS), (1604000, 200, NEEDS_HUMAN), (1602003, 200, NEEDS_HUMAN),
+    (None, 502, RETRYABLE), (1605001, 200, NEEDS_HUMAN)])
+def test_envelope_codes_are_classified(code, http, category):
+    assert classify(code, http) == category
+
+
+@responses.activate
+def test_points_exhausted_waits_an_hour(runtime):
+    cj = FakeCj(responses.mock)
+    runtime.cj.get_order_detail("warm-up")
+    cj.fail_next["freightCalculate"] = [(429, CJ_SAMPLES["error_points_exhausted"]["body"])]
+    with pytest.raises(CjApiError) as err:
+        runtime.cj.freight_calculate(start_country="CN", end_country="US", zip_code=None, products=[])
+    assert err.value.category == RATE_LIMITED and err.value.retry_after == 3600.0
+
+
+def test_missing_api_key_is_an_auth_error_not_a_call(make_app):
+    app = make_app(CJ_API_KEY=None, CJ_DRY_RUN="true")
+    with pytest.raises(CjApiError) as err:
+        app.extensions["cj_bridge"].cj.get_order_detail("x")
+    assert err.value.code == 1600002
+
+
+@responses.activate
+def test_http_200_without_an_envelope_is_an_unknown_outcome(runtime):
+    cj = FakeCj(responses.mock)
+    runtime.cj.get_order_detail("warm-up")
+    cj.fail_next["createOrderV2"] = [lambda body, query: (200, {}, "<html>gateway</html>")]
+    with pytest.raises(CjTransportError):
+        runtime.cj.create_order_v2({"orderNumber": "n"})

@@ -1,0 +1,45 @@
+"""Configuration from the environment, parsed in one place."""
+from __future__ import annotations
+
+import pytest
+
+from service.config import CJ_PRODUCTION_BASE_URL, ConfigError, load_settings
+
+
+def test_defaults_run_with_no_account_anywhere(tmp_path):
+    s = load_settings({}, instance_path=str(tmp_path))
+    assert s.database_url == f"sqlite:///{tmp_path}/cj_bridge.sqlite3"
+    assert s.cj_dry_run is True and s.cj_auto_pay is False and s.cj_qps == 1.0
+    assert s.cj_api_base_url == CJ_PRODUCTION_BASE_URL and s.shopify_api_version == "2026-10"
+
+
+def test_heroku_postgres_url_is_accepted(tmp_path):
+    s = load_settings({"DATABASE_URL": "postgres://u:p@db:5432/app"}, instance_path=str(tmp_path))
+    assert s.database_url == "postgresql+psycopg://u:p@db:5432/app"
+
+
+def test_production_names_the_missing_secrets(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        load_settings({"CJ_BRIDGE_ENV": "production", "DATABASE_URL": "postgres://x/y"}, instance_path=str(tmp_path))
+    assert "SECRET_KEY" in str(err.value) and "ADMIN_TOKEN" in str(err.value)
+
+
+def test_a_key_turns_dry_run_off_by_default(tmp_path):
+    assert load_settings({"CJ_API_KEY": "k"}, instance_path=str(tmp_path)).cj_dry_run is False
+
+
+@pytest.mark.parametrize("env,needle", [({"CJ_QPS": "fast"}, "CJ_QPS"), ({"CJ_QPS": "0"}, "CJ_QPS"),
+                                        ({"CJ_AUTO_PAY": "maybe"}, "CJ_AUTO_PAY"),
+                                        ({"CJ_DRY_RUN": "false"}, "CJ_API_KEY"),
+                                        ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+                                        ({"MAX_WEBHOOK_BYTES": "-5"}, "MAX_WEBHOOK_BYTES")])
+def test_bad_values_fail_with_the_variable_named(tmp_path, env, needle):
+    with pytest.raises(ConfigError) as err:
+        load_settings(env, instance_path=str(tmp_path))
+    assert needle in str(err.value)
+
+
+def test_production_start_fails_loudly(tmp_path, monkeypatch):
+    from service.app import create_app
+    with pytest.raises(ConfigError):
+        create_app({"ENV": {"CJ_BRIDGE_ENV": "production"}})
