@@ -13,6 +13,7 @@ from itsdangerous.signer import HMACAlgorithm
 ORDER_EVENT = "order"
 UNINSTALL_EVENT = "uninstalled"
 IGNORED_EVENT = "ignored"
+PRIVACY_EVENT = "privacy"  # customer data request / customer redaction / shop redaction
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,12 @@ class DeliveryInfo:
     store_domain: str | None
     topic: str
     delivery_id: str | None
+
+
+@dataclass(frozen=True)
+class PrivacyRequest:
+    action: str  # redact_customer, redact_shop, report_customer
+    store_order_ids: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -65,7 +72,10 @@ class StoreAdapter(Protocol):
         """Keys that identify a repeat of this delivery; any one already seen means duplicate."""
 
     def event_kind(self, topic: str) -> str:
-        """ORDER_EVENT, UNINSTALL_EVENT or IGNORED_EVENT."""
+        """ORDER_EVENT, UNINSTALL_EVENT, PRIVACY_EVENT or IGNORED_EVENT."""
+
+    def privacy_request(self, topic: str, payload: dict) -> "PrivacyRequest":
+        """What a privacy event asks for (only called for PRIVACY_EVENT topics)."""
 
     def normalize(self, payload: dict, *, topic: str) -> dict:
         """Turn a platform order payload into a canonical order dict (see service.canonical)."""

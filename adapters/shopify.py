@@ -5,12 +5,14 @@ from typing import Mapping
 
 import requests
 
-from adapters.base import (IGNORED_EVENT, ORDER_EVENT, UNINSTALL_EVENT, DeliveryInfo, ShipmentToWrite,
-                           StoreContext, WriteBackResult, signature_matches)
+from adapters.base import (IGNORED_EVENT, ORDER_EVENT, PRIVACY_EVENT, UNINSTALL_EVENT, DeliveryInfo,
+                           PrivacyRequest, ShipmentToWrite, StoreContext, WriteBackResult, signature_matches)
 from service.canonical import PAID_FINANCIAL_STATUSES, validate_canonical
 from service.job_outcomes import NeedsHuman, RetryLater
 
 ORDER_TOPICS = ("orders/create", "orders/paid", "orders/updated", "orders/cancelled")
+PRIVACY_TOPICS = {"customers/redact": "redact_customer", "shop/redact": "redact_shop",
+                  "customers/data_request": "report_customer"}
 FULFILLABLE_STATUSES = ("OPEN", "IN_PROGRESS")
 
 FULFILLMENT_ORDERS_QUERY = """query OrderFulfillmentOrders($orderId: ID!) {
@@ -90,7 +92,13 @@ class ShopifyAdapter:
             return ORDER_EVENT
         if topic == "app/uninstalled":
             return UNINSTALL_EVENT
+        if topic in PRIVACY_TOPICS:
+            return PRIVACY_EVENT
         return IGNORED_EVENT
+
+    def privacy_request(self, topic: str, payload: dict) -> PrivacyRequest:
+        ids = payload.get("orders_to_redact") or payload.get("orders_requested") or []
+        return PrivacyRequest(action=PRIVACY_TOPICS[topic], store_order_ids=[str(i) for i in ids])
 
     def normalize(self, payload: dict, *, topic: str) -> dict:
         if not isinstance(payload, dict):

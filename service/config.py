@@ -68,6 +68,7 @@ class Settings:
     cj_sync_stale_minutes: int
     balance_retry_minutes: int
     worker_poll_seconds: float
+    event_retention_days: int
     extra: dict = field(default_factory=dict)
 
     def as_flask_config(self) -> dict:
@@ -149,4 +150,5 @@ def load_settings(env: Mapping[str, str] | None = None, *, instance_path: str | 
         cj_sync_stale_minutes=_number("CJ_SYNC_STALE_MINUTES", env.get("CJ_SYNC_STALE_MINUTES"), 360, int),
         balance_retry_minutes=_number("BALANCE_RETRY_MINUTES", env.get("BALANCE_RETRY_MINUTES"), 30, int),
         worker_poll_seconds=_number("WORKER_POLL_SECONDS", env.get("WORKER_POLL_SECONDS"), 1.0, float),
+        event_retention_days=_number("EVENT_RETENTION_DAYS", env.get("EVENT_RETENTION_DAYS"), 30, int),
     )

@@ -46,6 +46,8 @@ class WebhookEvent(Base):
     store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
     topic: Mapped[str] = mapped_column(String(128))
     delivery_id: Mapped[str | None] = mapped_column(String(255))
+    # The platform order the event is about, set when processed (privacy redaction finds events by it).
+    subject_id: Mapped[str | None] = mapped_column(String(64), index=True)
     raw_body: Mapped[bytes] = mapped_column(LargeBinary)
     headers: Mapped[dict] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(32), default="queued")

@@ -17,7 +17,7 @@ from service.db import transaction
 from service.job_outcomes import NeedsHuman, RetryLater
 from service.job_queue import claim, complete, enqueue, fail
 from service.models import Job, PeriodicSchedule, WorkerHeartbeat
-from service.pipeline import cancel, cj_updates, forward, ingest, resume, write_back
+from service.pipeline import cancel, cj_updates, forward, ingest, privacy, resume, write_back
 from service.runtime import Runtime, build_runtime
 from service.structured_logging import configure_logging
 from service.timeutil import utcnow
@@ -37,6 +37,8 @@ def _handlers() -> dict[str, Handler]:
         "sync_cj_order": lambda s, p, rt: cj_updates.sync_cj_order(s, order_id=p["order_id"], runtime=rt),
         "sync_stale_cj_orders": lambda s, p, rt: str(cj_updates.enqueue_stale_syncs(s, runtime=rt)),
         "retry_balance_holds": lambda s, p, rt: str(resume.resume_held(s, reason="insufficient_balance")),
+        "purge_old_events": lambda s, p, rt: str(privacy.purge_old_events(
+            s, retention_days=rt.settings.event_retention_days)),
     }
 
 
@@ -45,6 +47,7 @@ def periodic_kinds(runtime: Runtime) -> dict[str, timedelta]:
     return {
         "sync_stale_cj_orders": timedelta(minutes=max(1, min(15, runtime.settings.cj_sync_stale_minutes))),
         "retry_balance_holds": timedelta(minutes=runtime.settings.balance_retry_minutes),
+        "purge_old_events": timedelta(hours=6),
     }
 
 

@@ -9,11 +9,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adapters import get_adapter
-from adapters.base import ORDER_EVENT, UNINSTALL_EVENT
+from adapters.base import ORDER_EVENT, PRIVACY_EVENT, UNINSTALL_EVENT
 from service.canonical import CanonicalOrderError
 from service.job_queue import enqueue
 from service.models import Order, Store, WebhookEvent
-from service.pipeline.order_state import hold, note, transition
+from service.pipeline import privacy
+from service.pipeline.order_state import note, transition
 from service.timeutil import parse_iso_utc, utcnow
 
 log = logging.getLogger("cj_bridge.pipeline")
@@ -46,11 +47,25 @@ def process_event(session: Session, *, event_id: int) -> str:
             outcome = "rejected"
             event.note = str(exc)[:2000]
         else:
+            event.subject_id = canonical["store_order_id"]
             outcome = apply_order(session, store=store, canonical=canonical)
+    elif kind == PRIVACY_EVENT:
+        request = adapter.privacy_request(event.topic, json.loads(event.raw_body))
+        if request.action == "redact_shop":
+            privacy.erase_store(session, store=store)  # the event row goes with it
+            log.info("store_erased", extra={"fields": {"store_id": store.id}})
+            return "store_erased"
+        if request.action == "redact_customer":
+            count = privacy.redact_orders(session, store=store, store_order_ids=request.store_order_ids)
+            event.raw_body = b"{}"  # the request itself names the customer
+            outcome = f"redacted {count} order(s)"
+        else:
+            held = privacy.orders_held_for(session, store=store, store_order_ids=request.store_order_ids)
+            outcome = "data request: we hold orders " + (", ".join(held) or "none") + "; see GET /admin/orders"
     else:
         outcome = "ignored"
     event.status = "rejected" if outcome == "rejected" else "processed"
-    event.note = event.note or outcome
+    event.note = (event.note or outcome)[:2000]
     event.processed_at = utcnow()
     log.info("event_processed", extra={"fields": {"event_id": event.id, "store_id": store.id,
                                                    "topic": event.topic, "outcome": outcome}})

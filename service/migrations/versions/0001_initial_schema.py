@@ -2,7 +2,6 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-29 09:06:29.392555
 """
 from alembic import op
 import sqlalchemy as sa
@@ -151,6 +150,7 @@ def upgrade() -> None:
     sa.Column('store_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('topic', sa.String(length=128), nullable=False),
     sa.Column('delivery_id', sa.String(length=255), nullable=True),
+    sa.Column('subject_id', sa.String(length=64), nullable=True),
     sa.Column('raw_body', sa.LargeBinary(), nullable=False),
     sa.Column('headers', sa.JSON(), nullable=False),
     sa.Column('status', sa.String(length=32), nullable=False),
@@ -160,6 +160,9 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['store_id'], ['stores.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
     )
+    with op.batch_alter_table('webhook_events', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_webhook_events_subject_id'), ['subject_id'], unique=False)
+
     op.create_table('delivery_keys',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('scope', sa.String(length=64), nullable=False),
@@ -235,6 +238,9 @@ def downgrade() -> None:
 
     op.drop_table('external_calls')
     op.drop_table('delivery_keys')
+    with op.batch_alter_table('webhook_events', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_webhook_events_subject_id'))
+
     op.drop_table('webhook_events')
     op.drop_table('sku_mappings')
     with op.batch_alter_table('orders', schema=None) as batch_op:
