@@ -167,3 +167,27 @@ def post_cj(client, message: dict | None = None, *, raw: bytes | None = None, op
 
 def run_jobs(runtime) -> int:
     return drain(runtime, worker_id="test-worker")
+
+
+def the_order(session_factory):
+    """The one order a test created."""
+    from sqlalchemy import select
+    from service.models import Order
+    with session_factory() as s:
+        return s.scalars(select(Order)).one()
+
+
+@pytest.fixture
+def app_with_store(make_app):
+    """Factory: an app built with env overrides, its client and runtime, and a registered Shopify store."""
+    def factory(**env_overrides):
+        app = make_app(**env_overrides)
+        client = app.test_client()
+        runtime = app.extensions["cj_bridge"]
+        runtime.cj._sleep = lambda _s: None
+        res = client.post("/admin/stores", headers=admin_headers(), json={
+            "platform": "shopify", "shop_domain": SHOP_DOMAIN, "webhook_secret": SHOPIFY_SECRET,
+            "api_credentials": {"access_token": "shpat_EXAMPLE_NOT_REAL"}})
+        assert res.status_code == 201, res.get_json()
+        return client, runtime, res.get_json()["data"]
+    return factory

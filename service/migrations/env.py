@@ -1,6 +1,5 @@
 """Alembic environment: runs migrations against the URL given by service.migrate."""
 from alembic import context
-from sqlalchemy import pool
 
 from service.db import make_engine
 from service.models import Base

@@ -11,7 +11,7 @@ from service.job_outcomes import RetryLater
 from service.models import Order, Store
 from service.pipeline import mapping, shipping
 from service.pipeline.call_log import record_call
-from service.pipeline.order_state import CJ_PAID_STATUSES, hold, note, transition
+from service.pipeline.order_state import CJ_PAID_STATUSES, hold, transition
 from service.runtime import Runtime
 from service.timeutil import utcnow
 

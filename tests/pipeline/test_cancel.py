@@ -2,17 +2,11 @@
 from __future__ import annotations
 
 import responses
-from sqlalchemy import select
 
-from service.models import Order
-from tests.conftest import SHOPIFY_SAMPLES, admin_headers, post_shopify, run_jobs, shopify_order
+from tests.conftest import the_order, SHOPIFY_SAMPLES, admin_headers, post_shopify, run_jobs, shopify_order
 from tests.fakes import FakeCj
-from tests.pipeline.test_full_path import setup_catalog
+from tests.pipeline.test_full_path import place_mapped_order, setup_catalog
 
-
-def _order(session_factory) -> Order:
-    with session_factory() as s:
-        return s.scalars(select(Order)).one()
 
 
 def _cancelled_version():
@@ -24,26 +18,19 @@ def test_cancelled_sample_before_anything_is_sent_is_just_cancelled(client, shop
                                                                    session_factory):
     post_shopify(client, SHOPIFY_SAMPLES["shopify_orders_cancelled"]["body"], topic="orders/cancelled")
     run_jobs(runtime)
-    order = _order(session_factory)
+    order = the_order(session_factory)
     assert order.state == "cancelled" and order.cancelled
 
 
 @responses.activate
-def test_cancel_before_payment_deletes_the_cj_order(make_app, session_factory):
-    app = make_app(CJ_AUTO_PAY="false")
-    client, runtime = app.test_client(), app.extensions["cj_bridge"]
-    runtime.cj._sleep = lambda _s: None
+def test_cancel_before_payment_deletes_the_cj_order(app_with_store, session_factory):
+    client, runtime, store = app_with_store(CJ_AUTO_PAY="false")
     cj = FakeCj(responses.mock)
-    store = client.post("/admin/stores", headers=admin_headers(), json={
-        "platform": "shopify", "shop_domain": "acme-gadgets-demo.myshopify.com",
-        "webhook_secret": "test-client-secret-NOT-REAL"}).get_json()["data"]
-    setup_catalog(client, store["id"])
-    post_shopify(client, shopify_order())
-    run_jobs(runtime)
-    assert _order(session_factory).state == "submitted"
+    place_mapped_order(client, runtime, store["id"])
+    assert the_order(session_factory).state == "submitted"
     post_shopify(client, _cancelled_version(), topic="orders/cancelled")
     run_jobs(runtime)
-    order = _order(session_factory)
+    order = the_order(session_factory)
     assert order.state == "cancelled" and order.cj_status == "CANCELLED"
     assert [c[1] for c in cj.ops("deleteOrder")] == [{"orderId": order.cj_order_id}]
 
@@ -51,20 +38,18 @@ def test_cancel_before_payment_deletes_the_cj_order(make_app, session_factory):
 @responses.activate
 def test_cancel_after_payment_needs_attention(client, shopify_store, runtime, session_factory):
     cj = FakeCj(responses.mock)
-    setup_catalog(client, shopify_store["id"])
-    post_shopify(client, shopify_order())
-    run_jobs(runtime)
-    assert _order(session_factory).state == "paid"
+    place_mapped_order(client, runtime, shopify_store["id"])
+    assert the_order(session_factory).state == "paid"
     post_shopify(client, _cancelled_version(), topic="orders/cancelled")
     run_jobs(runtime)
-    order = _order(session_factory)
+    order = the_order(session_factory)
     assert order.state == "held" and order.hold_reason == "cancel_needs_attention"
     assert "Resolution:" in order.hold_detail and cj.ops("deleteOrder") == []
     # The merchant cancels it on My CJ; a retry sees that and closes the order.
     cj.orders[order.cj_order_number]["orderStatus"] = "CANCELLED"
     client.post(f"/admin/orders/{order.id}/retry", headers=admin_headers())
     run_jobs(runtime)
-    assert _order(session_factory).state == "cancelled"
+    assert the_order(session_factory).state == "cancelled"
 
 
 @responses.activate
@@ -76,12 +61,12 @@ def test_cancel_arriving_while_create_outcome_unknown_looks_up_first(client, sho
     setup_catalog(client, shopify_store["id"])
     post_shopify(client, shopify_order())
     run_jobs(runtime)
-    assert _order(session_factory).cj_create_state == "pending"
+    assert the_order(session_factory).cj_create_state == "pending"
     post_shopify(client, _cancelled_version(), topic="orders/cancelled")
     run_jobs(runtime)
     from tests.pipeline.test_exactly_once import _make_due
     _make_due(session_factory)
     run_jobs(runtime)
-    order = _order(session_factory)
+    order = the_order(session_factory)
     assert order.state == "cancelled" and cj.orders == {}
     assert len(cj.ops("createOrderV2")) == 1

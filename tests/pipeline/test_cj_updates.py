@@ -10,31 +10,25 @@ from sqlalchemy import select, update
 from service.models import Order
 from service.timeutil import utcnow
 from service.worker import schedule_periodic
-from tests.conftest import CJ_SAMPLES, post_cj, post_shopify, run_jobs, shopify_order
+from tests.conftest import the_order, CJ_SAMPLES, post_cj, run_jobs
 from tests.fakes import FakeCj, FakeShopify
-from tests.pipeline.test_full_path import setup_catalog
+from tests.pipeline.test_full_path import place_mapped_order
 
-
-def _order(session_factory) -> Order:
-    with session_factory() as s:
-        return s.scalars(select(Order)).one()
 
 
 @responses.activate
 def test_lost_cj_webhook_only_delays_tracking(client, shopify_store, runtime, session_factory):
     cj = FakeCj(responses.mock)
     shop = FakeShopify(responses.mock)
-    setup_catalog(client, shopify_store["id"])
-    post_shopify(client, shopify_order())
-    run_jobs(runtime)
-    order = _order(session_factory)
+    place_mapped_order(client, runtime, shopify_store["id"])
+    order = the_order(session_factory)
     cj.ship(order.cj_order_number)  # CJ ships; its webhook never arrives
     with session_factory() as s:
         s.execute(update(Order).values(last_cj_update_at=utcnow() - timedelta(days=1)))
         s.commit()
     schedule_periodic(runtime)
     run_jobs(runtime)
-    order = _order(session_factory)
+    order = the_order(session_factory)
     assert order.state == "fulfilled" and order.cj_status == "SHIPPED"
     assert shop.operations("CreateFulfillment")[0]["variables"]["fulfillment"]["trackingInfo"]["number"] == \
         "CJPKD0000000001US"
@@ -43,9 +37,7 @@ def test_lost_cj_webhook_only_delays_tracking(client, shopify_store, runtime, se
 @responses.activate
 def test_recently_updated_orders_are_not_polled(client, shopify_store, runtime, session_factory):
     cj = FakeCj(responses.mock)
-    setup_catalog(client, shopify_store["id"])
-    post_shopify(client, shopify_order())
-    run_jobs(runtime)
+    place_mapped_order(client, runtime, shopify_store["id"])
     before = len(cj.ops("getOrderDetail"))
     schedule_periodic(runtime)
     run_jobs(runtime)
@@ -54,18 +46,16 @@ def test_recently_updated_orders_are_not_polled(client, shopify_store, runtime, 
 
 @responses.activate
 def test_order_connected_message_binds_the_real_cj_id(client, shopify_store, runtime, session_factory):
-    cj = FakeCj(responses.mock)
-    setup_catalog(client, shopify_store["id"])
-    post_shopify(client, shopify_order())
-    run_jobs(runtime)
-    order = _order(session_factory)
+    FakeCj(responses.mock)
+    place_mapped_order(client, runtime, shopify_store["id"])
+    order = the_order(session_factory)
     message = json.loads(CJ_SAMPLES["webhook_order_message"]["raw_body"])
     message.update(messageId="connected-1", messageType="ORDER_CONNNECTED")
     message["params"].update(cjOrderId="9999000011112222333", orderNumber=order.cj_order_number,
                              orderNum=order.cj_order_number, orderStatus="UNSHIPPED", trackNumber=None)
     post_cj(client, message)
     run_jobs(runtime)
-    assert _order(session_factory).cj_order_id == "9999000011112222333"
+    assert the_order(session_factory).cj_order_id == "9999000011112222333"
 
 
 def test_message_for_an_unknown_order_is_recorded_not_failed(client, runtime, session_factory):

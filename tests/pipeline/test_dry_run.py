@@ -5,22 +5,15 @@ import responses
 from sqlalchemy import select
 
 from service.models import ExternalCall, Order
-from tests.conftest import admin_headers, post_shopify, run_jobs, shopify_order
-from tests.pipeline.test_full_path import expected_create_body, setup_catalog
+from tests.conftest import admin_headers
+from tests.pipeline.test_full_path import expected_create_body, place_mapped_order
 
 
 @responses.activate
-def test_dry_run_records_the_create_request_and_sends_nothing(make_app, session_factory):
-    app = make_app(CJ_API_KEY=None, CJ_DRY_RUN=None)
-    assert app.config["SETTINGS"].cj_dry_run is True
-    client = app.test_client()
-    runtime = app.extensions["cj_bridge"]
-    store = client.post("/admin/stores", headers=admin_headers(), json={
-        "platform": "shopify", "shop_domain": "acme-gadgets-demo.myshopify.com",
-        "webhook_secret": "test-client-secret-NOT-REAL"}).get_json()["data"]
-    setup_catalog(client, store["id"])
-    post_shopify(client, shopify_order())
-    run_jobs(runtime)
+def test_dry_run_records_the_create_request_and_sends_nothing(app_with_store, session_factory):
+    client, runtime, store = app_with_store(CJ_API_KEY=None, CJ_DRY_RUN=None)
+    assert runtime.settings.cj_dry_run is True
+    place_mapped_order(client, runtime, store["id"])
 
     assert len(responses.calls) == 0  # nothing left the process
     with session_factory() as s:

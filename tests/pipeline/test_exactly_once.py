@@ -8,10 +8,10 @@ import responses
 from sqlalchemy import select, update
 
 from service.job_queue import claim
-from service.models import Job, Order
+from service.models import Job
 from service.pipeline import forward
 from service.timeutil import utcnow
-from tests.conftest import post_shopify, run_jobs, shopify_order
+from tests.conftest import the_order, post_shopify, run_jobs, shopify_order
 from tests.fakes import FakeCj, timeout_error
 from tests.pipeline.test_full_path import setup_catalog
 
@@ -19,10 +19,6 @@ from tests.pipeline.test_full_path import setup_catalog
 class Killed(BaseException):
     """Stands in for SIGKILL: nothing after it runs, no except Exception catches it."""
 
-
-def _order(session_factory) -> Order:
-    with session_factory() as s:
-        return s.scalars(select(Order)).one()
 
 
 def _expire_leases(session_factory):
@@ -48,13 +44,13 @@ def test_create_timeout_after_cj_accepted_is_resolved_by_lookup(client, shopify_
     setup_catalog(client, shopify_store["id"])
     post_shopify(client, shopify_order())
     run_jobs(runtime)
-    assert _order(session_factory).cj_create_state == "pending"
+    assert the_order(session_factory).cj_create_state == "pending"
     _make_due(session_factory)
     run_jobs(runtime)
 
     assert len(cj.ops("createOrderV2")) == 1  # no second create
-    assert cj.ops("getOrderDetail")[0][1]["orderId"] == _order(session_factory).cj_order_number
-    order = _order(session_factory)
+    assert cj.ops("getOrderDetail")[0][1]["orderId"] == the_order(session_factory).cj_order_number
+    order = the_order(session_factory)
     assert order.cj_order_id == cj.orders[order.cj_order_number]["orderId"]
     assert order.state == "paid" and len(cj.orders) == 1
 
@@ -67,7 +63,7 @@ def test_1603003_binds_the_existing_cj_order(client, shopify_store, runtime, ses
     cj.create_order({"orderNumber": number, "logisticName": "CJPacket Ordinary"})  # e.g. from a restored backup
     post_shopify(client, shopify_order())
     run_jobs(runtime)
-    order = _order(session_factory)
+    order = the_order(session_factory)
     assert order.cj_order_id == cj.orders[number]["orderId"]
     assert len(cj.orders) == 1 and order.state == "paid"
     history = [t.reason for t in _transitions(session_factory)]
@@ -113,7 +109,7 @@ def test_worker_killed_after_cj_accepted_before_commit(client, shopify_store, ru
         except Killed:
             pass
     assert len(cj.orders) == 1  # CJ has it, we never recorded its id
-    order = _order(session_factory)
+    order = the_order(session_factory)
     assert order.cj_create_state == "pending" and order.cj_order_id is None
     with session_factory() as s:
         assert s.scalars(select(Job).where(Job.kind == "forward_order")).one().status == "running"
@@ -121,7 +117,7 @@ def test_worker_killed_after_cj_accepted_before_commit(client, shopify_store, ru
     with mock.patch.object(forward, "bind_cj_order", side_effect=real_bind):
         run_jobs(runtime)
     assert len(cj.ops("createOrderV2")) == 1
-    order = _order(session_factory)
+    order = the_order(session_factory)
     assert order.cj_order_id == cj.orders[order.cj_order_number]["orderId"] and order.state == "paid"
 
 
@@ -151,7 +147,7 @@ def test_rate_limit_backs_off_without_burning_attempts(client, shopify_store, ru
         job = s.scalars(select(Job).where(Job.kind == "forward_order")).one()
         assert job.status == "queued" and job.attempts == 0
         assert job.run_at > utcnow()
-    assert _order(session_factory).cj_create_state is None  # CJ refused: a new create is safe
+    assert the_order(session_factory).cj_create_state is None  # CJ refused: a new create is safe
     _make_due(session_factory)
     run_jobs(runtime)
-    assert len(cj.orders) == 1 and _order(session_factory).state == "paid"
+    assert len(cj.orders) == 1 and the_order(session_factory).state == "paid"

@@ -3,12 +3,10 @@ from __future__ import annotations
 
 import json
 
-import pytest
 import responses
 from sqlalchemy import select
 
-from service.models import Order
-from tests.conftest import CJ_SAMPLES, admin_headers, post_cj, post_shopify, run_jobs, shopify_order
+from tests.conftest import the_order, CJ_SAMPLES, admin_headers, post_cj, post_shopify, run_jobs, shopify_order
 from tests.fakes import FakeCj, FakeShopify
 
 
@@ -45,9 +43,11 @@ def logistic_message(cj_order_id: str, tracking="CJPKD0000000001US", message_id=
     return message
 
 
-def get_order(session_factory) -> Order:
-    with session_factory() as s:
-        return s.scalars(select(Order)).one()
+def place_mapped_order(client, runtime, store_id, **order_changes):
+    """Catalog set up, a paid order delivered, and the worker run: the usual start of a test."""
+    setup_catalog(client, store_id)
+    assert post_shopify(client, shopify_order(**order_changes)).status_code == 200
+    run_jobs(runtime)
 
 
 @responses.activate
@@ -65,7 +65,7 @@ def test_paid_order_reaches_cj_once_and_tracking_reaches_shopify(client, shopify
     assert freight == {"startCountryCode": "CN", "endCountryCode": "US", "zip": "97477", "products": [
         {"vid": "2409150812345678900", "quantity": 2}, {"vid": "2409150812345678911", "quantity": 1}]}
     assert len(cj.ops("payBalance")) == 1 and len(cj.ops("getAccessToken")) == 1
-    order = get_order(session_factory)
+    order = the_order(session_factory)
     assert order.state == "paid" and order.cj_pay_state == "paid"
     assert order.cj_order_id == cj.orders[order.cj_order_number]["orderId"]
     assert order.cj_logistic_name == "CJPacket Ordinary" and str(order.cj_shipping_cost) == "4.71"
@@ -87,7 +87,7 @@ def test_paid_order_reaches_cj_once_and_tracking_reaches_shopify(client, shopify
                     {"id": "gid://shopify/FulfillmentOrderLineItem/13579246801", "quantity": 2},
                     {"id": "gid://shopify/FulfillmentOrderLineItem/13579246802", "quantity": 1}]}]},
         "message": f"Shipped by supplier (CJ order {order.cj_order_id})"}
-    order = get_order(session_factory)
+    order = the_order(session_factory)
     assert order.state == "fulfilled"
     assert [(s.tracking_number, s.status) for s in _shipments(session_factory)] == [("CJPKD0000000001US", "written")]
 
@@ -106,7 +106,7 @@ def test_paid_order_reaches_cj_once_and_tracking_reaches_shopify(client, shopify
     delivered["params"]["trackingStatus"] = 12
     post_cj(client, delivered)
     run_jobs(runtime)
-    assert get_order(session_factory).state == "delivered"
+    assert the_order(session_factory).state == "delivered"
 
 
 def _shipments(session_factory):
@@ -117,12 +117,10 @@ def _shipments(session_factory):
 
 @responses.activate
 def test_changed_tracking_updates_the_existing_fulfillment(client, shopify_store, runtime, session_factory):
-    cj = FakeCj(responses.mock)
+    FakeCj(responses.mock)
     shop = FakeShopify(responses.mock)
-    setup_catalog(client, shopify_store["id"])
-    post_shopify(client, shopify_order())
-    run_jobs(runtime)
-    order = get_order(session_factory)
+    place_mapped_order(client, runtime, shopify_store["id"])
+    order = the_order(session_factory)
     post_cj(client, logistic_message(order.cj_order_id))
     run_jobs(runtime)
     post_cj(client, logistic_message(order.cj_order_id, tracking="9400111899562345678901", message_id="m-new"))
@@ -137,12 +135,10 @@ def test_changed_tracking_updates_the_existing_fulfillment(client, shopify_store
 
 @responses.activate
 def test_shopify_throttling_is_waited_out_not_failed(client, shopify_store, runtime, session_factory):
-    cj = FakeCj(responses.mock)
+    FakeCj(responses.mock)
     shop = FakeShopify(responses.mock)
-    setup_catalog(client, shopify_store["id"])
-    post_shopify(client, shopify_order())
-    run_jobs(runtime)
-    order = get_order(session_factory)
+    place_mapped_order(client, runtime, shopify_store["id"])
+    order = the_order(session_factory)
     shop.throttle_next = 1
     post_cj(client, logistic_message(order.cj_order_id))
     run_jobs(runtime)
@@ -153,5 +149,5 @@ def test_shopify_throttling_is_waited_out_not_failed(client, shopify_store, runt
         job.run_at = job.created_at  # let it run now
         s.commit()
     run_jobs(runtime)
-    assert get_order(session_factory).state == "fulfilled"
+    assert the_order(session_factory).state == "fulfilled"
     assert len(shop.operations("CreateFulfillment")) == 1

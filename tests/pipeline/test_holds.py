@@ -2,18 +2,12 @@
 from __future__ import annotations
 
 import responses
-from sqlalchemy import select
 
-from service.models import Job, Order
 from service.worker import schedule_periodic
-from tests.conftest import admin_headers, post_shopify, run_jobs, shopify_order
+from tests.conftest import the_order, admin_headers, post_shopify, run_jobs, shopify_order
 from tests.fakes import FakeCj
-from tests.pipeline.test_exactly_once import _make_due
+from tests.pipeline.test_full_path import place_mapped_order
 
-
-def _order(session_factory) -> Order:
-    with session_factory() as s:
-        return s.scalars(select(Order)).one()
 
 
 @responses.activate
@@ -25,7 +19,7 @@ def test_unmapped_sku_holds_and_a_new_mapping_resumes(client, shopify_store, run
         "store_id": shopify_store["id"], "store_sku": "CJ-LED-STRIP-5M-RGB", "cj_vid": "2409150812345678900"})
     post_shopify(client, shopify_order())
     run_jobs(runtime)
-    order = _order(session_factory)
+    order = the_order(session_factory)
     assert order.state == "held" and order.hold_reason == "needs_mapping"
     assert "line 16011223344002 (Magnetic Phone Mount): sku=(empty) variant_id=50011223344502" in order.hold_detail
     assert "Resolution:" in order.hold_detail and cj.ops("createOrderV2") == []
@@ -36,7 +30,7 @@ def test_unmapped_sku_holds_and_a_new_mapping_resumes(client, shopify_store, run
         "store_id": shopify_store["id"], "store_variant_id": "50011223344502", "cj_vid": "2409150812345678911"})
     assert res.get_json()["data"]["resumed_orders"] == 1
     run_jobs(runtime)
-    assert _order(session_factory).state == "paid" and len(cj.orders) == 1
+    assert the_order(session_factory).state == "paid" and len(cj.orders) == 1
 
 
 @responses.activate
@@ -50,7 +44,7 @@ def test_cj_variant_sku_is_auto_matched_and_cached(client, shopify_store, runtim
         "store_id": shopify_store["id"], "store_variant_id": "50011223344502", "cj_vid": "2409150812345678911"})
     post_shopify(client, shopify_order())
     run_jobs(runtime)
-    assert _order(session_factory).state == "paid"
+    assert the_order(session_factory).state == "paid"
     assert cj.ops("createOrderV2")[0][1]["products"][0]["vid"] == "2409150812345678900"
     post_shopify(client, shopify_order(id=7012345678902, admin_graphql_api_id=None))
     run_jobs(runtime)
@@ -68,7 +62,7 @@ def test_no_shipping_option_within_cap_holds_then_rule_change_resumes(client, sh
                json={"country_code": "US", "logistic_names": ["DHL Official", "USPS+"], "max_shipping_cost": "5"})
     post_shopify(client, shopify_order())
     run_jobs(runtime)
-    order = _order(session_factory)
+    order = the_order(session_factory)
     assert order.hold_reason == "needs_shipping_rule"
     assert "CJ offers: CJPacket Ordinary $4.71, USPS+ $6.05, DHL Official $21.4" in order.hold_detail
     assert cj.ops("createOrderV2") == []  # never silently something more expensive
@@ -90,7 +84,7 @@ def test_missing_rule_uses_default_and_no_rule_at_all_holds(client, shopify_stor
                json={"country_code": "DE", "logistic_names": ["DHL Official"]})
     post_shopify(client, shopify_order())
     run_jobs(runtime)
-    assert _order(session_factory).hold_reason == "needs_shipping_rule"
+    assert the_order(session_factory).hold_reason == "needs_shipping_rule"
     client.put("/admin/shipping-rules", headers=admin_headers(),
                json={"country_code": "*", "logistic_names": ["CJPacket Ordinary"]})
     run_jobs(runtime)
@@ -101,33 +95,27 @@ def test_missing_rule_uses_default_and_no_rule_at_all_holds(client, shopify_stor
 def test_insufficient_balance_holds_and_resumes_on_schedule_after_top_up(client, shopify_store, runtime,
                                                                          session_factory):
     cj = FakeCj(responses.mock, balance=1.0)
-    from tests.pipeline.test_full_path import setup_catalog
-    setup_catalog(client, shopify_store["id"])
-    post_shopify(client, shopify_order())
-    run_jobs(runtime)
-    order = _order(session_factory)
+    place_mapped_order(client, runtime, shopify_store["id"])
+    order = the_order(session_factory)
     assert order.state == "held" and order.hold_reason == "insufficient_balance"
     assert order.cj_order_id and "top up the CJ balance" in order.hold_detail
     cj.balance = 500.0
     assert schedule_periodic(runtime) == 3  # sync_stale_cj_orders, retry_balance_holds, purge_old_events
     run_jobs(runtime)  # the periodic job queues the forward job, which runs in the same drain
-    order = _order(session_factory)
+    order = the_order(session_factory)
     assert order.state == "paid" and len(cj.ops("createOrderV2")) == 1 and len(cj.ops("payBalance")) == 2
 
 
 @responses.activate
 def test_insufficient_balance_admin_retry(client, shopify_store, runtime, session_factory):
     cj = FakeCj(responses.mock, balance=1.0)
-    from tests.pipeline.test_full_path import setup_catalog
-    setup_catalog(client, shopify_store["id"])
-    post_shopify(client, shopify_order())
-    run_jobs(runtime)
+    place_mapped_order(client, runtime, shopify_store["id"])
     cj.balance = 500.0
-    order = _order(session_factory)
+    order = the_order(session_factory)
     res = client.post(f"/admin/orders/{order.id}/retry", headers=admin_headers())
     assert res.status_code == 202 and res.get_json()["data"]["queued"] == "forward_order"
     run_jobs(runtime)
-    assert _order(session_factory).state == "paid"
+    assert the_order(session_factory).state == "paid"
 
 
 @responses.activate
@@ -135,31 +123,19 @@ def test_cj_rejection_is_held_with_code_and_resolution(client, shopify_store, ru
     cj = FakeCj(responses.mock)
     cj.fail_next["createOrderV2"] = [(200, {"code": 1602003, "result": False, "message": "variant delisted",
                                             "data": None})]
-    from tests.pipeline.test_full_path import setup_catalog
-    setup_catalog(client, shopify_store["id"])
-    post_shopify(client, shopify_order())
-    run_jobs(runtime)
-    order = _order(session_factory)
+    place_mapped_order(client, runtime, shopify_store["id"])
+    order = the_order(session_factory)
     assert order.hold_reason == "cj_rejected" and "1602003" in order.hold_detail
     assert "map the SKU to another CJ variant" in order.hold_detail and order.cj_create_state is None
     client.post(f"/admin/orders/{order.id}/retry", headers=admin_headers())
     run_jobs(runtime)
-    assert _order(session_factory).state == "paid" and len(cj.orders) == 1
+    assert the_order(session_factory).state == "paid" and len(cj.orders) == 1
 
 
 @responses.activate
-def test_auto_pay_off_leaves_the_order_submitted(make_app, session_factory):
-    app = make_app(CJ_AUTO_PAY="false")
-    client = app.test_client()
-    runtime = app.extensions["cj_bridge"]
-    runtime.cj._sleep = lambda _s: None
+def test_auto_pay_off_leaves_the_order_submitted(app_with_store, session_factory):
+    client, runtime, store = app_with_store(CJ_AUTO_PAY="false")
     cj = FakeCj(responses.mock)
-    store = client.post("/admin/stores", headers=admin_headers(), json={
-        "platform": "shopify", "shop_domain": "acme-gadgets-demo.myshopify.com",
-        "webhook_secret": "test-client-secret-NOT-REAL"}).get_json()["data"]
-    from tests.pipeline.test_full_path import setup_catalog
-    setup_catalog(client, store["id"])
-    post_shopify(client, shopify_order())
-    run_jobs(runtime)
-    assert _order(session_factory).state == "submitted"
+    place_mapped_order(client, runtime, store["id"])
+    assert the_order(session_factory).state == "submitted"
     assert cj.ops("payBalance") == [] and cj.ops("confirmOrder") == []

@@ -5,14 +5,10 @@ import responses
 from sqlalchemy import func, select
 
 from service.models import Job, Order
-from tests.conftest import post_shopify, run_jobs, shopify_order
+from tests.conftest import the_order, post_shopify, run_jobs, shopify_order
 from tests.fakes import FakeCj
 from tests.pipeline.test_full_path import setup_catalog
 
-
-def _order(session_factory) -> Order:
-    with session_factory() as s:
-        return s.scalars(select(Order)).one()
 
 
 @responses.activate
@@ -27,7 +23,7 @@ def test_updated_before_create_and_repeats_converge_to_newest(client, shopify_st
                         (created, "orders/create"), (created, "orders/paid")]:
         assert post_shopify(client, body, topic=topic).status_code == 200
     run_jobs(runtime)
-    order = _order(session_factory)
+    order = the_order(session_factory)
     assert order.canonical["note"] == "Ring twice"
     assert order.canonical["shipping_address"]["address1"] == "1 New Street"
     assert len(cj.orders) == 1
@@ -44,13 +40,13 @@ def test_older_update_after_newer_is_ignored(client, shopify_store, runtime, ses
     run_jobs(runtime)
     post_shopify(client, older, topic="orders/updated")
     run_jobs(runtime)
-    assert _order(session_factory).canonical["note"] == "newer"
+    assert the_order(session_factory).canonical["note"] == "newer"
 
 
 def test_test_orders_are_skipped(client, shopify_store, runtime, session_factory):
     post_shopify(client, shopify_order(test=True))
     run_jobs(runtime)
-    order = _order(session_factory)
+    order = the_order(session_factory)
     assert order.state == "skipped" and order.cj_create_state is None
     from service.models import OrderTransition
     with session_factory() as s:
@@ -64,13 +60,13 @@ def test_unpaid_order_is_skipped_then_goes_through_when_paid(client, shopify_sto
     setup_catalog(client, shopify_store["id"])
     post_shopify(client, shopify_order(financial_status="pending"))
     run_jobs(runtime)
-    order = _order(session_factory)
+    order = the_order(session_factory)
     assert order.state == "skipped" and "financial status is 'pending'" in _last_detail(session_factory)
     assert cj.ops("createOrderV2") == []
     post_shopify(client, shopify_order(financial_status="paid", updated_at="2026-11-28T14:30:00-05:00"),
                  topic="orders/paid")
     run_jobs(runtime)
-    assert _order(session_factory).state == "paid" and len(cj.orders) == 1
+    assert the_order(session_factory).state == "paid" and len(cj.orders) == 1
 
 
 def _last_detail(session_factory) -> str:
@@ -83,7 +79,7 @@ def test_order_without_shipping_address_is_held(client, shopify_store, runtime, 
     setup_catalog(client, shopify_store["id"])
     post_shopify(client, shopify_order(shipping_address=None))
     run_jobs(runtime)
-    order = _order(session_factory)
+    order = the_order(session_factory)
     assert order.state == "held" and order.hold_reason == "needs_address"
     assert "Resolution:" in order.hold_detail
 

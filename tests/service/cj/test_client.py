@@ -7,7 +7,6 @@ import pytest
 import responses
 
 from service.cj import account
-from service.cj.client import CjClient
 from service.cj.errors import AUTH, EXISTS, NEEDS_HUMAN, RATE_LIMITED, RETRYABLE, CjApiError, CjTransportError, classify
 from service.db import transaction
 from service.job_outcomes import RetryLater
