@@ -8,7 +8,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.models import JOB_ACTIVE_STATUSES, Job
+from service.models import Job
 from service.timeutil import utcnow
 
 BACKOFF_BASE_SECONDS = 15
@@ -17,12 +17,11 @@ BACKOFF_CAP_SECONDS = 3600
 
 def enqueue(session: Session, *, kind: str, payload: dict, run_at=None, dedupe_key: str | None = None,
             max_attempts: int = 8) -> Job:
-    """Add a job in the caller's transaction; with dedupe_key, an active twin is returned instead."""
+    """Add a job in the caller's transaction; with dedupe_key, a queued twin is returned instead."""
     if dedupe_key:
-        existing = session.scalar(select(Job).where(Job.dedupe_key == dedupe_key,
-                                                    Job.status.in_(JOB_ACTIVE_STATUSES)))
+        existing = session.scalar(select(Job).where(Job.dedupe_key == dedupe_key, Job.status == "queued"))
         if existing is not None:
-            if existing.status == "queued" and run_at is not None and existing.run_at > run_at:
+            if run_at is not None and existing.run_at > run_at:
                 existing.run_at = run_at
             return existing
     job = Job(kind=kind, payload=payload, run_at=run_at or utcnow(), dedupe_key=dedupe_key,
@@ -37,8 +36,7 @@ def enqueue(session: Session, *, kind: str, payload: dict, run_at=None, dedupe_k
             session.add(job)
             session.flush()
     except IntegrityError:
-        existing = session.scalar(select(Job).where(Job.dedupe_key == dedupe_key,
-                                                    Job.status.in_(JOB_ACTIVE_STATUSES)))
+        existing = session.scalar(select(Job).where(Job.dedupe_key == dedupe_key, Job.status == "queued"))
         if existing is None:
             raise
         return existing
@@ -95,7 +93,15 @@ def fail(session: Session, job: Job, *, worker_id: str, error: str, retry_after:
          count_attempt: bool = True, permanent: bool = False) -> str:
     """Record a failure: requeue with backoff, or 'dead' once attempts are used up."""
     attempts = job.attempts if count_attempt else max(0, job.attempts - 1)
-    if permanent or (count_attempt and attempts >= job.max_attempts):
+    twin = None
+    if job.dedupe_key and not permanent:
+        twin = session.scalar(select(Job).where(Job.dedupe_key == job.dedupe_key, Job.status == "queued",
+                                                Job.id != job.id))
+    if twin is not None:
+        # A newer trigger already queued the same work: that job runs it, this one is finished.
+        status, run_at, error = "done", job.run_at, f"superseded by job {twin.id}: {error}"
+        twin.run_at = min(twin.run_at, utcnow() + timedelta(seconds=retry_after or 0))
+    elif permanent or (count_attempt and attempts >= job.max_attempts):
         status, run_at = "dead", job.run_at
     else:
         status = "queued"
@@ -104,7 +110,7 @@ def fail(session: Session, job: Job, *, worker_id: str, error: str, retry_after:
     session.execute(update(Job).where(_owned(job, worker_id)).values(
         status=status, run_at=run_at, attempts=attempts, last_error=error[:4000],
         lease_owner=None, lease_expires_at=None,
-        finished_at=utcnow() if status == "dead" else None))
+        finished_at=utcnow() if status in ("dead", "done") else None))
     return status
 
 

@@ -68,17 +68,14 @@ class DeliveryKey(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
-JOB_ACTIVE_STATUSES = ("queued", "running")
-
-
 class Job(Base):
     """A unit of background work; payload holds ids only."""
     __tablename__ = "jobs"
     __table_args__ = (
         Index("ix_jobs_claim", "status", "run_at"),
-        Index("uq_jobs_active_dedupe", "dedupe_key", unique=True,
-              sqlite_where=text("status IN ('queued', 'running')"),
-              postgresql_where=text("status IN ('queued', 'running')")),
+        # Only queued twins merge: a trigger that arrives while a job runs must run again after it.
+        Index("uq_jobs_queued_dedupe", "dedupe_key", unique=True,
+              sqlite_where=text("status = 'queued'"), postgresql_where=text("status = 'queued'")),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

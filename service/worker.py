@@ -17,6 +17,7 @@ from service.db import transaction
 from service.job_outcomes import NeedsHuman, RetryLater
 from service.job_queue import claim, complete, enqueue, fail
 from service.models import Job, PeriodicSchedule, WorkerHeartbeat
+from service.order_lock import order_lock
 from service.pipeline import cancel, cj_updates, forward, ingest, privacy, resume, write_back
 from service.runtime import Runtime, build_runtime
 from service.structured_logging import configure_logging
@@ -85,9 +86,13 @@ def run_job(runtime: Runtime, job: Job, *, worker_id: str, handlers: dict[str, H
             session.commit()
             return status
         try:
-            outcome = handler(session, job.payload, runtime)
-            complete(session, job, worker_id=worker_id)
-            session.commit()
+            with order_lock(session.get_bind(), job.payload.get("order_id")) as mine:
+                if not mine:
+                    raise RetryLater(f"order {job.payload['order_id']} is being worked on by another job",
+                                     retry_after=2.0, count_attempt=False)
+                outcome = handler(session, job.payload, runtime)
+                complete(session, job, worker_id=worker_id)
+                session.commit()
             status = "done"
         except RetryLater as exc:
             session.rollback()

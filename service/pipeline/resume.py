@@ -1,7 +1,7 @@
 """Resuming held orders: after a fix (mapping, rule, balance) or on an admin retry."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from service.job_queue import enqueue
@@ -38,8 +38,13 @@ def retry_order(session: Session, *, order: Order, requested_by: str = "admin") 
 
 
 def resume_held(session: Session, *, reason: str, store_id: int | None = None, limit: int = 500) -> int:
-    """Queue forward_order for every order held for `reason` (optionally in one store)."""
-    stmt = select(Order).where(Order.state == "held", Order.hold_reason == reason)
+    """Queue forward_order for every order held for `reason` (optionally in one store).
+
+    Orders still 'ready' are included: one may be in a forward_order that read its inputs before the
+    fix, and is about to hold for that very reason.
+    """
+    stmt = select(Order).where(or_((Order.state == "held") & (Order.hold_reason == reason),
+                                   Order.state == "ready"))
     if store_id is not None:
         stmt = stmt.where(Order.store_id == store_id)
     orders = session.scalars(stmt.order_by(Order.id).limit(limit)).all()

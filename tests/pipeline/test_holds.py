@@ -139,3 +139,19 @@ def test_auto_pay_off_leaves_the_order_submitted(app_with_store, session_factory
     place_mapped_order(client, runtime, store["id"])
     assert the_order(session_factory).state == "submitted"
     assert cj.ops("payBalance") == [] and cj.ops("confirmOrder") == []
+
+
+def test_a_fix_made_while_the_order_is_being_forwarded_is_not_lost(client, shopify_store, runtime,
+                                                                     session_factory):
+    from service.job_queue import claim
+    from service.worker import run_job
+    post_shopify(client, shopify_order())
+    run_job(runtime, claim(session_factory, worker_id="w", lease_seconds=60), worker_id="w")  # process_event
+    running = claim(session_factory, worker_id="w", lease_seconds=60)
+    assert running.kind == "forward_order" and the_order(session_factory).state == "ready"
+    res = client.put("/admin/sku-mappings", headers=admin_headers(), json={
+        "store_id": shopify_store["id"], "store_sku": "CJ-LED-STRIP-5M-RGB", "cj_vid": "v1"})
+    assert res.get_json()["data"]["resumed_orders"] == 1
+    with session_factory() as s:
+        queued = s.scalars(select(Job).where(Job.kind == "forward_order", Job.status == "queued")).all()
+        assert len(queued) == 1 and queued[0].id != running.id

@@ -150,3 +150,41 @@ def test_retry_dead_rejects_live_jobs(session_factory):
             assert "only dead jobs" in str(exc)
         else:
             raise AssertionError("a queued job must not be 'retried'")
+
+
+def test_a_trigger_during_a_running_job_queues_a_follow_up(session_factory):
+    (first,) = _enqueue(session_factory, dedupe_key="forward_order:7")
+    claim(session_factory, worker_id="w", lease_seconds=60)
+    (second,) = _enqueue(session_factory, dedupe_key="forward_order:7")
+    assert second != first  # the running job may already have read the state this trigger changed
+    assert _enqueue(session_factory, dedupe_key="forward_order:7") == [second]
+
+
+def test_a_retry_with_a_queued_twin_hands_the_work_over(runtime, session_factory):
+    (first,) = _enqueue(session_factory, dedupe_key="forward_order:8")
+    job = claim(session_factory, worker_id="w", lease_seconds=60)
+    (second,) = _enqueue(session_factory, dedupe_key="forward_order:8")
+    status = run_job(runtime, job, worker_id="w",
+                     handlers={"noop": lambda s, p, rt: (_ for _ in ()).throw(RetryLater("busy"))})
+    assert status == "done"
+    with session_factory() as s:
+        assert s.get(Job, first).last_error.startswith(f"superseded by job {second}")
+        assert s.get(Job, second).status == "queued"
+
+
+def test_jobs_for_an_order_locked_elsewhere_wait_without_an_attempt(runtime, session_factory, engine):
+    if engine.dialect.name != "postgresql":
+        import pytest
+        pytest.skip("advisory locks exist on PostgreSQL; SQLite runs a single worker")
+    from service.order_lock import order_lock
+    with session_factory() as s:
+        enqueue(s, kind="noop", payload={"order_id": 42})
+        s.commit()
+    job = claim(session_factory, worker_id="w", lease_seconds=60)
+    ran = []
+    with order_lock(engine, 42) as held:
+        assert held
+        status = run_job(runtime, job, worker_id="w", handlers={"noop": lambda s, p, rt: ran.append(1)})
+    assert status == "queued" and ran == []
+    with session_factory() as s:
+        assert s.get(Job, job.id).attempts == 0

@@ -53,7 +53,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('jobs', schema=None) as batch_op:
         batch_op.create_index('ix_jobs_claim', ['status', 'run_at'], unique=False)
-        batch_op.create_index('uq_jobs_active_dedupe', ['dedupe_key'], unique=True, sqlite_where=sa.text("status IN ('queued', 'running')"), postgresql_where=sa.text("status IN ('queued', 'running')"))
+        batch_op.create_index('uq_jobs_queued_dedupe', ['dedupe_key'], unique=True, sqlite_where=sa.text("status = 'queued'"), postgresql_where=sa.text("status = 'queued'"))
 
     op.create_table('periodic_schedule',
     sa.Column('kind', sa.String(length=64), nullable=False),
@@ -253,7 +253,7 @@ def downgrade() -> None:
     op.drop_table('shipping_rules')
     op.drop_table('periodic_schedule')
     with op.batch_alter_table('jobs', schema=None) as batch_op:
-        batch_op.drop_index('uq_jobs_active_dedupe', sqlite_where=sa.text("status IN ('queued', 'running')"), postgresql_where=sa.text("status IN ('queued', 'running')"))
+        batch_op.drop_index('uq_jobs_queued_dedupe', sqlite_where=sa.text("status = 'queued'"), postgresql_where=sa.text("status = 'queued'"))
         batch_op.drop_index('ix_jobs_claim')
 
     op.drop_table('jobs')
