@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import responses
+from sqlalchemy import select
 
+from service.models import Job
 from service.worker import schedule_periodic
 from tests.conftest import the_order, admin_headers, post_shopify, run_jobs, shopify_order
 from tests.fakes import FakeCj
