@@ -14,6 +14,7 @@ ORDER_EVENT = "order"
 UNINSTALL_EVENT = "uninstalled"
 IGNORED_EVENT = "ignored"
 PRIVACY_EVENT = "privacy"  # customer data request / customer redaction / shop redaction
+ORDER_DELETED_EVENT = "order_deleted"  # the payload names the order only (WooCommerce order.deleted)
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class StoreContext:
     api_base_url: str | None
     credentials: dict
     api_version: str
+    adapter_state: dict = field(default_factory=dict)  # facts the adapter learned about this store
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ class ShipmentToWrite:
     tracking_url: str | None
     store_line_ids: list[str] | None  # None = every line we sent to CJ
     replaces_fulfillment_id: str | None = None
+    final: bool = True  # after this one, every line of the order has shipped
 
 
 @dataclass
@@ -54,13 +57,25 @@ class WriteBackResult:
     outcome: str  # created, updated, already_present, nothing_to_fulfill
     fulfillment_id: str | None
     details: dict = field(default_factory=dict)
+    adapter_state: dict | None = None  # when set, stored as the store's new adapter_state
+
+
+class NotSupported(Exception):
+    """The platform has no such capability (e.g. Shopify subscriptions live in the app's TOML)."""
 
 
 class StoreAdapter(Protocol):
     platform: str
 
+    can_register_webhooks: bool  # register_webhooks works
+    supports_polling: bool  # list_changed_orders works (a safety net for platforms that drop webhooks)
+    poll_topic: str | None  # the topic a polled order state is processed under
+
     def identify(self, headers: Mapping[str, str]) -> DeliveryInfo:
         """Read store, topic and delivery id from the delivery headers."""
+
+    def unsigned_delivery_topic(self, raw_body: bytes, headers: Mapping[str, str]) -> str | None:
+        """A topic for requests the platform sends unsigned by design (WooCommerce's ping), else None."""
 
     def normalize_domain(self, value: str) -> str:
         """Canonical form of a store's domain or site URL, as stored in Store.domain."""
@@ -80,8 +95,28 @@ class StoreAdapter(Protocol):
     def normalize(self, payload: dict, *, topic: str) -> dict:
         """Turn a platform order payload into a canonical order dict (see service.canonical)."""
 
+    def deleted_order_id(self, payload: dict) -> str:
+        """The store order id an ORDER_DELETED_EVENT payload names."""
+
+    def order_version(self, payload: dict) -> str:
+        """'<order id>:<modified time>': one state of one order, for matching polls to webhooks."""
+
+    def fetch_order(self, *, http, store: StoreContext, store_order_id: str) -> dict:
+        """The order's current payload from the store's API (for payloads that arrive incomplete)."""
+
+    def list_changed_orders(self, *, http, store: StoreContext, since, until) -> list[dict]:
+        """Order payloads modified in [since, until) (UTC), every page; only if supports_polling."""
+
+    def register_webhooks(self, *, http, store: StoreContext, delivery_url: str, secret: str) -> dict:
+        """Create the order webhooks the store lacks (idempotent); raises NotSupported if not possible."""
+
     def write_back(self, *, http, store: StoreContext, order: dict, shipment: ShipmentToWrite) -> WriteBackResult:
         """Put tracking on the store order; must check what the store already has first."""
+
+
+def order_version_key(version: str, topic: str) -> str:
+    """Dedupe key of one order state delivered under one topic; polling matches on the topic-less prefix."""
+    return f"order-version:{version}:{topic}"
 
 
 def b64_hmac_sha256(secret: str, raw_body: bytes) -> str:

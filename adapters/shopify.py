@@ -5,8 +5,9 @@ from typing import Mapping
 
 import requests
 
-from adapters.base import (IGNORED_EVENT, ORDER_EVENT, PRIVACY_EVENT, UNINSTALL_EVENT, DeliveryInfo,
-                           PrivacyRequest, ShipmentToWrite, StoreContext, WriteBackResult, signature_matches)
+from adapters.base import (IGNORED_EVENT, ORDER_DELETED_EVENT, ORDER_EVENT, PRIVACY_EVENT, UNINSTALL_EVENT,
+                           DeliveryInfo, NotSupported, PrivacyRequest, ShipmentToWrite, StoreContext,
+                           WriteBackResult, signature_matches)
 from service.canonical import PAID_FINANCIAL_STATUSES, validate_canonical
 from service.job_outcomes import NeedsHuman, RetryLater
 
@@ -60,12 +61,19 @@ def _str_or_none(value) -> str | None:
 
 class ShopifyAdapter:
     platform = "shopify"
+    # Shopify retries a failed delivery 8 times over 4 hours; CJ-side polling covers the rest.
+    can_register_webhooks = False
+    supports_polling = False
+    poll_topic = None
 
     # -- inbound -------------------------------------------------------------------------------
     def identify(self, headers: Mapping[str, str]) -> DeliveryInfo:
         return DeliveryInfo(store_domain=headers.get("X-Shopify-Shop-Domain"),
                             topic=(headers.get("X-Shopify-Topic") or "").strip(),
                             delivery_id=headers.get("X-Shopify-Webhook-Id"))
+
+    def unsigned_delivery_topic(self, raw_body: bytes, headers: Mapping[str, str]) -> str | None:
+        return None  # every Shopify delivery is signed
 
     def normalize_domain(self, value: str) -> str:
         value = value.strip().lower()
@@ -94,7 +102,27 @@ class ShopifyAdapter:
             return UNINSTALL_EVENT
         if topic in PRIVACY_TOPICS:
             return PRIVACY_EVENT
+        if topic == "orders/delete":
+            return ORDER_DELETED_EVENT
         return IGNORED_EVENT
+
+    def deleted_order_id(self, payload: dict) -> str:
+        if not isinstance(payload, dict) or payload.get("id") is None:
+            raise ValueError("orders/delete payload has no id")
+        return str(payload["id"])
+
+    def order_version(self, payload: dict) -> str:
+        return f"{payload.get('id')}:{payload.get('updated_at') or ''}"
+
+    def fetch_order(self, *, http, store: StoreContext, store_order_id: str) -> dict:
+        raise NotSupported("Shopify order webhooks carry the whole order")
+
+    def list_changed_orders(self, *, http, store: StoreContext, since, until) -> list[dict]:
+        raise NotSupported("order polling is not implemented for Shopify")
+
+    def register_webhooks(self, *, http, store: StoreContext, delivery_url: str, secret: str) -> dict:
+        raise NotSupported("declare Shopify subscriptions in shopify.app.toml (or with webhookSubscriptionCreate); "
+                           "see the README's Shopify section")
 
     def privacy_request(self, topic: str, payload: dict) -> PrivacyRequest:
         ids = payload.get("orders_to_redact") or payload.get("orders_requested") or []
@@ -285,3 +313,6 @@ def _float(value, default: float) -> float:
         return max(0.0, float(value))
     except (TypeError, ValueError):
         return default
+
+
+ADAPTER = ShopifyAdapter()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hmac
+import secrets
 
 from flask import Blueprint, current_app, request
 from marshmallow import Schema, ValidationError
@@ -14,7 +15,9 @@ from service.admin_schemas import (ShippingRuleSchema, SkuMappingKeySchema, SkuM
 from service.api_errors import ApiError, ok
 from service.job_queue import retry_dead
 from service.models import ExternalCall, Job, Order, ShippingRule, SkuMapping, Store, WebhookEvent
+from service.job_queue import enqueue
 from service.pipeline.order_state import STATES
+from service.pipeline.polling import webhook_health
 from service.pipeline.resume import NotRetryable, resume_held, retry_order
 from service.timeutil import iso
 
@@ -74,6 +77,9 @@ def _store_json(store: Store) -> dict:
             "api_credentials_set": sorted(creds.keys()),
             "has_previous_webhook_secret": store.previous_webhook_secret_enc is not None,
             "webhook_url": _webhook_url(store.platform),
+            "adapter_state": store.adapter_state or {},
+            "webhook_health": {k: iso(v) if hasattr(v, "isoformat") else v
+                               for k, v in webhook_health(store).items()},
             "uninstalled_at": iso(store.uninstalled_at), "created_at": iso(store.created_at)}
 
 
@@ -88,10 +94,12 @@ def create_store():
     adapter = get_adapter(data["platform"])
     domain = adapter.normalize_domain(data.get("shop_domain") or data.get("site_url"))
     box = _runtime().box
+    # No secret given (WooCommerce): a long alphanumeric one, which WooCommerce never mangles.
+    generated = None if data.get("webhook_secret") else secrets.token_urlsafe(40).replace("-", "").replace("_", "")
     session = _session()
     try:
         store = Store(platform=data["platform"], domain=domain, name=data.get("name"),
-                      webhook_secret_enc=box.seal(data["webhook_secret"]),
+                      webhook_secret_enc=box.seal(data.get("webhook_secret") or generated),
                       previous_webhook_secret_enc=box.seal(data.get("previous_webhook_secret")),
                       credentials_enc=box.seal_json(data.get("api_credentials") or {}),
                       api_base_url=(data.get("api_base_url") or "").rstrip("/") or None, active=True)
@@ -102,7 +110,10 @@ def create_store():
             session.rollback()
             raise ApiError(409, "store_exists", f"a {data['platform']} store {domain} is already registered; "
                            "use PATCH /admin/stores/<id> to change it") from None
-        return ok(_store_json(store), 201)
+        body = _store_json(store)
+        if generated:
+            body["webhook_secret"] = generated  # shown this once, for setting up the webhooks by hand
+        return ok(body, 201)
     finally:
         session.close()
 
@@ -151,6 +162,27 @@ def update_store(store_id: int):
                 store.uninstalled_at = None
         session.commit()
         return ok(_store_json(store))
+    finally:
+        session.close()
+
+
+@bp.post("/stores/<int:store_id>/webhooks")
+def register_webhooks(store_id: int):
+    """Queue creating the store's order webhooks through its API (the worker makes the calls)."""
+    session = _session()
+    try:
+        store = _get_or_404(session, Store, store_id)
+        if not get_adapter(store.platform).can_register_webhooks:
+            raise ApiError(409, "not_supported", f"{store.platform} webhooks cannot be created from here; "
+                           "see the README's section on that platform")
+        if not current_app.config["SETTINGS"].public_base_url:
+            raise ApiError(409, "public_url_missing", "set PUBLIC_BASE_URL to this service's public https:// "
+                           "address first: it is where the store will send its webhooks")
+        job = enqueue(session, kind="register_webhooks", payload={"store_id": store.id},
+                      dedupe_key=f"register_webhooks:{store.id}")
+        session.commit()
+        return ok({"job_id": job.id, "status": "queued",
+                   "result_at": f"/admin/stores/{store.id} (adapter_state.webhook_registration)"}, 202)
     finally:
         session.close()
 

@@ -14,7 +14,7 @@ class StoreCreateSchema(Schema):
     shop_domain = fields.String(validate=validate.Length(min=3, max=255))
     site_url = fields.String(validate=validate.Length(min=3, max=255))
     name = fields.String(validate=validate.Length(max=255), allow_none=True)
-    webhook_secret = fields.String(required=True, validate=validate.Length(min=8, max=500))
+    webhook_secret = fields.String(validate=validate.Length(min=8, max=500))
     previous_webhook_secret = fields.String(validate=validate.Length(min=8, max=500), allow_none=True)
     api_credentials = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
     api_base_url = fields.Url(require_tld=False, allow_none=True, schemes={"http", "https"})
@@ -23,6 +23,9 @@ class StoreCreateSchema(Schema):
     def _one_domain(self, data, **_kwargs):
         if not (data.get("shop_domain") or data.get("site_url")):
             raise ValidationError("give shop_domain (Shopify) or site_url (WooCommerce)", "shop_domain")
+        if data.get("platform") == "shopify" and not data.get("webhook_secret"):
+            # Shopify signs with the app's client secret: only the merchant knows it.
+            raise ValidationError("the Shopify app's client secret is required", "webhook_secret")
 
 
 class StoreUpdateSchema(Schema):

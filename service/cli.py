@@ -20,6 +20,23 @@ def register_cli(app: Flask) -> None:
         from service.worker import Worker
         Worker(current_app.extensions["cj_bridge"]).run()
 
+    @app.cli.command("register-webhooks")
+    @click.argument("store_id", type=int)
+    def register_webhooks(store_id: int):
+        """Create the store's missing order webhooks now (WooCommerce), then print what was done."""
+        from service.db import transaction
+        from service.job_outcomes import NeedsHuman
+        from service.pipeline.store_setup import register_store_webhooks
+        runtime = current_app.extensions["cj_bridge"]
+        try:
+            with transaction(runtime.session_factory) as session:
+                result = register_store_webhooks(session, store_id=store_id, runtime=runtime)
+        except NeedsHuman as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"created: {', '.join(result['created']) or 'none'}; "
+                   f"reactivated: {', '.join(result['reactivated']) or 'none'}; "
+                   f"already present: {', '.join(result['already_present']) or 'none'}")
+
     @app.cli.command("run-jobs")
     @click.option("--max-jobs", default=1000, show_default=True)
     def run_jobs(max_jobs: int):

@@ -69,6 +69,8 @@ class Settings:
     balance_retry_minutes: int
     worker_poll_seconds: float
     event_retention_days: int
+    store_poll_minutes: int
+    webhook_grace_minutes: int
     extra: dict = field(default_factory=dict)
 
     def as_flask_config(self) -> dict:
@@ -151,4 +153,6 @@ def load_settings(env: Mapping[str, str] | None = None, *, instance_path: str | 
         balance_retry_minutes=_number("BALANCE_RETRY_MINUTES", env.get("BALANCE_RETRY_MINUTES"), 30, int),
         worker_poll_seconds=_number("WORKER_POLL_SECONDS", env.get("WORKER_POLL_SECONDS"), 1.0, float),
         event_retention_days=_number("EVENT_RETENTION_DAYS", env.get("EVENT_RETENTION_DAYS"), 30, int),
+        store_poll_minutes=_number("STORE_POLL_MINUTES", env.get("STORE_POLL_MINUTES"), 5, int),
+        webhook_grace_minutes=_number("WEBHOOK_GRACE_MINUTES", env.get("WEBHOOK_GRACE_MINUTES"), 10, int),
     )

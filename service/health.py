@@ -5,7 +5,8 @@ from flask import Blueprint, current_app, jsonify
 from sqlalchemy import func, select, text
 
 from service.migrate import current_revision, head_revision
-from service.models import Job, WorkerHeartbeat
+from service.models import Job, Store, WorkerHeartbeat
+from service.pipeline.polling import webhook_health
 from service.timeutil import utcnow
 
 bp = Blueprint("health", __name__)
@@ -23,19 +24,20 @@ def readyz():
     runtime = current_app.extensions["cj_bridge"]
     checks: dict = {}
     problems: list[str] = []
+    warnings: list[str] = []
     session = runtime.session_factory()
     try:
         try:
             session.execute(text("SELECT 1"))
         except Exception as exc:  # noqa: BLE001 - any failure here means "not ready"
             problems.append(f"database unreachable: {type(exc).__name__}")
-            return _answer(checks, problems)
+            return _answer(checks, problems, warnings)
         checks["database"] = "ok"
         current, head = current_revision(session.connection()), head_revision()
         checks["migrations"] = {"current": current, "head": head}
         if current != head:
             problems.append(f"migrations not current ({current} != {head}): run the release step")
-            return _answer(checks, problems)
+            return _answer(checks, problems, warnings)
         now = utcnow()
         depth, oldest = session.execute(select(func.count(Job.id), func.min(Job.run_at)).where(
             Job.status == "queued", Job.run_at <= now)).one()
@@ -45,18 +47,26 @@ def readyz():
         last_beat = session.scalar(select(func.max(WorkerHeartbeat.beat_at)))
         age = (now - last_beat).total_seconds() if last_beat else None
         checks["worker"] = {"last_heartbeat_age_seconds": round(age, 1) if age is not None else None}
+        disabled = [s.id for s in session.scalars(select(Store).where(Store.active.is_(True)))
+                    if webhook_health(s)["webhooks_look_disabled"]]
+        checks["stores_with_missed_webhooks"] = disabled
+        if disabled:
+            # Not a readiness failure (polling covers it), but someone should re-enable those webhooks.
+            warnings.append(f"polling found orders that no webhook brought for store(s) {disabled}: check their "
+                            "webhooks (POST /admin/stores/<id>/webhooks re-creates or re-activates them)")
         if age is None:
             problems.append("no worker has reported a heartbeat: start the worker process")
         elif age > MAX_HEARTBEAT_AGE_SECONDS:
             problems.append(f"worker heartbeat is {int(age)} s old (limit {MAX_HEARTBEAT_AGE_SECONDS} s)")
     finally:
         session.close()
-    return _answer(checks, problems)
+    return _answer(checks, problems, warnings)
 
 
-def _answer(checks: dict, problems: list[str]):
+def _answer(checks: dict, problems: list[str], warnings: list[str]):
     ready = not problems
-    body = {"success": ready, "data": {"ready": ready, "checks": checks, "problems": problems}}
+    body = {"success": ready, "data": {"ready": ready, "checks": checks, "problems": problems,
+                                       "warnings": warnings}}
     if not ready:
         body["error"] = {"code": "not_ready", "message": "; ".join(problems)}
     return jsonify(body), 200 if ready else 503

@@ -32,6 +32,11 @@ class Store(Base):
     credentials_enc: Mapped[str | None] = mapped_column(Text)
     api_base_url: Mapped[str | None] = mapped_column(String(500))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    adapter_state: Mapped[dict] = mapped_column(JSON, default=dict)  # facts the adapter learned (e.g. tracking API)
+    poll_cursor: Mapped[datetime | None] = mapped_column(DateTime)  # orders modified before this were polled
+    last_polled_at: Mapped[datetime | None] = mapped_column(DateTime)
+    webhook_misses: Mapped[int] = mapped_column(Integer, default=0)  # order states only polling found
+    last_webhook_miss_at: Mapped[datetime | None] = mapped_column(DateTime)
     uninstalled_at: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)

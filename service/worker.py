@@ -18,7 +18,7 @@ from service.job_outcomes import NeedsHuman, RetryLater
 from service.job_queue import claim, complete, enqueue, fail
 from service.models import Job, PeriodicSchedule, WorkerHeartbeat
 from service.order_lock import order_lock
-from service.pipeline import cancel, cj_updates, forward, ingest, privacy, resume, write_back
+from service.pipeline import cancel, cj_updates, forward, ingest, polling, privacy, resume, store_setup, write_back
 from service.runtime import Runtime, build_runtime
 from service.structured_logging import configure_logging
 from service.timeutil import utcnow
@@ -30,7 +30,7 @@ Handler = Callable[..., str]
 
 def _handlers() -> dict[str, Handler]:
     return {
-        "process_event": lambda s, p, rt: ingest.process_event(s, event_id=p["event_id"]),
+        "process_event": lambda s, p, rt: ingest.process_event(s, event_id=p["event_id"], runtime=rt),
         "apply_cj_event": lambda s, p, rt: cj_updates.apply_cj_event(s, event_id=p["event_id"]),
         "forward_order": lambda s, p, rt: forward.forward_order(s, order_id=p["order_id"], runtime=rt),
         "write_back": lambda s, p, rt: write_back.write_back_order(s, order_id=p["order_id"], runtime=rt),
@@ -40,6 +40,10 @@ def _handlers() -> dict[str, Handler]:
         "retry_balance_holds": lambda s, p, rt: str(resume.resume_held(s, reason="insufficient_balance")),
         "purge_old_events": lambda s, p, rt: str(privacy.purge_old_events(
             s, retention_days=rt.settings.event_retention_days)),
+        "poll_stores": lambda s, p, rt: str(polling.enqueue_store_polls(s)),
+        "poll_store": lambda s, p, rt: polling.poll_store(s, store_id=p["store_id"], runtime=rt),
+        "register_webhooks": lambda s, p, rt: str(store_setup.register_store_webhooks(
+            s, store_id=p["store_id"], runtime=rt)),
     }
 
 
@@ -49,6 +53,7 @@ def periodic_kinds(runtime: Runtime) -> dict[str, timedelta]:
         "sync_stale_cj_orders": timedelta(minutes=max(1, min(15, runtime.settings.cj_sync_stale_minutes))),
         "retry_balance_holds": timedelta(minutes=runtime.settings.balance_retry_minutes),
         "purge_old_events": timedelta(hours=6),
+        "poll_stores": timedelta(minutes=runtime.settings.store_poll_minutes),
     }
 
 

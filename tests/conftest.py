@@ -191,3 +191,33 @@ def app_with_store(make_app):
         assert res.status_code == 201, res.get_json()
         return client, runtime, res.get_json()["data"]
     return factory
+
+
+WOO_SECRET = "test-webhook-secret-NOT-REAL"
+WOO_SOURCE = "https://shop.example.com/"
+
+
+@pytest.fixture
+def woo_store(client) -> dict:
+    res = client.post("/admin/stores", headers=admin_headers(), json={
+        "platform": "woocommerce", "site_url": WOO_SOURCE, "webhook_secret": WOO_SECRET,
+        "api_credentials": {"consumer_key": "ck_test", "consumer_secret": "cs_test"}})
+    assert res.status_code == 201, res.get_json()
+    return res.get_json()["data"]
+
+
+def woo_order(**changes) -> dict:
+    body = copy.deepcopy(SHOPIFY_SAMPLES["woocommerce_order_created"]["body"])
+    body.update(changes)
+    return body
+
+
+def post_woo(client, body=None, *, topic="order.created", raw: bytes | None = None, secret=WOO_SECRET,
+             headers: dict | None = None):
+    raw = compact(body) if raw is None else raw
+    h = {"Content-Type": "application/json", "X-WC-Webhook-Source": WOO_SOURCE, "X-WC-Webhook-Topic": topic,
+         "X-WC-Webhook-Resource": "order", "X-WC-Webhook-Event": topic.split(".")[-1], "X-WC-Webhook-ID": "12",
+         "X-WC-Webhook-Delivery-ID": hashlib.md5(os.urandom(8)).hexdigest(),
+         "X-WC-Webhook-Signature": sign(secret, raw)}
+    h.update(headers or {})
+    return client.post("/webhooks/woocommerce", data=raw, headers={k: v for k, v in h.items() if v is not None})

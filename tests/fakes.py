@@ -204,3 +204,97 @@ class FakeShopify:
 
 def timeout_error():
     return requests.exceptions.ReadTimeout("read timed out")
+
+
+WOO_BASE = "https://shop.example.com/wp-json"
+
+
+class FakeWoo:
+    """A WooCommerce site's REST API: orders, notes, Shipment Tracking or native fulfillments, webhooks."""
+
+    def __init__(self, rsps: responses.RequestsMock, *, mechanism="shipment_tracking", orders=None):
+        from tests.conftest import SHOPIFY_SAMPLES
+        self.mechanism = mechanism
+        self.orders = {o["id"]: o for o in (orders or [copy.deepcopy(SHOPIFY_SAMPLES["woocommerce_order_created"]["body"])])}
+        self.notes: dict[int, list] = {}
+        self.trackings: dict[int, list] = {}
+        self.fulfillments: dict[int, list] = {}
+        self.webhooks: list[dict] = []
+        self.requests: list[tuple[str, str, dict, dict]] = []  # method, path, query, body
+        rsps.add_callback(responses.GET, re.compile(re.escape(WOO_BASE) + r"/?(\?.*)?$"), callback=self._index)
+        for method in ("GET", "POST", "PUT"):
+            rsps.add_callback(method, re.compile(re.escape(WOO_BASE) + r"/(wc|wc-shipment-tracking)/v3/.*"),
+                              callback=self._handle)
+
+    def calls(self, method=None, contains=""):
+        return [r for r in self.requests if (method is None or r[0] == method) and contains in r[1]]
+
+    def _index(self, request):
+        self.requests.append(("GET", "/", {}, {}))
+        namespaces = ["wp/v2", "wc/v3"]
+        routes = {"/wc/v3/orders": {}}
+        if self.mechanism == "shipment_tracking":
+            namespaces.append("wc-shipment-tracking/v3")
+        if self.mechanism == "native_fulfillments":
+            routes["/wc/v3/orders/(?P<order_id>[\\d]+)/fulfillments"] = {}
+        return 200, {}, json.dumps({"name": "Shop", "namespaces": namespaces, "routes": routes})
+
+    def _handle(self, request):
+        parts = urlsplit(request.url)
+        path = parts.path[len("/wp-json"):]
+        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        body = json.loads(request.body) if request.body else {}
+        self.requests.append((request.method, path, query, body))
+        assert request.headers.get("Authorization", "").startswith("Basic ")
+        m = re.fullmatch(r"/wc/v3/orders/(\d+)", path)
+        if m:
+            order = self.orders[int(m.group(1))]
+            if request.method == "PUT":
+                order.update(body)
+            return 200, {}, json.dumps(order)
+        if path == "/wc/v3/orders":
+            page, per_page = int(query["page"]), int(query["per_page"])
+            after, before = query["modified_after"], query["modified_before"]
+            hits = sorted((o for o in self.orders.values() if after < o["date_modified_gmt"] < before),
+                          key=lambda o: o["date_modified_gmt"])
+            chunk = hits[(page - 1) * per_page: page * per_page]
+            pages = max(1, -(-len(hits) // per_page))
+            return 200, {"X-WP-TotalPages": str(pages), "X-WP-Total": str(len(hits))}, json.dumps(chunk)
+        m = re.fullmatch(r"/wc/v3/orders/(\d+)/notes", path)
+        if m:
+            notes = self.notes.setdefault(int(m.group(1)), [])
+            if request.method == "POST":
+                notes.append(dict(body, id=len(notes) + 1))
+                return 201, {}, json.dumps(notes[-1])
+            return 200, {}, json.dumps(notes)
+        m = re.fullmatch(r"/wc-shipment-tracking/v3/orders/(\d+)/shipment-trackings", path)
+        if m:
+            if self.mechanism != "shipment_tracking":
+                return 404, {}, json.dumps({"code": "rest_no_route"})
+            items = self.trackings.setdefault(int(m.group(1)), [])
+            if request.method == "POST":
+                link = body.get("custom_tracking_link", "").replace("%1$s", body["tracking_number"]).replace("%%", "%")
+                items.append({"tracking_id": f"{len(items) + 1:032x}", "tracking_number": body["tracking_number"],
+                              "tracking_provider": body.get("custom_tracking_provider"), "tracking_link": link})
+                return 201, {}, json.dumps(items[-1])
+            return 200, {}, json.dumps(items)
+        m = re.fullmatch(r"/wc/v3/orders/(\d+)/fulfillments", path)
+        if m:
+            if self.mechanism != "native_fulfillments":
+                return 404, {}, json.dumps({"code": "rest_no_route"})
+            items = self.fulfillments.setdefault(int(m.group(1)), [])
+            if request.method == "POST":
+                items.append(dict(body, id=len(items) + 1))
+                return 201, {}, json.dumps(items[-1])
+            return 200, {}, json.dumps(items)
+        if path == "/wc/v3/webhooks":
+            if request.method == "POST":
+                self.webhooks.append(dict(body, id=len(self.webhooks) + 1))
+                return 201, {}, json.dumps(self.webhooks[-1])
+            return 200, {}, json.dumps(self.webhooks)
+        m = re.fullmatch(r"/wc/v3/webhooks/(\d+)", path)
+        if m and request.method == "PUT":
+            hook = next(w for w in self.webhooks if w["id"] == int(m.group(1)))
+            hook.update(body)
+            return 200, {}, json.dumps(hook)
+        return 404, {}, json.dumps({"code": "rest_no_route", "path": path})

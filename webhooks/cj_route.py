@@ -9,7 +9,8 @@ from adapters.base import signature_matches
 from service.api_errors import ApiError
 from service.cj.account import stored_open_id
 from webhooks import bp
-from webhooks.intake import kept_headers, read_raw_body, settings, store_and_enqueue
+from service.inbound import store_and_enqueue
+from webhooks.intake import kept_headers, read_raw_body, settings
 
 
 @bp.post("/cj")

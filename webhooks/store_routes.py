@@ -12,16 +12,24 @@ from adapters.base import IGNORED_EVENT, StoreAdapter
 from service.api_errors import ApiError, ok
 from service.models import Store
 from webhooks import bp
-from webhooks.intake import kept_headers, read_raw_body, settings, store_and_enqueue
+from service.inbound import store_and_enqueue, store_scope
+from webhooks.intake import kept_headers, read_raw_body, settings
 
 
-@bp.post("/shopify")
-def shopify_webhook():
-    return receive_store_webhook(get_adapter("shopify"))
+@bp.post("/<platform>")
+def store_webhook(platform: str):
+    try:
+        adapter = get_adapter(platform)
+    except KeyError:
+        raise ApiError(404, "unknown_platform", f"no webhook endpoint for {platform!r}") from None
+    return receive_store_webhook(adapter)
 
 
 def receive_store_webhook(adapter: StoreAdapter):
     raw = read_raw_body(settings().max_webhook_bytes)
+    unsigned_topic = adapter.unsigned_delivery_topic(raw, request.headers)
+    if unsigned_topic:
+        return record_unsigned(adapter, unsigned_topic, raw)
     info = adapter.identify(request.headers)
     if not info.store_domain:
         raise ApiError(401, "unknown_store", "the delivery does not say which store sent it")
@@ -44,7 +52,7 @@ def receive_store_webhook(adapter: StoreAdapter):
             raise ApiError(400, "missing_topic", "the delivery does not name its topic")
         kind = adapter.event_kind(info.topic)
         event, duplicate = store_and_enqueue(
-            session, source=adapter.platform, scope=f"{adapter.platform}:{store.id}", store_id=store.id,
+            session, source=adapter.platform, scope=store_scope(adapter.platform, store.id), store_id=store.id,
             topic=info.topic, delivery_id=info.delivery_id, raw_body=raw, headers=kept_headers(),
             keys=adapter.delivery_keys(info, request.headers, payload),
             job_kind=None if kind == IGNORED_EVENT else "process_event")
@@ -53,3 +61,15 @@ def receive_store_webhook(adapter: StoreAdapter):
     if duplicate:
         return ok({"status": "duplicate"})
     return ok({"status": "ignored" if kind == IGNORED_EVENT else "accepted", "event_id": event.id})
+
+
+def record_unsigned(adapter: StoreAdapter, topic: str, raw: bytes):
+    """A delivery the platform sends unsigned by design: recorded, never acted on, answered 200."""
+    session = current_app.extensions["cj_bridge"].session_factory()
+    try:
+        event, _dup = store_and_enqueue(session, source=adapter.platform, scope=f"{adapter.platform}:unsigned",
+                                        store_id=None, topic=topic, delivery_id=None, raw_body=raw[:200],
+                                        headers=kept_headers(), keys=[], job_kind=None)
+    finally:
+        session.close()
+    return ok({"status": "ignored", "topic": topic, "event_id": event.id})

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adapters import get_adapter
-from adapters.base import ORDER_EVENT, PRIVACY_EVENT, UNINSTALL_EVENT
+from adapters.base import ORDER_DELETED_EVENT, ORDER_EVENT, PRIVACY_EVENT, UNINSTALL_EVENT, NotSupported
 from service.canonical import CanonicalOrderError
 from service.job_queue import enqueue
 from service.models import Order, Store, WebhookEvent
@@ -28,8 +28,11 @@ def cj_order_number(store_id: int, store_order_id: str) -> str:
     return f"CJB{store_id}-{store_order_id}"[:50]
 
 
-def process_event(session: Session, *, event_id: int) -> str:
-    """Apply one stored store delivery; returns what happened (for the event row and logs)."""
+def process_event(session: Session, *, event_id: int, runtime=None) -> str:
+    """Apply one stored store delivery; returns what happened (for the event row and logs).
+
+    runtime is needed only when the payload is incomplete and the order must be fetched from the store.
+    """
     event = session.get(WebhookEvent, event_id)
     if event is None or event.status != "queued":
         return "already_processed"
@@ -48,7 +51,19 @@ def process_event(session: Session, *, event_id: int) -> str:
             event.note = str(exc)[:2000]
         else:
             event.subject_id = canonical["store_order_id"]
+            if not canonical["lines"] and runtime is not None:
+                canonical = _refetch(session, adapter=adapter, store=store, canonical=canonical, runtime=runtime,
+                                     topic=event.topic)
             outcome = apply_order(session, store=store, canonical=canonical)
+    elif kind == ORDER_DELETED_EVENT:
+        try:
+            store_order_id = adapter.deleted_order_id(json.loads(event.raw_body))
+        except ValueError as exc:
+            outcome = "rejected"
+            event.note = str(exc)
+        else:
+            event.subject_id = store_order_id
+            outcome = apply_deletion(session, store=store, store_order_id=store_order_id)
     elif kind == PRIVACY_EVENT:
         request = adapter.privacy_request(event.topic, json.loads(event.raw_body))
         if request.action == "redact_shop":
@@ -128,7 +143,7 @@ def apply_order(session: Session, *, store: Store, canonical: dict) -> str:
                    detail=f"financial status is {canonical.get('financial_status')!r}; the order goes through "
                           "when the store reports it paid")
         return "skipped"
-    if order.state in ("received", "skipped") or (
+    if order.state in ("received", "skipped", "cancelled") or (
             order.state in ("ready", "held") and (previous is None or _relevant_change(previous, canonical))):
         transition(session, order, "ready", reason="paid")
         enqueue(session, kind="forward_order", payload={"order_id": order.id},
@@ -139,3 +154,27 @@ def apply_order(session: Session, *, store: Store, canonical: dict) -> str:
 
 def _relevant_change(before: dict, after: dict) -> bool:
     return any(before.get(k) != after.get(k) for k in _FORWARD_RELEVANT)
+
+
+def apply_deletion(session: Session, *, store: Store, store_order_id: str) -> str:
+    """The store deleted (trashed) the order: it is handled as a cancellation of its last state."""
+    order = session.scalar(select(Order).where(Order.store_id == store.id,
+                                               Order.platform_order_id == store_order_id))
+    if order is None:
+        return "unknown_order"
+    if order.cancelled:
+        return "unchanged"
+    return apply_order(session, store=store, canonical=dict(order.canonical, cancelled=True))
+
+
+def _refetch(session: Session, *, adapter, store: Store, canonical: dict, runtime, topic: str) -> dict:
+    """Some deliveries arrive without line items (WooCommerce#23335): read the order from the store."""
+    from service.pipeline.write_back import store_context
+    context = store_context(store, runtime)
+    session.commit()  # no transaction stays open across the store call
+    try:
+        payload = adapter.fetch_order(http=runtime.http, store=context, store_order_id=canonical["store_order_id"])
+    except NotSupported:
+        return canonical
+    fetched = adapter.normalize(payload, topic=topic)
+    return fetched if fetched["lines"] else canonical

@@ -16,7 +16,26 @@ from service.timeutil import utcnow
 def store_context(store: Store, runtime: Runtime) -> StoreContext:
     return StoreContext(store_id=store.id, domain=store.domain, api_base_url=store.api_base_url,
                         credentials=runtime.box.open_json(store.credentials_enc),
-                        api_version=runtime.settings.shopify_api_version)
+                        api_version=runtime.settings.shopify_api_version,
+                        adapter_state=dict(store.adapter_state or {}))
+
+
+def _shippable_line_ids(order: Order) -> set[str]:
+    return {l["line_id"] for l in (order.canonical or {}).get("lines", [])
+            if l.get("requires_shipping", True) and l.get("quantity", 0) > 0}
+
+
+def _is_final(order: Order, shipment: Shipment) -> bool:
+    """True when, with this shipment, every shippable line has a tracking number."""
+    if not shipment.store_line_ids:
+        return True
+    shipped = set(shipment.store_line_ids)
+    for other in order.shipments:
+        if other.status == "written":
+            if not other.store_line_ids:
+                return True
+            shipped |= set(other.store_line_ids)
+    return _shippable_line_ids(order) <= shipped
 
 
 def write_back_order(session: Session, *, order_id: int, runtime: Runtime) -> str:
@@ -39,7 +58,8 @@ def write_back_order(session: Session, *, order_id: int, runtime: Runtime) -> st
         replaced = session.get(Shipment, shipment.replaces_shipment_id) if shipment.replaces_shipment_id else None
         to_write = ShipmentToWrite(tracking_number=shipment.tracking_number, carrier=shipment.carrier,
                                    tracking_url=shipment.tracking_url, store_line_ids=shipment.store_line_ids,
-                                   replaces_fulfillment_id=replaced.store_fulfillment_id if replaced else None)
+                                   replaces_fulfillment_id=replaced.store_fulfillment_id if replaced else None,
+                                   final=_is_final(order, shipment))
         session.commit()  # no transaction stays open across the store call
         try:
             result = adapter.write_back(http=runtime.http, store=context, order=snapshot, shipment=to_write)
@@ -50,6 +70,9 @@ def write_back_order(session: Session, *, order_id: int, runtime: Runtime) -> st
                         outcome="error")
             hold(session, order, exc.reason, str(exc))
             return "held"
+        if result.adapter_state is not None:
+            store.adapter_state = result.adapter_state
+            context = store_context(store, runtime)
         shipment.status = "written"
         shipment.store_fulfillment_id = result.fulfillment_id
         shipment.written_at = utcnow()

@@ -102,7 +102,7 @@ def test_insufficient_balance_holds_and_resumes_on_schedule_after_top_up(client,
     assert order.state == "held" and order.hold_reason == "insufficient_balance"
     assert order.cj_order_id and "top up the CJ balance" in order.hold_detail
     cj.balance = 500.0
-    assert schedule_periodic(runtime) == 3  # sync_stale_cj_orders, retry_balance_holds, purge_old_events
+    assert schedule_periodic(runtime) == 4  # the periodic kinds, retry_balance_holds among them
     run_jobs(runtime)  # the periodic job queues the forward job, which runs in the same drain
     order = the_order(session_factory)
     assert order.state == "paid" and len(cj.ops("createOrderV2")) == 1 and len(cj.ops("payBalance")) == 2

@@ -14,12 +14,12 @@ from service.worker import beat, schedule_periodic
 
 
 def test_periodic_jobs_are_scheduled_once_per_interval(runtime, session_factory):
-    assert schedule_periodic(runtime) == 3
+    assert schedule_periodic(runtime) == 4
     assert schedule_periodic(runtime) == 0  # not due again yet
     with session_factory() as s:
         kinds = sorted(j.kind for j in s.scalars(select(Job)))
-        assert kinds == ["purge_old_events", "retry_balance_holds", "sync_stale_cj_orders"]
-        assert len(s.scalars(select(PeriodicSchedule)).all()) == 3
+        assert kinds == ["poll_stores", "purge_old_events", "retry_balance_holds", "sync_stale_cj_orders"]
+        assert len(s.scalars(select(PeriodicSchedule)).all()) == 4
 
 
 def test_heartbeat_row_is_upserted(runtime, session_factory):

@@ -108,7 +108,7 @@ def test_unknown_topic_is_stored_as_ignored_without_a_job(client, shopify_store,
 
 def test_store_and_enqueue_is_atomic(client, shopify_store, session_factory):
     """If the job cannot be stored, the event is not stored either and the answer is not 2xx."""
-    with mock.patch("webhooks.intake.enqueue", side_effect=RuntimeError("disk full")):
+    with mock.patch("service.inbound.enqueue", side_effect=RuntimeError("disk full")):
         res = post_shopify(client, shopify_order())
     assert res.status_code == 500
     assert _count(session_factory, WebhookEvent) == 0

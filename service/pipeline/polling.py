@@ -1,0 +1,81 @@
+"""Store polling: order states no webhook brought are fed through the webhook path (a safety net)."""
+from __future__ import annotations
+
+import json
+import logging
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from adapters import get_adapter
+from adapters.base import order_version_key
+from service.inbound import store_and_enqueue, store_scope
+from service.job_queue import enqueue
+from service.models import DeliveryKey, Store
+from service.pipeline.write_back import store_context
+from service.runtime import Runtime
+from service.timeutil import utcnow
+
+log = logging.getLogger("cj_bridge.pipeline")
+# A store whose webhooks missed an order state this recently is reported as looking disabled.
+MISS_REPORT_WINDOW = timedelta(hours=24)
+
+
+def enqueue_store_polls(session: Session) -> int:
+    """Periodic: one poll_store job per active store on a platform that can be polled."""
+    count = 0
+    for store in session.scalars(select(Store).where(Store.active.is_(True))):
+        if get_adapter(store.platform).supports_polling:
+            enqueue(session, kind="poll_store", payload={"store_id": store.id}, dedupe_key=f"poll_store:{store.id}")
+            count += 1
+    return count
+
+
+def poll_store(session: Session, *, store_id: int, runtime: Runtime) -> str:
+    """List orders modified since the cursor and ingest each state that no delivery brought.
+
+    The window ends WEBHOOK_GRACE_MINUTES ago: a younger change may still arrive by webhook.
+    """
+    store = session.get(Store, store_id)
+    if store is None or not store.active:
+        return "inactive"
+    adapter = get_adapter(store.platform)
+    now = utcnow()
+    until = now - timedelta(minutes=runtime.settings.webhook_grace_minutes)
+    since = store.poll_cursor or store.created_at
+    if until <= since:
+        return "window_empty"
+    context = store_context(store, runtime)
+    session.commit()  # no transaction stays open across the store call
+    payloads = adapter.list_changed_orders(http=runtime.http, store=context, since=since, until=until)
+    scope = store_scope(store.platform, store.id)
+    missed = []
+    for payload in payloads:
+        version = adapter.order_version(payload)
+        seen = session.scalar(select(DeliveryKey.id).where(
+            DeliveryKey.scope == scope, DeliveryKey.key.like(order_version_key(version, "") + "%")).limit(1))
+        if seen:
+            continue
+        raw = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+        event, duplicate = store_and_enqueue(
+            session, source=store.platform, scope=scope, store_id=store.id, topic=adapter.poll_topic,
+            delivery_id=None, raw_body=raw, headers={"X-CJ-Bridge-Source": "poll"},
+            keys=[order_version_key(version, "poll")], job_kind="process_event")
+        if not duplicate:
+            missed.append(version)
+    store = session.get(Store, store_id)
+    store.poll_cursor = until
+    store.last_polled_at = now
+    if missed:
+        store.webhook_misses = (store.webhook_misses or 0) + len(missed)
+        store.last_webhook_miss_at = now
+        log.warning("webhooks_missed_orders", extra={"fields": {"store_id": store.id, "count": len(missed)}})
+    return f"polled {len(payloads)} order(s), {len(missed)} not brought by any webhook"
+
+
+def webhook_health(store: Store) -> dict:
+    looks_disabled = bool(store.last_webhook_miss_at and utcnow() - store.last_webhook_miss_at < MISS_REPORT_WINDOW)
+    return {"polled": get_adapter(store.platform).supports_polling, "last_polled_at": store.last_polled_at,
+            "orders_only_polling_found": store.webhook_misses or 0,
+            "last_miss_at": store.last_webhook_miss_at, "webhooks_look_disabled": looks_disabled}

@@ -1,0 +1,181 @@
+"""WooCommerce end to end: order → CJ → tracking → completed; polling recovers a lost webhook."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import responses
+from sqlalchemy import select, update
+
+from service.models import Job, Store
+from service.pipeline.polling import poll_store
+from service.timeutil import utcnow
+from service.worker import beat
+from tests.conftest import admin_headers, post_cj, post_woo, run_jobs, the_order, woo_order
+from tests.fakes import FakeCj, FakeWoo
+from tests.pipeline.test_full_path import logistic_message
+
+
+def woo_catalog(client, store_id):
+    res = client.put("/admin/sku-mappings", headers=admin_headers(), json=[
+        {"store_id": store_id, "store_sku": "CJ-EARBUDS-PRO-WHT", "cj_vid": "vid-earbuds"},
+        {"store_id": store_id, "store_variant_id": "1188", "cj_vid": "vid-cable"}])
+    assert res.status_code == 200
+    client.put("/admin/shipping-rules", headers=admin_headers(),
+               json={"country_code": "DE", "logistic_names": ["CJPacket Ordinary"], "max_shipping_cost": "8"})
+
+
+@responses.activate
+def test_woo_order_to_cj_to_tracking_to_completed(client, woo_store, runtime, session_factory):
+    cj = FakeCj(responses.mock)
+    woo = FakeWoo(responses.mock)
+    woo_catalog(client, woo_store["id"])
+    assert post_woo(client, woo_order()).status_code == 200
+    run_jobs(runtime)
+    (create,) = cj.ops("createOrderV2")
+    body = create[1]
+    assert body["orderNumber"] == f"CJB{woo_store['id']}-4821" and body["platform"] == "woocommerce"
+    assert body["shippingCountryCode"] == "DE" and body["shippingCountry"] == "DE"
+    assert body["shippingCustomerName"] == "Jonas Becker" and body["shippingZip"] == "04109"
+    assert body["shippingProvince"] == "Leipzig"  # no state in the address: the city stands in
+    assert body["products"] == [
+        {"vid": "vid-earbuds", "quantity": 1, "storeLineItemId": "7710", "unitPrice": 29.9},
+        {"vid": "vid-cable", "quantity": 2, "storeLineItemId": "7711", "unitPrice": 5.0}]
+    order = the_order(session_factory)
+    assert order.state == "paid"
+
+    post_cj(client, logistic_message(order.cj_order_id))
+    run_jobs(runtime)
+    assert the_order(session_factory).state == "fulfilled"
+    assert [t["tracking_number"] for t in woo.trackings[4821]] == ["CJPKD0000000001US"]
+    assert woo.orders[4821]["status"] == "completed" and len(woo.notes[4821]) == 1
+    with session_factory() as s:
+        assert s.get(Store, woo_store["id"]).adapter_state["tracking_mechanism"] == "shipment_tracking"
+
+    # Woo then reports the completed order: nothing happens twice.
+    post_woo(client, dict(woo.orders[4821], date_modified_gmt="2026-12-01T08:00:00"), topic="order.updated")
+    post_cj(client, logistic_message(order.cj_order_id, message_id="again"))
+    run_jobs(runtime)
+    assert len(cj.ops("createOrderV2")) == 1 and len(woo.trackings[4821]) == 1
+    assert len(woo.calls("PUT", "/wc/v3/orders/4821")) == 1
+
+
+def _age_store(session_factory, store_id, hours=2):
+    with session_factory() as s:
+        s.execute(update(Store).where(Store.id == store_id).values(created_at=utcnow() - timedelta(hours=hours)))
+        s.commit()
+
+
+@responses.activate
+def test_polling_recovers_an_order_whose_webhook_never_came(client, woo_store, runtime, session_factory):
+    cj = FakeCj(responses.mock)
+    recent = (utcnow() - timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%S")
+    woo = FakeWoo(responses.mock, orders=[woo_order(date_modified_gmt=recent)])
+    woo_catalog(client, woo_store["id"])
+    _age_store(session_factory, woo_store["id"])
+    with session_factory() as s:
+        outcome = poll_store(s, store_id=woo_store["id"], runtime=runtime)
+        s.commit()
+    assert outcome == "polled 1 order(s), 1 not brought by any webhook"
+    run_jobs(runtime)
+    assert the_order(session_factory).state == "paid" and len(cj.ops("createOrderV2")) == 1
+    store = client.get(f"/admin/stores/{woo_store['id']}", headers=admin_headers()).get_json()["data"]
+    assert store["webhook_health"]["webhooks_look_disabled"] is True
+    assert store["webhook_health"]["orders_only_polling_found"] == 1
+    beat(runtime, worker_id="w")
+    ready = client.get("/readyz").get_json()["data"]
+    assert ready["ready"] is True and ready["checks"]["stores_with_missed_webhooks"] == [woo_store["id"]]
+    assert "POST /admin/stores/<id>/webhooks" in ready["warnings"][0]
+    # The next poll does not bring it again.
+    with session_factory() as s:
+        s.execute(update(Store).values(poll_cursor=utcnow() - timedelta(hours=1)))
+        assert poll_store(s, store_id=woo_store["id"], runtime=runtime).endswith("0 not brought by any webhook")
+        s.commit()
+    assert woo.calls("GET", "/wc/v3/orders")
+
+
+@responses.activate
+def test_polling_skips_states_a_webhook_already_brought(client, woo_store, runtime, session_factory):
+    recent = (utcnow() - timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%S")
+    body = woo_order(status="on-hold", date_modified_gmt=recent)
+    FakeWoo(responses.mock, orders=[body])
+    post_woo(client, body, topic="order.created")
+    _age_store(session_factory, woo_store["id"])
+    with session_factory() as s:
+        assert poll_store(s, store_id=woo_store["id"], runtime=runtime) == \
+            "polled 1 order(s), 0 not brought by any webhook"
+        s.commit()
+    store = client.get(f"/admin/stores/{woo_store['id']}", headers=admin_headers()).get_json()["data"]
+    assert store["webhook_health"]["webhooks_look_disabled"] is False
+
+
+@responses.activate
+def test_polling_leaves_the_grace_window_to_webhooks(client, woo_store, runtime, session_factory):
+    woo = FakeWoo(responses.mock)
+    _age_store(session_factory, woo_store["id"])
+    with session_factory() as s:
+        poll_store(s, store_id=woo_store["id"], runtime=runtime)
+        s.commit()
+    query = woo.calls("GET", "/wc/v3/orders")[0][2]
+    until = datetime.fromisoformat(query["modified_before"])
+    assert utcnow() - until >= timedelta(minutes=runtime.settings.webhook_grace_minutes) - timedelta(seconds=5)
+
+
+def test_poll_jobs_are_queued_for_pollable_stores_only(client, woo_store, shopify_store, runtime, session_factory):
+    from service.pipeline.polling import enqueue_store_polls
+    with session_factory() as s:
+        assert enqueue_store_polls(s) == 1
+        s.commit()
+        (job,) = s.scalars(select(Job).where(Job.kind == "poll_store")).all()
+        assert job.payload == {"store_id": woo_store["id"]}
+
+
+@responses.activate
+def test_order_deleted_cancels_and_order_restored_brings_it_back(client, woo_store, runtime, session_factory):
+    cj = FakeCj(responses.mock)
+    post_woo(client, woo_order(status="on-hold"))
+    run_jobs(runtime)
+    post_woo(client, {"id": 4821}, topic="order.deleted")
+    run_jobs(runtime)
+    assert the_order(session_factory).state == "cancelled"
+    woo_catalog(client, woo_store["id"])
+    post_woo(client, woo_order(status="processing", date_modified_gmt="2026-11-29T08:00:00"), topic="order.restored")
+    run_jobs(runtime)
+    assert the_order(session_factory).state == "paid" and len(cj.ops("createOrderV2")) == 1
+
+
+@responses.activate
+def test_delivery_without_line_items_is_completed_from_the_api(client, woo_store, runtime, session_factory):
+    cj = FakeCj(responses.mock)
+    FakeWoo(responses.mock)
+    woo_catalog(client, woo_store["id"])
+    post_woo(client, woo_order(line_items=[]))
+    run_jobs(runtime)
+    assert len(cj.ops("createOrderV2")[0][1]["products"]) == 2
+
+
+@responses.activate
+def test_register_webhooks_through_the_admin_api(client, woo_store, runtime, session_factory):
+    woo = FakeWoo(responses.mock)
+    res = client.post(f"/admin/stores/{woo_store['id']}/webhooks", headers=admin_headers())
+    assert res.status_code == 202
+    assert len(responses.calls) == 0  # nothing is called in the request
+    run_jobs(runtime)
+    assert sorted(w["topic"] for w in woo.webhooks) == ["order.created", "order.deleted", "order.restored",
+                                                        "order.updated"]
+    assert {w["delivery_url"] for w in woo.webhooks} == {"https://bridge.example.com/webhooks/woocommerce"}
+    store = client.get(f"/admin/stores/{woo_store['id']}", headers=admin_headers()).get_json()["data"]
+    assert len(store["adapter_state"]["webhook_registration"]["created"]) == 4
+
+
+def test_register_webhooks_is_refused_for_shopify(client, shopify_store):
+    res = client.post(f"/admin/stores/{shopify_store['id']}/webhooks", headers=admin_headers())
+    assert res.status_code == 409 and res.get_json()["error"]["code"] == "not_supported"
+
+
+def test_woo_store_without_secret_gets_a_generated_one(client):
+    res = client.post("/admin/stores", headers=admin_headers(), json={
+        "platform": "woocommerce", "site_url": "https://other.example.org"})
+    secret = res.get_json()["data"]["webhook_secret"]
+    assert res.status_code == 201 and len(secret) >= 40 and secret.isalnum()
+    again = client.get("/admin/stores", headers=admin_headers()).get_data(as_text=True)
+    assert secret not in again
