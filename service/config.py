@@ -65,6 +65,7 @@ class Settings:
     http_timeout: float
     job_lease_seconds: int
     job_max_attempts: int
+    job_backoff_seconds: float
     cj_sync_stale_minutes: int
     balance_retry_minutes: int
     worker_poll_seconds: float
@@ -149,6 +150,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, instance_path: str | 
         http_timeout=_number("HTTP_TIMEOUT", env.get("HTTP_TIMEOUT"), 20.0, float),
         job_lease_seconds=_number("JOB_LEASE_SECONDS", env.get("JOB_LEASE_SECONDS"), 120, int),
         job_max_attempts=_number("JOB_MAX_ATTEMPTS", env.get("JOB_MAX_ATTEMPTS"), 8, int),
+        job_backoff_seconds=_number("JOB_BACKOFF_SECONDS", env.get("JOB_BACKOFF_SECONDS"), 15.0, float),
         cj_sync_stale_minutes=_number("CJ_SYNC_STALE_MINUTES", env.get("CJ_SYNC_STALE_MINUTES"), 360, int),
         balance_retry_minutes=_number("BALANCE_RETRY_MINUTES", env.get("BALANCE_RETRY_MINUTES"), 30, int),
         worker_poll_seconds=_number("WORKER_POLL_SECONDS", env.get("WORKER_POLL_SECONDS"), 1.0, float),

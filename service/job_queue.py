@@ -83,14 +83,14 @@ def complete(session: Session, job: Job, *, worker_id: str) -> bool:
     return res.rowcount == 1
 
 
-def backoff_seconds(attempts: int) -> float:
-    """Exponential backoff with full jitter on the upper half, capped."""
-    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * (2 ** max(0, attempts - 1)))
+def backoff_seconds(attempts: int, base: float = BACKOFF_BASE_SECONDS) -> float:
+    """Exponential backoff with jitter on the upper half, capped."""
+    ceiling = min(BACKOFF_CAP_SECONDS, base * (2 ** max(0, attempts - 1)))
     return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 
 def fail(session: Session, job: Job, *, worker_id: str, error: str, retry_after: float | None = None,
-         count_attempt: bool = True, permanent: bool = False) -> str:
+         count_attempt: bool = True, permanent: bool = False, backoff_base: float = BACKOFF_BASE_SECONDS) -> str:
     """Record a failure: requeue with backoff, or 'dead' once attempts are used up."""
     attempts = job.attempts if count_attempt else max(0, job.attempts - 1)
     twin = None
@@ -105,7 +105,7 @@ def fail(session: Session, job: Job, *, worker_id: str, error: str, retry_after:
         status, run_at = "dead", job.run_at
     else:
         status = "queued"
-        delay = retry_after if retry_after is not None else backoff_seconds(attempts)
+        delay = retry_after if retry_after is not None else backoff_seconds(attempts, backoff_base)
         run_at = utcnow() + timedelta(seconds=delay)
     session.execute(update(Job).where(_owned(job, worker_id)).values(
         status=status, run_at=run_at, attempts=attempts, last_error=error[:4000],

@@ -102,7 +102,7 @@ def run_job(runtime: Runtime, job: Job, *, worker_id: str, handlers: dict[str, H
         except RetryLater as exc:
             session.rollback()
             status = fail(session, job, worker_id=worker_id, error=str(exc), retry_after=exc.retry_after,
-                          count_attempt=exc.count_attempt)
+                          count_attempt=exc.count_attempt, backoff_base=runtime.settings.job_backoff_seconds)
             session.commit()
             outcome = str(exc)
         except NeedsHuman as exc:
@@ -113,7 +113,8 @@ def run_job(runtime: Runtime, job: Job, *, worker_id: str, handlers: dict[str, H
         except Exception as exc:  # noqa: BLE001 - any bug becomes a retried, then dead, job, never a lost one
             session.rollback()
             log.exception("job_crashed", extra={"fields": {"job_id": job.id, "kind": job.kind}})
-            status = fail(session, job, worker_id=worker_id, error=f"{type(exc).__name__}: {exc}")
+            status = fail(session, job, worker_id=worker_id, error=f"{type(exc).__name__}: {exc}",
+                          backoff_base=runtime.settings.job_backoff_seconds)
             session.commit()
             outcome = type(exc).__name__
     finally:

@@ -27,6 +27,9 @@ def forward_order(session: Session, *, order_id: int, runtime: Runtime) -> str:
     order = session.get(Order, order_id)
     if order is None:
         return "missing"
+    if order.state == "submitted" and order.cj_pay_state != "paid":
+        # A payment attempt failed or timed out after the CJ order was created: finish paying it.
+        return pay_if_allowed(session, order=order, runtime=runtime)
     if order.state not in FORWARDABLE_STATES:
         return f"nothing_to_do:{order.state}"
     if order.cancelled:

@@ -151,3 +151,35 @@ def test_rate_limit_backs_off_without_burning_attempts(client, shopify_store, ru
     _make_due(session_factory)
     run_jobs(runtime)
     assert len(cj.orders) == 1 and the_order(session_factory).state == "paid"
+
+
+@responses.activate
+def test_pay_timeout_is_retried_and_paid_once(client, shopify_store, runtime, session_factory):
+    cj = FakeCj(responses.mock)
+
+    def pay_then_time_out(body, query):
+        cj._payBalance(body, query)
+        raise timeout_error()
+    cj.fail_next["payBalance"] = [pay_then_time_out]
+    setup_catalog(client, shopify_store["id"])
+    post_shopify(client, shopify_order())
+    run_jobs(runtime)
+    order = the_order(session_factory)
+    assert order.state == "submitted" and order.cj_pay_state == "pending"
+    _make_due(session_factory)
+    run_jobs(runtime)
+    order = the_order(session_factory)
+    assert order.state == "paid" and len(cj.ops("payBalance")) == 1  # CJ's status said paid: no second debit
+    assert cj.balance == 100.0 - 18.31
+
+
+@responses.activate
+def test_pay_timeout_before_cj_acted_pays_on_retry(client, shopify_store, runtime, session_factory):
+    cj = FakeCj(responses.mock)
+    cj.fail_next["payBalance"] = [timeout_error()]
+    setup_catalog(client, shopify_store["id"])
+    post_shopify(client, shopify_order())
+    run_jobs(runtime)
+    _make_due(session_factory)
+    run_jobs(runtime)
+    assert the_order(session_factory).state == "paid" and len(cj.ops("payBalance")) == 2

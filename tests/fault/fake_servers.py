@@ -1,0 +1,297 @@
+"""Local HTTP servers standing in for CJ and Shopify in fault-injection tests and benchmarks.
+
+They run in a thread of the test process on 127.0.0.1 and enforce CJ's documented behaviour:
+a per-account QPS limit answered with 1600200, 1603003 for a duplicate orderNumber, getAccessToken at
+most once per 5 minutes, and a logisticName that must come from freightCalculate.
+"""
+from __future__ import annotations
+
+import base64
+import collections
+import hashlib
+import hmac
+import json
+import threading
+import time
+import uuid
+
+from flask import Flask, jsonify, request
+from werkzeug.serving import make_server
+
+FREIGHT = [
+    {"logisticName": "CJPacket Ordinary", "logisticAging": "7-12", "logisticPrice": 4.71, "totalPostageFee": 4.71},
+    {"logisticName": "USPS+", "logisticAging": "6-10", "logisticPrice": 6.05, "totalPostageFee": 6.05},
+]
+
+
+def envelope(data=None, code=200, message="Success"):
+    return {"code": code, "result": code == 200, "message": message, "data": data,
+            "requestId": uuid.uuid4().hex}
+
+
+class ServerThread:
+    """Serve a Flask app on 127.0.0.1:<free port> in a daemon thread."""
+
+    def __init__(self, app: Flask):
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.port = self.server.server_port
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+class FakeCjServer:
+    """CJ's API for one account, with fault knobs the test turns."""
+
+    OPEN_ID = "1048576"
+    API_KEY = "CJ1234567@api@0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+
+    def __init__(self, *, qps: float = 50.0, token_interval: float = 300.0):
+        self.qps = qps
+        self.token_interval = token_interval
+        self.lock = threading.Lock()
+        self.orders: dict[str, dict] = {}          # orderNumber → order
+        self.create_attempts: collections.Counter = collections.Counter()
+        self.duplicates_refused = 0
+        self.rate_limited = 0
+        self.token_logins: list[float] = []
+        self.recent: collections.deque = collections.deque()
+        self.valid_tokens: set[str] = set()
+        self.refresh_tokens: set[str] = set()
+        self.faults: collections.defaultdict = collections.defaultdict(list)  # operation → ["500", "timeout", …]
+        self.before_create_reply = None  # callable(order) run after CJ stored the order, before it answers
+        self.before_operation = None     # callable(operation) run on every API call
+        self.create_times: dict[str, float] = {}
+        self.next_id = 2509231418372749100
+        self.app = self._build_app()
+
+    # -- knobs -----------------------------------------------------------------------------------
+    def invalidate_tokens(self) -> None:
+        with self.lock:
+            self.valid_tokens.clear()
+
+    def ship(self, order_number: str) -> dict:
+        with self.lock:
+            order = self.orders[order_number]
+            order["orderStatus"] = "SHIPPED"
+            order["trackNumber"] = "CJPK" + hashlib.sha1(order_number.encode()).hexdigest()[:12].upper()
+            return dict(order)
+
+    def logistic_message(self, order: dict) -> tuple[bytes, dict]:
+        body = {"messageId": uuid.uuid4().hex, "type": "LOGISTIC", "messageType": "UPDATE",
+                "params": {"orderId": order["orderId"], "logisticName": order["logisticName"],
+                           "trackingNumber": order["trackNumber"],
+                           "trackingUrl": f"https://t.example/{order['trackNumber']}", "trackingStatus": 1}}
+        raw = json.dumps(body, separators=(",", ":")).encode()
+        sign = base64.b64encode(hmac.new(self.OPEN_ID.encode(), raw, hashlib.sha256).digest()).decode()
+        return raw, {"Content-Type": "application/json", "sign": sign}
+
+    # -- behaviour -------------------------------------------------------------------------------
+    def _rate_ok(self) -> bool:
+        """At most `qps` requests in any one-second window, counted for the whole account."""
+        now = time.monotonic()
+        with self.lock:
+            while self.recent and now - self.recent[0] >= 1.0:
+                self.recent.popleft()
+            if len(self.recent) >= self.qps:
+                self.rate_limited += 1
+                return False
+            self.recent.append(now)
+            return True
+
+    def _fault(self, operation: str):
+        with self.lock:
+            queue = self.faults.get(operation)
+            fault = queue.pop(0) if queue else None
+        if fault == "500":
+            return jsonify({"error": "internal"}), 500
+        if fault == "timeout":
+            time.sleep(3.0)  # longer than the client's HTTP_TIMEOUT in these tests
+            return jsonify(envelope(None)), 200
+        if fault == "busy":
+            return jsonify(envelope(code=1600000, message="system busy")), 200
+        return None
+
+    def _build_app(self) -> Flask:
+        app = Flask("fake-cj")
+        fake = self
+
+        def authorized():
+            return request.headers.get("CJ-Access-Token") in fake.valid_tokens
+
+        def new_tokens(open_id=True):
+            access, refresh = uuid.uuid4().hex, uuid.uuid4().hex
+            fake.valid_tokens.add(access)
+            fake.refresh_tokens.add(refresh)
+            data = {"accessToken": access, "accessTokenExpiryDate": "2099-01-01T00:00:00+08:00",
+                    "refreshToken": refresh, "refreshTokenExpiryDate": "2099-06-01T00:00:00+08:00"}
+            if open_id:
+                data["openId"] = int(fake.OPEN_ID)
+            return data
+
+        @app.before_request
+        def gate():
+            op = request.path.rsplit("/", 1)[-1]
+            if fake.before_operation:
+                fake.before_operation(op)
+            if not fake._rate_ok():
+                return jsonify(envelope(code=1600200, message=f"Too Many Requests, QPS limit is {fake.qps} time/1second")), 200
+            injected = fake._fault(op)
+            if injected is not None:
+                return injected
+            if op not in ("getAccessToken", "refreshAccessToken") and not authorized():
+                return jsonify(envelope(code=1600001, message="Invalid API key or access token")), 200
+            return None
+
+        @app.post("/api2.0/v1/authentication/getAccessToken")
+        def get_access_token():
+            if (request.get_json() or {}).get("apiKey") != fake.API_KEY:
+                return jsonify(envelope(code=1600005, message="APIkey is wrong"))
+            now = time.monotonic()
+            with fake.lock:
+                if fake.token_logins and now - fake.token_logins[-1] < fake.token_interval:
+                    return jsonify(envelope(code=1600200, message="Too much request, QPS limit is 1 time/300 seconds")), 429
+                fake.token_logins.append(now)
+                return jsonify(envelope(new_tokens()))
+
+        @app.post("/api2.0/v1/authentication/refreshAccessToken")
+        def refresh_access_token():
+            with fake.lock:
+                token = (request.get_json() or {}).get("refreshToken")
+                if token not in fake.refresh_tokens:
+                    return jsonify(envelope(code=1600003, message="Refresh token is failure"))
+                return jsonify(envelope(new_tokens(open_id=False)))
+
+        @app.post("/api2.0/v1/logistic/freightCalculate")
+        def freight():
+            return jsonify(envelope(FREIGHT))
+
+        @app.post("/api2.0/v1/shopping/order/createOrderV2")
+        def create():
+            body = request.get_json()
+            number = body["orderNumber"]
+            if body.get("logisticName") not in {f["logisticName"] for f in FREIGHT}:
+                return jsonify(envelope(code=1605001, message="logistic invalid"))
+            with fake.lock:
+                fake.create_attempts[number] += 1
+                if number in fake.orders:
+                    fake.duplicates_refused += 1
+                    return jsonify(envelope(code=1603003, message="Order exist, please do not duplicate create"))
+                fake.next_id += 1
+                order = {"orderId": str(fake.next_id), "orderNumber": number, "orderStatus": "CREATED",
+                         "logisticName": body["logisticName"], "orderAmount": 18.31, "request": body}
+                fake.orders[number] = order
+                fake.create_times[number] = time.time()
+            if fake.before_create_reply:
+                fake.before_create_reply(order)
+            return jsonify(envelope({"orderId": order["orderId"], "orderNumber": number, "orderStatus": "CREATED",
+                                     "orderAmount": 18.31}))
+
+        def find(key):
+            with fake.lock:
+                return next((o for o in fake.orders.values() if key in (o["orderId"], o["orderNumber"])), None)
+
+        @app.get("/api2.0/v1/shopping/order/getOrderDetail")
+        def detail():
+            order = find(request.args.get("orderId"))
+            if order is None:
+                return jsonify(envelope(code=1600300, message="order not found"))
+            return jsonify(envelope({k: order.get(k) for k in (
+                "orderId", "orderStatus", "logisticName", "trackNumber", "orderAmount")} | {
+                "orderNum": order["orderNumber"], "trackingUrl": None}))
+
+        @app.patch("/api2.0/v1/shopping/order/confirmOrder")
+        def confirm():
+            order = find((request.get_json() or {}).get("orderId"))
+            if order is None:
+                return jsonify(envelope(code=1603100, message="order not found"))
+            with fake.lock:
+                if order["orderStatus"] == "CREATED":
+                    order["orderStatus"] = "UNPAID"
+            return jsonify(envelope(order["orderId"]))
+
+        @app.post("/api2.0/v1/shopping/pay/payBalance")
+        def pay():
+            order = find((request.get_json() or {}).get("orderId"))
+            if order is None:
+                return jsonify(envelope(code=1603100, message="order not found"))
+            with fake.lock:
+                if order["orderStatus"] in ("UNSHIPPED", "SHIPPED", "DELIVERED"):
+                    return jsonify(envelope(code=1603101, message="order already paid"))
+                order["orderStatus"] = "UNSHIPPED"
+            return jsonify(envelope(None))
+
+        return app
+
+
+class FakeShopifyServer:
+    """GraphQL Admin API for any order the test announced: one open fulfillment order per order."""
+
+    TOKEN = "shpat_EXAMPLE_NOT_REAL"
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.orders: dict[str, dict] = {}        # order gid → {"lines": [(line gid, qty)], "remaining": {...}}
+        self.fulfillments: dict[str, list] = collections.defaultdict(list)
+        self.write_times: dict[str, float] = {}
+        self.app = self._build_app()
+
+    def announce(self, order_body: dict) -> None:
+        gid = order_body["admin_graphql_api_id"]
+        with self.lock:
+            self.orders[gid] = {"lines": [(li["admin_graphql_api_id"], li["quantity"]) for li in order_body["line_items"]],
+                                "remaining": {li["admin_graphql_api_id"]: li["quantity"] for li in order_body["line_items"]}}
+
+    def _build_app(self) -> Flask:
+        app = Flask("fake-shopify")
+        fake = self
+
+        @app.post("/admin/api/<version>/graphql.json")
+        def graphql(version):
+            if request.headers.get("X-Shopify-Access-Token") != fake.TOKEN:
+                return jsonify({"errors": "[API] Invalid API key or access token"}), 401
+            body = request.get_json()
+            query, variables = body["query"], body.get("variables") or {}
+            if "fulfillmentCreate(" in query:
+                f_input = variables["fulfillment"]
+                group = f_input["lineItemsByFulfillmentOrder"][0]
+                order_gid = group["fulfillmentOrderId"].replace("FulfillmentOrder", "Order")
+                with fake.lock:
+                    order = fake.orders[order_gid]
+                    for item in group["fulfillmentOrderLineItems"]:
+                        line_gid = item["id"].replace("FulfillmentOrderLineItem", "LineItem")
+                        if item["quantity"] > order["remaining"][line_gid]:
+                            return jsonify({"data": {"fulfillmentCreate": {"fulfillment": None, "userErrors": [
+                                {"field": ["fulfillment"], "message": "quantity exceeds remaining"}]}}})
+                        order["remaining"][line_gid] -= item["quantity"]
+                    fid = f"gid://shopify/Fulfillment/{uuid.uuid4().int % 10**12}"
+                    fulfillment = {"id": fid, "status": "SUCCESS", "trackingInfo": [f_input["trackingInfo"]]}
+                    fake.fulfillments[order_gid].append(fulfillment)
+                    fake.write_times[order_gid] = time.time()
+                return jsonify({"data": {"fulfillmentCreate": {"fulfillment": fulfillment, "userErrors": []}}})
+            order_gid = variables["orderId"]
+            with fake.lock:
+                order = fake.orders.get(order_gid)
+                if order is None:
+                    return jsonify({"data": {"order": None}})
+                fo_id = order_gid.replace("Order", "FulfillmentOrder")
+                nodes = [{"id": gid.replace("LineItem", "FulfillmentOrderLineItem"), "sku": "", "totalQuantity": qty,
+                          "remainingQuantity": order["remaining"][gid], "lineItem": {"id": gid, "sku": ""}}
+                         for gid, qty in order["lines"]]
+                return jsonify({"data": {"order": {
+                    "id": order_gid, "fulfillments": list(fake.fulfillments[order_gid]),
+                    "fulfillmentOrders": {"nodes": [{
+                        "id": fo_id, "status": "OPEN", "supportedActions": [{"action": "CREATE_FULFILLMENT"}],
+                        "assignedLocation": {"location": {"id": "gid://shopify/Location/1"}},
+                        "lineItems": {"nodes": nodes}}]}}}})
+
+        return app
