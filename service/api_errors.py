@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import Flask, jsonify
+from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 
@@ -34,6 +35,14 @@ def register_error_handlers(app: Flask) -> None:
     def _http_error(exc: HTTPException):
         code = (exc.name or "error").lower().replace(" ", "_")
         return error_response(exc.code or 500, code, exc.description or exc.name)
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(DBAPIError)
+    def _database_unavailable(exc: Exception):
+        # Nothing was stored: a non-2xx makes the platform deliver again later.
+        app.logger.warning("database_unavailable: %s", type(exc).__name__)
+        return error_response(503, "database_unavailable", "the database is not reachable; nothing was stored, "
+                              "retry later")
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

@@ -171,22 +171,30 @@ class Worker:
         signal.signal(signal.SIGINT, self.request_stop)
         log.info("worker_started", extra={"fields": {"worker_id": self.worker_id}})
         idle_sleep = self.runtime.settings.worker_poll_seconds
+        failures = 0
         while not self.stopping:
-            self._maybe_beat()
             try:
+                self._maybe_beat()
                 schedule_periodic(self.runtime)
                 job = claim(self.runtime.session_factory, worker_id=self.worker_id,
                             lease_seconds=self.runtime.settings.job_lease_seconds)
-            except Exception:  # noqa: BLE001 - a database outage must not kill the worker
-                log.exception("worker_loop_error", extra={"fields": {"worker_id": self.worker_id}})
-                time.sleep(min(30, idle_sleep * 5))
+                if job is not None:
+                    self._maybe_beat(current_job_id=job.id, force=True)
+                    run_job(self.runtime, job, worker_id=self.worker_id)
+                failures = 0
+            except Exception as exc:  # noqa: BLE001 - a database outage must not kill the worker
+                # A job cut short here keeps its lease and is claimed again once the lease expires.
+                failures += 1
+                log.warning("worker_loop_error", extra={"fields": {"worker_id": self.worker_id,
+                                                                   "error": type(exc).__name__}})
+                time.sleep(min(10.0, idle_sleep * 2 ** min(failures, 8)))
                 continue
             if job is None:
                 time.sleep(idle_sleep)
-                continue
-            self._maybe_beat(current_job_id=job.id, force=True)
-            run_job(self.runtime, job, worker_id=self.worker_id)
-        self._maybe_beat(force=True)
+        try:
+            self._maybe_beat(force=True)
+        except Exception:  # noqa: BLE001 - shutting down during an outage
+            pass
         log.info("worker_stopped", extra={"fields": {"worker_id": self.worker_id}})
 
 
