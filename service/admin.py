@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from adapters import get_adapter
 from service.admin_schemas import (ShippingRuleSchema, SkuMappingKeySchema, SkuMappingSchema, StoreCreateSchema,
                                    StoreUpdateSchema)
-from service.api_errors import ApiError, ok
+from service.api_errors import ApiError, ok, parse_json
 from service.job_queue import retry_dead
 from service.models import ExternalCall, Job, Order, ShippingRule, SkuMapping, Store, WebhookEvent
 from service.job_queue import enqueue
@@ -43,10 +43,10 @@ def _runtime():
 
 
 def _json_body():
-    body = request.get_json(force=True, silent=True)
-    if body is None:
-        raise ApiError(400, "invalid_json", "the body must be valid JSON")
-    return body
+    try:
+        return parse_json(request.get_data())
+    except ApiError:
+        raise ApiError(400, "invalid_json", "the body must be valid JSON") from None
 
 
 def _load(schema: Schema, data):

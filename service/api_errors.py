@@ -1,6 +1,8 @@
 """The one JSON response shape: {"success": true, "data": …} or {"success": false, "error": {…}}."""
 from __future__ import annotations
 
+import json
+
 from flask import Flask, jsonify
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
@@ -13,6 +15,14 @@ class ApiError(Exception):
         self.code = code
         self.message = message
         self.details = details
+
+
+def parse_json(raw: bytes):
+    """Parse a request body; anything that is not JSON (or nests too deep to parse) is a 400."""
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise ApiError(400, "malformed_json", "the body is not valid JSON") from None
 
 
 def ok(data=None, status: int = 200):

@@ -1,12 +1,10 @@
 """POST /webhooks/cj: CJ ORDER/LOGISTIC messages, signed with the account openId."""
 from __future__ import annotations
 
-import json
-
 from flask import current_app, jsonify, request
 
 from adapters.base import signature_matches
-from service.api_errors import ApiError
+from service.api_errors import ApiError, parse_json
 from service.cj.account import stored_open_id
 from webhooks import bp
 from service.inbound import store_and_enqueue
@@ -24,10 +22,7 @@ def cj_webhook():
                            "been obtained yet, so the 'sign' header cannot be checked")
         if not signature_matches(raw, request.headers.get("sign"), [open_id]):
             raise ApiError(401, "invalid_signature", "the 'sign' header is missing or does not match")
-        try:
-            message = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            raise ApiError(400, "malformed_json", "the body is not valid JSON") from None
+        message = parse_json(raw)
         if not isinstance(message, dict) or not message.get("messageId"):
             raise ApiError(400, "missing_message_id", "a CJ message needs a messageId")
         kind = str(message.get("type") or "").upper()

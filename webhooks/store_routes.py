@@ -1,15 +1,13 @@
 """POST /webhooks/<platform>: store-platform deliveries, handled the same way through each adapter."""
 from __future__ import annotations
 
-import json
-
 from flask import current_app
 from flask import request
 from sqlalchemy import select
 
 from adapters import get_adapter
 from adapters.base import IGNORED_EVENT, StoreAdapter
-from service.api_errors import ApiError, ok
+from service.api_errors import ApiError, ok, parse_json
 from service.models import Store
 from webhooks import bp
 from service.inbound import store_and_enqueue, store_scope
@@ -44,10 +42,7 @@ def receive_store_webhook(adapter: StoreAdapter):
         if not adapter.verify(raw, request.headers, [s for s in secrets if s]):
             raise ApiError(401, "invalid_signature", "the delivery's signature is missing or does not match "
                            "the store's webhook secret")
-        try:
-            payload = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            raise ApiError(400, "malformed_json", "the body is not valid JSON") from None
+        payload = parse_json(raw)
         if not info.topic:
             raise ApiError(400, "missing_topic", "the delivery does not name its topic")
         kind = adapter.event_kind(info.topic)
