@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from service.models import WebhookEvent
-from tests.conftest import (CJ_OPEN_ID, SHOP_DOMAIN, SHOPIFY_SECRET, WOO_SECRET, WOO_SOURCE, admin_headers, sign)
+from tests.conftest import (CJ_OPEN_ID, SHOP_DOMAIN, SHOPIFY_SECRET, WOO_SOURCE, admin_headers, sign)
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 NASTY_TEXT = st.one_of(
