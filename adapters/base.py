@@ -78,7 +78,7 @@ class StoreAdapter(Protocol):
         """A topic for requests the platform sends unsigned by design (WooCommerce's ping), else None."""
 
     def normalize_domain(self, value: str) -> str:
-        """Canonical form of a store's domain or site URL, as stored in Store.domain."""
+        """Canonical form of a store's domain or site URL, as stored in Store.domain (ValueError if none)."""
 
     def verify(self, raw_body: bytes, headers: Mapping[str, str], secrets: list[str]) -> bool:
         """True when the delivery is signed by one of the store's secrets (constant time)."""

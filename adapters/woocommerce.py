@@ -65,8 +65,14 @@ class WooCommerceAdapter:
             value = "https://" + value
         parts = urlsplit(value)
         host = (parts.hostname or "").lower()
-        if parts.port and parts.port not in (80, 443):
-            host = f"{host}:{parts.port}"
+        try:
+            port = parts.port
+        except ValueError:
+            raise ValueError(f"not a site URL: {value[:100]!r}") from None
+        if not host:
+            raise ValueError(f"not a site URL: {value[:100]!r}")
+        if port and port not in (80, 443):
+            host = f"{host}:{port}"
         path = parts.path.rstrip("/")
         return host + path
 

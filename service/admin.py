@@ -92,7 +92,10 @@ def _webhook_url(platform: str) -> str:
 def create_store():
     data = _load(StoreCreateSchema(), _json_body())
     adapter = get_adapter(data["platform"])
-    domain = adapter.normalize_domain(data.get("shop_domain") or data.get("site_url"))
+    try:
+        domain = adapter.normalize_domain(data.get("shop_domain") or data.get("site_url"))
+    except ValueError as exc:
+        raise ApiError(400, "validation_error", str(exc), {"site_url": [str(exc)]}) from None
     box = _runtime().box
     # No secret given (WooCommerce): a long alphanumeric one, which WooCommerce never mangles.
     generated = None if data.get("webhook_secret") else secrets.token_urlsafe(40).replace("-", "").replace("_", "")

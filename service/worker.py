@@ -17,6 +17,7 @@ from service.db import transaction
 from service.job_outcomes import NeedsHuman, RetryLater
 from service.job_queue import claim, complete, enqueue, fail
 from service.models import Job, PeriodicSchedule, WorkerHeartbeat
+from service.job_wakeup import JobWakeup
 from service.order_lock import order_lock
 from service.pipeline import cancel, cj_updates, forward, ingest, polling, privacy, resume, store_setup, write_back
 from service.runtime import Runtime, build_runtime
@@ -156,6 +157,7 @@ class Worker:
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.stopping = False
         self._last_beat = 0.0
+        self.wakeup = JobWakeup(runtime.session_factory.kw["bind"])
 
     def request_stop(self, signum=None, _frame=None) -> None:
         log.info("worker_stopping", extra={"fields": {"worker_id": self.worker_id, "signal": signum}})
@@ -190,7 +192,8 @@ class Worker:
                 time.sleep(min(10.0, idle_sleep * 2 ** min(failures, 8)))
                 continue
             if job is None:
-                time.sleep(idle_sleep)
+                self.wakeup.wait(idle_sleep)  # returns at once when a job is enqueued
+        self.wakeup.close()
         try:
             self._maybe_beat(force=True)
         except Exception:  # noqa: BLE001 - shutting down during an outage

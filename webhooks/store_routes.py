@@ -33,7 +33,10 @@ def receive_store_webhook(adapter: StoreAdapter):
         raise ApiError(401, "unknown_store", "the delivery does not say which store sent it")
     session = current_app.extensions["cj_bridge"].session_factory()
     try:
-        domain = adapter.normalize_domain(info.store_domain)
+        try:
+            domain = adapter.normalize_domain(info.store_domain)
+        except ValueError:
+            raise ApiError(401, "unknown_store", "the delivery's store header is not a valid address") from None
         store = session.scalar(select(Store).where(Store.platform == adapter.platform, Store.domain == domain))
         if store is None:
             raise ApiError(401, "unknown_store", f"no {adapter.platform} store is registered for {domain}")

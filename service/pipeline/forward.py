@@ -137,7 +137,7 @@ def create_exactly_once(session: Session, *, order: Order, body: dict, runtime: 
     call.response = data
     call.outcome = "ok"
     bind_cj_order(session, order, data, how="created")
-    return pay_if_allowed(session, order=order, runtime=runtime)
+    return pay_if_allowed(session, order=order, runtime=runtime, fresh=True)
 
 
 def bind_cj_order(session: Session, order: Order, data: dict, *, how: str) -> None:
@@ -163,8 +163,11 @@ def bind_cj_order(session: Session, order: Order, data: dict, *, how: str) -> No
     session.commit()
 
 
-def pay_if_allowed(session: Session, *, order: Order, runtime: Runtime) -> str:
-    """With CJ_AUTO_PAY on: confirm the CJ order and pay it from the wallet balance, once."""
+def pay_if_allowed(session: Session, *, order: Order, runtime: Runtime, fresh: bool = False) -> str:
+    """With CJ_AUTO_PAY on: confirm the CJ order and pay it from the wallet balance, once.
+
+    fresh: the order was created in this run, so its CJ status is known and needs no lookup.
+    """
     if order.cj_pay_state == "paid" or order.state not in ("submitted", "held"):
         return order.state
     if not runtime.settings.cj_auto_pay:
@@ -176,7 +179,7 @@ def pay_if_allowed(session: Session, *, order: Order, runtime: Runtime) -> str:
         return "waiting_for_cj_order_id"
     session.commit()
     try:
-        if order.cj_pay_state == "pending" or not order.cj_confirmed:
+        if order.cj_pay_state == "pending" or (not order.cj_confirmed and not fresh):
             # An earlier confirm or pay may have gone through: CJ's status is the truth.
             detail = runtime.cj.get_order_detail(order.cj_order_id)
             status = (detail or {}).get("orderStatus")

@@ -191,3 +191,18 @@ def test_keys_in_query_when_the_host_strips_authorization():
     ADAPTER.fetch_order(http=HTTP, store=store, store_order_id="5")
     request = responses.calls[0].request
     assert "consumer_key=ck" in request.url and "Authorization" not in request.headers
+
+
+@pytest.mark.parametrize("value", [":A", "https://", "http://host:notaport/"])
+def test_malformed_site_urls_are_refused(value):
+    with pytest.raises(ValueError):
+        ADAPTER.normalize_domain(value)
+
+
+def test_malformed_source_header_is_401_and_admin_url_400(client):
+    res = client.post("/webhooks/woocommerce", data=b"{}", headers={"X-WC-Webhook-Source": ":A",
+                                                                   "X-WC-Webhook-Signature": "x"})
+    assert res.status_code == 401
+    from tests.conftest import admin_headers
+    res = client.post("/admin/stores", headers=admin_headers(), json={"platform": "woocommerce", "site_url": ":A"})
+    assert res.status_code == 400 and res.get_json()["error"]["code"] == "validation_error"
