@@ -109,6 +109,7 @@ def create_store():
         session.add(store)
         try:
             session.commit()
+            _runtime().stores.forget(store.platform, store.domain)
         except IntegrityError:
             session.rollback()
             raise ApiError(409, "store_exists", f"a {data['platform']} store {domain} is already registered; "
@@ -164,6 +165,7 @@ def update_store(store_id: int):
             if data["active"]:
                 store.uninstalled_at = None
         session.commit()
+        _runtime().stores.forget(store.platform, store.domain)
         return ok(_store_json(store))
     finally:
         session.close()
@@ -184,6 +186,7 @@ def register_webhooks(store_id: int):
         job = enqueue(session, kind="register_webhooks", payload={"store_id": store.id},
                       dedupe_key=f"register_webhooks:{store.id}")
         session.commit()
+        _runtime().notifier.jobs_committed()
         return ok({"job_id": job.id, "status": "queued",
                    "result_at": f"/admin/stores/{store.id} (adapter_state.webhook_registration)"}, 202)
     finally:
@@ -265,6 +268,7 @@ def retry_order_route(order_id: int):
         except NotRetryable as exc:
             raise ApiError(409, "not_retryable", str(exc)) from None
         session.commit()
+        _runtime().notifier.jobs_committed()
         return ok({"order_id": order.id, "queued": kind}, 202)
     finally:
         session.close()
@@ -323,6 +327,7 @@ def put_mappings():
             stores.add(row["store_id"])
         resumed = sum(resume_held(session, reason="needs_mapping", store_id=s) for s in stores)
         session.commit()
+        _runtime().notifier.jobs_committed()
         return ok({"mappings": [_mapping_json(m) for m in saved], "resumed_orders": resumed})
     finally:
         session.close()
@@ -390,6 +395,7 @@ def put_rules():
         session.flush()
         resumed = resume_held(session, reason="needs_shipping_rule")
         session.commit()
+        _runtime().notifier.jobs_committed()
         return ok({"rules": [_rule_json(r) for r in saved], "resumed_orders": resumed})
     finally:
         session.close()
@@ -446,6 +452,7 @@ def retry_job(job_id: int):
         except IntegrityError:
             session.rollback()
             raise ApiError(409, "already_queued", "an equivalent job is already queued or running") from None
+        _runtime().notifier.jobs_committed()
         return ok(_job_json(job), 202)
     finally:
         session.close()

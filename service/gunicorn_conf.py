@@ -1,9 +1,13 @@
 """gunicorn settings shared by the Procfile, the Dockerfile and the dev runner."""
 import os
 
+_sqlite = not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql"))
+
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+# SQLite takes one writer at a time: one process whose threads queue on an in-process lock beats
+# several processes meeting in SQLite's sleeping busy handler (see bench/ingest.py in the README).
+workers = int(os.environ.get("WEB_CONCURRENCY", "1" if _sqlite else "2"))
+threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 worker_class = "gthread"
 timeout = 30
 graceful_timeout = 20

@@ -8,7 +8,6 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.job_wakeup import notify_sql
 from service.models import Job
 from service.timeutil import utcnow
 
@@ -27,8 +26,6 @@ def enqueue(session: Session, *, kind: str, payload: dict, run_at=None, dedupe_k
             return existing
     job = Job(kind=kind, payload=payload, run_at=run_at or utcnow(), dedupe_key=dedupe_key,
               max_attempts=max_attempts, status="queued", attempts=0)
-    if session.bind.dialect.name == "postgresql":
-        session.execute(notify_sql())  # delivered to idle workers when this transaction commits
     if not dedupe_key:
         session.add(job)
         session.flush()

@@ -9,7 +9,9 @@ from service.cj.client import CjClient
 from service.config import Settings
 from service.credential_box import CredentialBox
 from service.db import make_engine, make_session_factory
+from service.job_wakeup import JobNotifier
 from service.outbound_http import OutboundHttp
+from service.store_directory import StoreDirectory
 
 
 @dataclass
@@ -19,6 +21,8 @@ class Runtime:
     http: OutboundHttp
     cj: CjClient
     box: CredentialBox
+    notifier: JobNotifier
+    stores: StoreDirectory
 
 
 def build_runtime(settings: Settings, *, session_factory: sessionmaker[Session] | None = None,
@@ -27,5 +31,6 @@ def build_runtime(settings: Settings, *, session_factory: sessionmaker[Session] 
         session_factory = make_session_factory(make_engine(settings.database_url))
     http = OutboundHttp(timeout=settings.http_timeout)
     cj = CjClient(settings=settings, session_factory=session_factory, http=http, sleep=sleep)
-    return Runtime(settings=settings, session_factory=session_factory, http=http, cj=cj,
-                   box=CredentialBox(settings.secret_key))
+    box = CredentialBox(settings.secret_key)
+    return Runtime(settings=settings, session_factory=session_factory, http=http, cj=cj, box=box,
+                   notifier=JobNotifier(session_factory.kw["bind"]), stores=StoreDirectory(session_factory, box))

@@ -34,5 +34,7 @@ def cj_webhook():
             job_kind="apply_cj_event" if handled else None)
     finally:
         session.close()
+    if handled and not duplicate:
+        current_app.extensions["cj_bridge"].notifier.jobs_committed()
     # CJ's documented acknowledgement body.
     return jsonify({"code": 200, "result": "success", "message": "duplicate" if duplicate else "ok"}), 200

@@ -3,12 +3,9 @@ from __future__ import annotations
 
 from flask import current_app
 from flask import request
-from sqlalchemy import select
-
 from adapters import get_adapter
 from adapters.base import IGNORED_EVENT, StoreAdapter
 from service.api_errors import ApiError, ok, parse_json
-from service.models import Store
 from webhooks import bp
 from service.inbound import store_and_enqueue, store_scope
 from webhooks.intake import kept_headers, read_raw_body, settings
@@ -31,43 +28,44 @@ def receive_store_webhook(adapter: StoreAdapter):
     info = adapter.identify(request.headers)
     if not info.store_domain:
         raise ApiError(401, "unknown_store", "the delivery does not say which store sent it")
-    session = current_app.extensions["cj_bridge"].session_factory()
+    runtime = current_app.extensions["cj_bridge"]
     try:
-        try:
-            domain = adapter.normalize_domain(info.store_domain)
-        except ValueError:
-            raise ApiError(401, "unknown_store", "the delivery's store header is not a valid address") from None
-        store = session.scalar(select(Store).where(Store.platform == adapter.platform, Store.domain == domain))
-        if store is None:
-            raise ApiError(401, "unknown_store", f"no {adapter.platform} store is registered for {domain}")
-        box = current_app.extensions["cj_bridge"].box
-        secrets = [box.open(store.webhook_secret_enc), box.open(store.previous_webhook_secret_enc)]
-        if not adapter.verify(raw, request.headers, [s for s in secrets if s]):
-            raise ApiError(401, "invalid_signature", "the delivery's signature is missing or does not match "
-                           "the store's webhook secret")
-        payload = parse_json(raw)
-        if not info.topic:
-            raise ApiError(400, "missing_topic", "the delivery does not name its topic")
-        kind = adapter.event_kind(info.topic)
-        event, duplicate = store_and_enqueue(
+        domain = adapter.normalize_domain(info.store_domain)
+    except ValueError:
+        raise ApiError(401, "unknown_store", "the delivery's store header is not a valid address") from None
+    store = runtime.stores.find(adapter.platform, domain)
+    if store is None:
+        raise ApiError(401, "unknown_store", f"no {adapter.platform} store is registered for {domain}")
+    if not adapter.verify(raw, request.headers, list(store.secrets)):
+        raise ApiError(401, "invalid_signature", "the delivery's signature is missing or does not match "
+                       "the store's webhook secret")
+    payload = parse_json(raw)
+    if not info.topic:
+        raise ApiError(400, "missing_topic", "the delivery does not name its topic")
+    kind = adapter.event_kind(info.topic)
+    session = runtime.session_factory()
+    try:
+        event_id, duplicate = store_and_enqueue(
             session, source=adapter.platform, scope=store_scope(adapter.platform, store.id), store_id=store.id,
             topic=info.topic, delivery_id=info.delivery_id, raw_body=raw, headers=kept_headers(),
             keys=adapter.delivery_keys(info, request.headers, payload),
             job_kind=None if kind == IGNORED_EVENT else "process_event")
     finally:
         session.close()
+    if not duplicate and kind != IGNORED_EVENT:
+        runtime.notifier.jobs_committed()
     if duplicate:
         return ok({"status": "duplicate"})
-    return ok({"status": "ignored" if kind == IGNORED_EVENT else "accepted", "event_id": event.id})
+    return ok({"status": "ignored" if kind == IGNORED_EVENT else "accepted", "event_id": event_id})
 
 
 def record_unsigned(adapter: StoreAdapter, topic: str, raw: bytes):
     """A delivery the platform sends unsigned by design: recorded, never acted on, answered 200."""
     session = current_app.extensions["cj_bridge"].session_factory()
     try:
-        event, _dup = store_and_enqueue(session, source=adapter.platform, scope=f"{adapter.platform}:unsigned",
+        event_id, _dup = store_and_enqueue(session, source=adapter.platform, scope=f"{adapter.platform}:unsigned",
                                         store_id=None, topic=topic, delivery_id=None, raw_body=raw[:200],
                                         headers=kept_headers(), keys=[], job_kind=None)
     finally:
         session.close()
-    return ok({"status": "ignored", "topic": topic, "event_id": event.id})
+    return ok({"status": "ignored", "topic": topic, "event_id": event_id})

@@ -58,7 +58,7 @@ def poll_store(session: Session, *, store_id: int, runtime: Runtime) -> str:
         if seen:
             continue
         raw = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
-        event, duplicate = store_and_enqueue(
+        _event_id, duplicate = store_and_enqueue(
             session, source=store.platform, scope=scope, store_id=store.id, topic=adapter.poll_topic,
             delivery_id=None, raw_body=raw, headers={"X-CJ-Bridge-Source": "poll"},
             keys=[order_version_key(version, "poll")], job_kind="process_event")

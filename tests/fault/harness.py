@@ -79,7 +79,7 @@ class Service:
                     "CJ_API_BASE_URL": f"{cj_url}/api2.0/v1", "CJ_QPS": str(qps), "CJ_AUTO_PAY": "true",
                     "CJ_OPEN_ID": cj.OPEN_ID, "JOB_LEASE_SECONDS": "3", "WORKER_POLL_SECONDS": "0.05",
                     "JOB_BACKOFF_SECONDS": "0.5",
-                    "HTTP_TIMEOUT": "1", "LOG_LEVEL": "WARNING", "PORT": str(self.port), "WEB_CONCURRENCY": "2",
+                    "HTTP_TIMEOUT": "1", "LOG_LEVEL": "WARNING", "PORT": str(self.port),
                     "PUBLIC_BASE_URL": self.base, "PYTHONUNBUFFERED": "1", **(extra_env or {})}
         self.web: subprocess.Popen | None = None
         self.workers: list[subprocess.Popen] = []

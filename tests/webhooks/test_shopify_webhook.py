@@ -108,9 +108,13 @@ def test_unknown_topic_is_stored_as_ignored_without_a_job(client, shopify_store,
 
 def test_store_and_enqueue_is_atomic(client, shopify_store, session_factory):
     """If the job cannot be stored, the event is not stored either and the answer is not 2xx."""
-    with mock.patch("service.inbound.enqueue", side_effect=RuntimeError("disk full")):
+    import service.inbound as inbound
+    from sqlalchemy import text
+    # The job row violates a constraint: the event and its keys must not stay behind.
+    broken_job_insert = text("INSERT INTO jobs (kind) VALUES (NULL)")
+    with mock.patch.object(inbound, "_INSERT_JOB", broken_job_insert):
         res = post_shopify(client, shopify_order())
-    assert res.status_code == 500
+    assert res.status_code >= 500  # not acknowledged: Shopify delivers it again
     assert _count(session_factory, WebhookEvent) == 0
     assert _count(session_factory, DeliveryKey) == 0
     # Shopify retries the delivery; this time it goes through.

@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""Ingest benchmark: webhook throughput of the service vs a bare Flask app under the same gunicorn.
+
+Usage: python bench/ingest.py [--db sqlite|postgres|both] [--duration 10] [--connections 64]
+Needs wrk (Debian: apt-get install wrk). Prints req/s, p50/p99 latency, the ratio, and peak RSS.
+The worker is not running: this measures the web process's verify → dedupe → store-and-enqueue path.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+from common import PRODUCTION_ENV, ROOT, fresh_database, peak_rss_mb
+
+sys.path.insert(0, str(ROOT))
+from tests.fault.fake_servers import FakeCjServer  # noqa: E402
+from tests.fault.harness import Service, make_orders, signed, wait_until  # noqa: E402
+
+import requests  # noqa: E402
+
+
+def write_deliveries(count: int, path: str) -> None:
+    with open(path, "w") as out:
+        for body in make_orders(count):
+            raw, headers = signed(body, "orders/paid")
+            out.write(f"{headers['X-Shopify-Webhook-Id']}\t{headers['X-Shopify-Hmac-Sha256']}\t{raw.decode()}\n")
+
+
+def run_wrk(url: str, deliveries: str, *, duration: int, connections: int, threads: int) -> dict:
+    out = subprocess.run(["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration}s", "--latency",
+                          "-s", str(ROOT / "bench" / "ingest_wrk.lua"), url, "--", deliveries, str(threads)],
+                         capture_output=True, text=True, check=True).stdout
+    def ms(label):
+        m = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        value, unit = float(m.group(1)), m.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+            "requests": int(re.search(r"(\d+) requests in", out).group(1)),
+            "p50_ms": ms("50"), "p99_ms": ms("99"), "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
+            "socket_errors": errors.group(1) if errors else "none"}
+
+
+def gunicorn(env: dict, app: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "gunicorn", "--config", "service/gunicorn_conf.py",
+                             "--access-logfile", "/dev/null", app], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def bench(kind: str, args, deliveries: str) -> dict:
+    cj = FakeCjServer()
+    with fresh_database(kind) as url:
+        svc = Service(url, cj, "http://127.0.0.1:9", qps=1, log_dir=tempfile.gettempdir(),
+                      extra_env=PRODUCTION_ENV)
+        # Baseline: the bare app on the same port settings, gunicorn config and load.
+        bare = gunicorn({**svc.env}, "bench.bare_app:app")
+        wait_until(svc._healthy_bare if hasattr(svc, "_healthy_bare") else lambda: _up(svc.base), timeout=30,
+                   what="the bare app")
+        base = run_wrk(svc.base, deliveries, duration=args.duration, connections=args.connections,
+                       threads=args.threads)
+        base["rss_mb"] = peak_rss_mb(bare.pid)
+        bare.terminate()
+        bare.wait(20)
+
+        svc.web = gunicorn(svc.env, "service.wsgi:app")
+        wait_until(svc._healthy, timeout=30, what="the service")
+        svc.setup_store("http://127.0.0.1:9")
+        got = run_wrk(svc.base, deliveries, duration=args.duration, connections=args.connections,
+                      threads=args.threads)
+        got["rss_mb"] = peak_rss_mb(svc.web.pid)
+        import sqlalchemy as sa
+        engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1)
+                                  if url.startswith("postgresql://") else url)
+        with engine.connect() as conn:
+            got["events_stored"] = conn.execute(sa.text("SELECT count(*) FROM webhook_events")).scalar()
+            got["jobs_queued"] = conn.execute(sa.text("SELECT count(*) FROM jobs")).scalar()
+        engine.dispose()
+        svc.stop()
+    return {"bare": base, "service": got}
+
+
+def _up(base: str) -> bool:
+    try:
+        requests.post(f"{base}/webhooks/shopify", data=b"{}", timeout=1)
+        return True
+    except requests.RequestException:
+        return False
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--deliveries", type=int, default=20000, help="distinct pre-signed deliveries")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is not installed (Debian: apt-get install wrk)")
+    workdir = tempfile.mkdtemp(prefix="cjbridge-ingest-")
+    deliveries = os.path.join(workdir, "deliveries.tsv")
+    write_deliveries(args.deliveries, deliveries)
+    print(f"ingest benchmark: {args.connections} connections, {args.duration} s per run, "
+          f"{args.deliveries} distinct signed deliveries, gunicorn as in the Procfile "
+          f"(service/gunicorn_conf.py), {os.cpu_count()} CPUs")
+    results = {}
+    for kind in (["sqlite", "postgres"] if args.db == "both" else [args.db]):
+        r = bench(kind, args, deliveries)
+        results[kind] = r
+        b, s = r["bare"], r["service"]
+        print(f"\n[{kind}]")
+        print(f"  bare Flask : {b['rps']:8.0f} req/s  p50 {b['p50_ms']:6.1f} ms  p99 {b['p99_ms']:6.1f} ms  "
+              f"peak RSS {b['rss_mb']:.0f} MiB")
+        print(f"  CJ Bridge  : {s['rps']:8.0f} req/s  p50 {s['p50_ms']:6.1f} ms  p99 {s['p99_ms']:6.1f} ms  "
+              f"peak RSS {s['rss_mb']:.0f} MiB  non-2xx {s['non_2xx']}  socket errors {s['socket_errors']}")
+        print(f"  ratio      : {s['rps'] / b['rps']:.2f} × bare req/s (target ≥ 0.60; p99 target < 50 ms)")
+        print(f"  stored     : {s['events_stored']} events, {s['jobs_queued']} jobs "
+              f"(requests beyond {args.deliveries} repeat earlier deliveries and are deduplicated)")
+    time.sleep(0.1)
+    print("\n" + json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
