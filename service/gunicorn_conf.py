@@ -16,3 +16,8 @@ max_requests = 2048
 max_requests_jitter = 128
 accesslog = "-"
 errorlog = "-"
+
+
+def post_fork(server, worker):
+    import sys
+    sys.setswitchinterval(0.0005)

@@ -1,10 +1,10 @@
-"""An idle worker is woken by a new job (NOTIFY on PostgreSQL, data_version on SQLite)."""
+"""An idle worker is woken by a new job (NOTIFY after commit on PostgreSQL, data_version on SQLite)."""
 from __future__ import annotations
 
 import threading
 
 from service.job_queue import enqueue
-from service.job_wakeup import JobWakeup
+from service.job_wakeup import JobNotifier, JobWakeup
 
 
 def test_enqueue_wakes_a_waiting_worker(engine, session_factory):
@@ -17,6 +17,7 @@ def test_enqueue_wakes_a_waiting_worker(engine, session_factory):
     with session_factory() as s:
         enqueue(s, kind="noop", payload={})
         s.commit()
+    JobNotifier(engine).jobs_committed()  # what the web layer does after committing new jobs
     waiter.join(35)
     assert result == {"woken": True}
     wakeup.close()

@@ -110,14 +110,15 @@ def test_rate_limit_pushes_every_worker_back(runtime, session_factory):
     assert _row(session_factory).next_request_at >= time.time() + 1.5
 
 
-def test_throttle_spaces_requests_across_clients(session_factory):
-    """Two clients (as two workers would) share one schedule at CJ_QPS."""
+def test_throttle_spaces_requests_across_clients(session_factory, monkeypatch):
+    """Reservations (from any worker) share one schedule at CJ_QPS, checked on a frozen clock."""
+    monkeypatch.setattr(account.time, "time", lambda: 1000.0)
     waits = []
-    fake_sleep = waits.append
-    total = sum(account.reserve_request_slot(session_factory, 2.0, sleep=fake_sleep) for _ in range(5))
-    # 5 requests at 2 req/s (spaced 3 % wider for jitter): the later ones wait 0.515 s, 1.03 s, …
-    assert waits == pytest.approx([0.515, 1.03, 1.545, 2.06], abs=0.01)
-    assert total == pytest.approx(5.15, abs=0.05)
+    for _ in range(5):
+        account.reserve_request_slot(session_factory, 2.0, sleep=waits.append)
+    # 5 requests at 2 req/s, spaced 3 % wider for network jitter.
+    assert waits == pytest.approx([0.515, 1.03, 1.545, 2.06])
+    assert _row(session_factory).next_request_at == pytest.approx(1000.0 + 5 * 0.515)
 
 
 @pytest.mark.parametrize("code,http,category", [
