@@ -33,6 +33,8 @@ class ServerThread:
     """Serve a Flask app on 127.0.0.1:<free port> in a daemon thread."""
 
     def __init__(self, app: Flask):
+        import logging
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
         self.server = make_server("127.0.0.1", 0, app, threaded=True)
         self.port = self.server.server_port
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -71,6 +73,7 @@ class FakeCjServer:
         self.before_create_reply = None  # callable(order) run after CJ stored the order, before it answers
         self.before_operation = None     # callable(operation) run on every API call
         self.create_times: dict[str, float] = {}
+        self.request_times: list[float] = []  # wall-clock arrival of every API call
         self.next_id = 2509231418372749100
         self.app = self._build_app()
 
@@ -141,6 +144,7 @@ class FakeCjServer:
         @app.before_request
         def gate():
             op = request.path.rsplit("/", 1)[-1]
+            fake.request_times.append(time.time())
             if fake.before_operation:
                 fake.before_operation(op)
             if not fake._rate_ok():
