@@ -41,7 +41,7 @@ SELECT id FROM ev
 def store_and_enqueue(session: Session, *, source: str, scope: str, store_id: int | None, topic: str,
                       delivery_id: str | None, raw_body: bytes, headers: dict, keys: list[str],
                       job_kind: str | None) -> tuple[int | None, bool]:
-    """Insert the event, its dedupe keys and its job, then commit: all or nothing.
+    """Insert the event, its dedupe keys and its job, then commit: all or nothing. Commits `session`.
 
     Returns (event id, duplicate). The unique (scope, key) constraint is the dedupe check: a key
     already on file rolls everything back and the delivery counts as a duplicate. This is the hot
@@ -80,7 +80,7 @@ def store_and_enqueue(session: Session, *, source: str, scope: str, store_id: in
 
 def _store_and_enqueue_postgres(session: Session, *, source, scope, store_id, topic, delivery_id, raw_body,
                                 headers, keys, job_kind, now) -> tuple[int | None, bool]:
-    session.close()  # nothing of the caller's may ride along: this statement commits on its own
+    session.commit()  # as on SQLite, the caller's pending work is committed first (free when there is none)
     engine = session.bind
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         try:
