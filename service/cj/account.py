@@ -17,6 +17,7 @@ ACCOUNT_ROW_ID = 1
 # jitter must not push QPS+1 requests into one of its seconds.
 THROTTLE_SPACING_FACTOR = 1.03
 GET_TOKEN_MIN_INTERVAL = timedelta(minutes=5)
+LOGIN_IN_PROGRESS = timedelta(seconds=60)  # a login this recent is probably still under way
 TOKEN_SAFETY_MARGIN = timedelta(minutes=10)
 
 

@@ -102,6 +102,10 @@ class CjClient:
             if current.access_valid(utcnow()):
                 return current.access_token  # another worker logged in meanwhile
             if row.last_get_token_at and now - row.last_get_token_at < account.GET_TOKEN_MIN_INTERVAL:
+                if now - row.last_get_token_at < account.LOGIN_IN_PROGRESS:
+                    # Another worker is logging in right now: its token will be stored in a moment.
+                    raise RetryLater("another worker is fetching the CJ access token", retry_after=2.0,
+                                     count_attempt=False)
                 wait = (row.last_get_token_at + account.GET_TOKEN_MIN_INTERVAL - now).total_seconds()
                 raise RetryLater("CJ getAccessToken is allowed once per 5 minutes", retry_after=wait + 1,
                                  count_attempt=False)
