@@ -7,7 +7,10 @@ import hmac
 from dataclasses import dataclass, field
 from typing import Mapping, Protocol
 
+import requests
 from itsdangerous.signer import HMACAlgorithm
+
+from service.job_outcomes import NeedsHuman, RetryLater
 
 # Event kinds an adapter can assign to a topic.
 ORDER_EVENT = "order"
@@ -136,3 +139,31 @@ def signature_matches(raw_body: bytes, header_value: str | None, secrets: list[s
             # Evaluate every secret so timing does not reveal which one matched.
             matched |= hmac.compare_digest(b64_hmac_sha256(secret, raw_body).encode("ascii"), presented)
     return matched
+
+
+def call_store_api(http, method: str, url: str, *, platform: str, operation: str, auth_resolution: str,
+                   default_retry_after: float, ok=(200,), **kwargs) -> requests.Response:
+    """One store API call, its failures turned into job outcomes the same way for every platform.
+
+    Transport errors and 5xx retry; 429 waits (Retry-After) without using an attempt; 401/403 and
+    other refusals need a human, with a resolution.
+    """
+    try:
+        response = http.request(method, url, service=platform.lower(), operation=operation, **kwargs)
+    except requests.RequestException as exc:
+        raise RetryLater(f"{platform} {operation}: {type(exc).__name__}") from None
+    if response.status_code == 429:
+        try:
+            wait = max(0.0, float(response.headers.get("Retry-After")))
+        except (TypeError, ValueError):
+            wait = default_retry_after
+        raise RetryLater(f"{platform} {operation}: HTTP 429", retry_after=wait, count_attempt=False)
+    if response.status_code in (401, 403):
+        raise NeedsHuman("store_auth_failed", f"{platform} answered HTTP {response.status_code} to {operation}. "
+                         f"Resolution: {auth_resolution}")
+    if response.status_code >= 500:
+        raise RetryLater(f"{platform} {operation}: HTTP {response.status_code}")
+    if response.status_code not in ok:
+        raise NeedsHuman("writeback_rejected", f"{platform} {operation}: HTTP {response.status_code}: "
+                         f"{response.text[:300]}. Resolution: fix the cause, then retry the order.")
+    return response

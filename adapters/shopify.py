@@ -3,11 +3,10 @@ from __future__ import annotations
 
 from typing import Mapping
 
-import requests
 
 from adapters.base import (IGNORED_EVENT, ORDER_DELETED_EVENT, ORDER_EVENT, PRIVACY_EVENT, UNINSTALL_EVENT,
                            DeliveryInfo, NotSupported, PrivacyRequest, ShipmentToWrite, StoreContext,
-                           WriteBackResult, signature_matches)
+                           WriteBackResult, call_store_api, signature_matches)
 from service.canonical import PAID_FINANCIAL_STATUSES, validate_canonical
 from service.job_outcomes import NeedsHuman, RetryLater
 
@@ -184,26 +183,14 @@ class ShopifyAdapter:
             raise NeedsHuman("store_credentials_missing",
                              f"store {store.domain} has no Admin API access token. Resolution: "
                              "PATCH /admin/stores/<id> with api_credentials.access_token, then retry the order.")
-        try:
-            response = http.request("POST", f"{base}/admin/api/{store.api_version}/graphql.json",
-                                    service="shopify", operation=operation,
-                                    json={"query": query, "variables": variables},
-                                    headers={"X-Shopify-Access-Token": token, "Content-Type": "application/json"})
-        except requests.RequestException as exc:
-            raise RetryLater(f"Shopify {operation}: {type(exc).__name__}") from None
-        if response.status_code == 429:
-            raise RetryLater(f"Shopify {operation}: HTTP 429",
-                             retry_after=_float(response.headers.get("Retry-After"), 2.0), count_attempt=False)
-        if response.status_code in (401, 403):
-            raise NeedsHuman("store_auth_failed",
-                             f"Shopify answered HTTP {response.status_code} to {operation}. Resolution: check the "
-                             "access token and its scopes (read_orders, write_merchant_managed_fulfillment_orders), "
-                             "update it with PATCH /admin/stores/<id>, then retry the order.")
-        if response.status_code >= 500:
-            raise RetryLater(f"Shopify {operation}: HTTP {response.status_code}")
-        if response.status_code != 200:
-            raise NeedsHuman("writeback_rejected", f"Shopify {operation}: HTTP {response.status_code}: "
-                             f"{response.text[:300]}. Resolution: fix the cause, then retry the order.")
+        response = call_store_api(
+            http, "POST", f"{base}/admin/api/{store.api_version}/graphql.json", platform="Shopify",
+            operation=operation, default_retry_after=2.0,
+            auth_resolution="check the access token and its scopes (read_orders, "
+                            "write_merchant_managed_fulfillment_orders), update it with PATCH /admin/stores/<id>, "
+                            "then retry the order.",
+            json={"query": query, "variables": variables},
+            headers={"X-Shopify-Access-Token": token, "Content-Type": "application/json"})
         try:
             body = response.json()
         except ValueError:
@@ -307,12 +294,6 @@ def _throttle_wait(body: dict) -> float:
     except (TypeError, ValueError):
         return 2.0
 
-
-def _float(value, default: float) -> float:
-    try:
-        return max(0.0, float(value))
-    except (TypeError, ValueError):
-        return default
 
 
 ADAPTER = ShopifyAdapter()

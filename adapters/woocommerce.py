@@ -10,7 +10,8 @@ from urllib.parse import urlsplit
 import requests
 
 from adapters.base import (IGNORED_EVENT, ORDER_DELETED_EVENT, ORDER_EVENT, DeliveryInfo, NotSupported,
-                           PrivacyRequest, ShipmentToWrite, StoreContext, WriteBackResult, order_version_key, signature_matches)
+                           PrivacyRequest, ShipmentToWrite, StoreContext, WriteBackResult, call_store_api,
+                           order_version_key, signature_matches)
 from service.canonical import validate_canonical
 from service.job_outcomes import NeedsHuman, RetryLater
 
@@ -178,25 +179,11 @@ class WooCommerceAdapter:
             # Some hosts strip the Authorization header; WooCommerce accepts the keys as parameters.
             params.update(consumer_key=key, consumer_secret=secret)
             auth = None
-        try:
-            response = http.request(method, f"{base}/wp-json{path}", service="woocommerce", operation=operation,
-                                    params=params or None, json=json, auth=auth)
-        except requests.RequestException as exc:
-            raise RetryLater(f"WooCommerce {operation}: {type(exc).__name__}") from None
-        if response.status_code == 429:
-            raise RetryLater(f"WooCommerce {operation}: HTTP 429",
-                             retry_after=_seconds(response.headers.get("Retry-After"), 30.0), count_attempt=False)
-        if response.status_code in (401, 403):
-            raise NeedsHuman("store_auth_failed",
-                             f"WooCommerce answered HTTP {response.status_code} to {operation}. Resolution: check "
-                             "the REST key has Read/Write permission (if the host strips Authorization headers, "
-                             "add \"auth_in_query\": \"true\" to api_credentials), then retry the order.")
-        if response.status_code >= 500:
-            raise RetryLater(f"WooCommerce {operation}: HTTP {response.status_code}")
-        if response.status_code not in ok:
-            raise NeedsHuman("writeback_rejected", f"WooCommerce {operation}: HTTP {response.status_code}: "
-                             f"{response.text[:300]}. Resolution: fix the cause, then retry the order.")
-        return response
+        return call_store_api(
+            http, method, f"{base}/wp-json{path}", platform="WooCommerce", operation=operation,
+            default_retry_after=30.0, ok=ok, params=params or None, json=json, auth=auth,
+            auth_resolution="check the REST key has Read/Write permission (if the host strips Authorization "
+                            "headers, add \"auth_in_query\": \"true\" to api_credentials), then retry the order.")
 
     def _json(self, response: requests.Response, operation: str):
         try:

@@ -26,18 +26,26 @@ def _deliver_shuffled(service, orders, rng):
     return len(deliveries)
 
 
-def test_repeated_shuffled_deliveries_make_each_order_once(service, fake_cj, fake_shopify, session_factory):
-    rng = random.Random(7)
+def _shuffled_scenario(service, fake_cj, fake_shopify, session_factory, *, orders: int, seed: int, workers: int,
+                       cj_deliveries: int):
+    rng = random.Random(seed)
     service.setup_store(fake_shopify.url)
-    orders = make_orders(12)
-    for body in orders:
+    bodies = make_orders(orders)
+    for body in bodies:
         fake_shopify.announce(body)
-    service.start_worker()
-    _deliver_shuffled(service, orders, rng)
-    wait_all_paid(session_factory, orders)
-    assert_each_order_at_cj_once(fake_cj, session_factory, orders)
+    for _ in range(workers):
+        service.start_worker()
+    _deliver_shuffled(service, bodies, rng)
+    wait_all_paid(session_factory, bodies)
+    assert_each_order_at_cj_once(fake_cj, session_factory, bodies)
     assert fake_cj.duplicates_refused == 0 and fake_cj.rate_limited == 0
-    ship_all_and_wait_for_write_back(service, fake_cj, fake_shopify, session_factory, orders, deliveries=3)
+    ship_all_and_wait_for_write_back(service, fake_cj, fake_shopify, session_factory, bodies,
+                                     deliveries=cj_deliveries)
+
+
+def test_repeated_shuffled_deliveries_make_each_order_once(service, fake_cj, fake_shopify, session_factory):
+    _shuffled_scenario(service, fake_cj, fake_shopify, session_factory, orders=12, seed=7, workers=1,
+                       cj_deliveries=3)
 
 
 def test_worker_killed_after_claiming_its_job(service, fake_cj, fake_shopify, session_factory):
@@ -131,15 +139,5 @@ def test_rate_limit_answers_are_backed_off_not_hammered(service, fake_cj, fake_s
 def test_two_workers_drain_the_same_queue(service, fake_cj, fake_shopify, session_factory, engine):
     if engine.dialect.name != "postgresql":
         pytest.skip("several workers need PostgreSQL; SQLite is the single-worker default")
-    rng = random.Random(11)
-    service.setup_store(fake_shopify.url)
-    orders = make_orders(20)
-    for body in orders:
-        fake_shopify.announce(body)
-    service.start_worker()
-    service.start_worker()
-    _deliver_shuffled(service, orders, rng)
-    wait_all_paid(session_factory, orders)
-    assert_each_order_at_cj_once(fake_cj, session_factory, orders)
-    assert fake_cj.duplicates_refused == 0 and fake_cj.rate_limited == 0
-    ship_all_and_wait_for_write_back(service, fake_cj, fake_shopify, session_factory, orders, deliveries=2)
+    _shuffled_scenario(service, fake_cj, fake_shopify, session_factory, orders=20, seed=11, workers=2,
+                       cj_deliveries=2)
