@@ -91,7 +91,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, instance_path: str | 
     """
     env = dict(os.environ if env is None else env)
     production = env.get("CJ_BRIDGE_ENV", "development").strip().lower() == "production"
-    instance_path = instance_path or env.get("CJ_BRIDGE_INSTANCE_PATH") or os.path.join(os.getcwd(), "instance")
+    # The variable wins over the caller's default so web and worker agree (the Docker image sets /data).
+    instance_path = env.get("CJ_BRIDGE_INSTANCE_PATH") or instance_path or os.path.join(os.getcwd(), "instance")
 
     db_url = env.get("DATABASE_URL", "").strip()
     if not db_url:

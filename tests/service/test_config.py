@@ -43,3 +43,10 @@ def test_production_start_fails_loudly(tmp_path, monkeypatch):
     from service.app import create_app
     with pytest.raises(ConfigError):
         create_app({"ENV": {"CJ_BRIDGE_ENV": "production"}})
+
+
+def test_instance_path_variable_wins_so_web_and_worker_share_the_sqlite_file(tmp_path):
+    data = tmp_path / "data"
+    web = load_settings({"CJ_BRIDGE_INSTANCE_PATH": str(data)}, instance_path=str(tmp_path / "flask-instance"))
+    worker = load_settings({"CJ_BRIDGE_INSTANCE_PATH": str(data)})
+    assert web.database_url == worker.database_url == f"sqlite:///{data}/cj_bridge.sqlite3"
