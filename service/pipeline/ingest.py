@@ -126,7 +126,7 @@ def apply_order(session: Session, *, store: Store, canonical: dict) -> str:
             enqueue(session, kind="cancel_cj_order", payload={"order_id": order.id},
                     dedupe_key=f"cancel_cj_order:{order.id}")
             return "cancel_requested"
-        if previous is not None and _relevant_change(previous, canonical):
+        if previous is not None and any(previous.get(k) != canonical.get(k) for k in ("lines", "shipping_address")):
             note(session, order, "changed_after_submission",
                  "the store order changed after it was sent to CJ; CJ keeps the original lines and address")
         return "updated"

@@ -179,3 +179,20 @@ def test_woo_store_without_secret_gets_a_generated_one(client):
     assert res.status_code == 201 and len(secret) >= 40 and secret.isalnum()
     again = client.get("/admin/stores", headers=admin_headers()).get_data(as_text=True)
     assert secret not in again
+
+
+@responses.activate
+def test_status_updates_after_submission_are_not_reported_as_changes(client, woo_store, runtime, session_factory):
+    FakeCj(responses.mock)
+    woo_catalog(client, woo_store["id"])
+    post_woo(client, woo_order())
+    run_jobs(runtime)
+    post_woo(client, woo_order(status="completed", date_modified_gmt="2026-12-01T08:00:00"), topic="order.updated")
+    changed = woo_order(status="completed", date_modified_gmt="2026-12-01T09:00:00")
+    changed["shipping"]["address_1"] = "Neue Strasse 1"
+    post_woo(client, changed, topic="order.updated")
+    run_jobs(runtime)
+    from service.models import OrderTransition
+    with session_factory() as s:
+        reasons = [t.reason for t in s.scalars(select(OrderTransition).order_by(OrderTransition.id))]
+    assert reasons.count("changed_after_submission") == 1  # the address change, not the status change
