@@ -48,7 +48,8 @@ def test_repeated_shuffled_deliveries_make_each_order_once(service, fake_cj, fak
                        cj_deliveries=3)
 
 
-def test_worker_killed_after_claiming_its_job(service, fake_cj, fake_shopify, session_factory):
+def _killed_worker_scenario(service, fake_cj, fake_shopify, session_factory, *, hook: str, should_kill) -> list:
+    """A worker is SIGKILLed when the fake CJ's `hook` sees should_kill(arg); a new worker takes over."""
     service.setup_store(fake_shopify.url)
     orders = make_orders(3)
     for body in orders:
@@ -56,47 +57,34 @@ def test_worker_killed_after_claiming_its_job(service, fake_cj, fake_shopify, se
     worker = service.start_worker()
     killed = []
 
-    def kill_on_first_freight(operation):
-        # freightCalculate is the first thing forward_order does once it has claimed the job.
-        if operation == "freightCalculate" and not killed:
-            killed.append(worker.pid)
+    def kill(arg):
+        if not killed and should_kill(arg):
+            killed.append(arg)
             os.kill(worker.pid, signal.SIGKILL)
-    fake_cj.before_operation = kill_on_first_freight
+    setattr(fake_cj, hook, kill)
     for body in orders:
         assert service.deliver(*signed(body, "orders/paid")) == 200
     wait_until(lambda: killed and worker.poll() is not None, timeout=30, what="the worker to be killed")
-    fake_cj.before_operation = None
+    setattr(fake_cj, hook, None)
     service.start_worker()  # the platform restarts the dyno; the lease of the dead one expires
     wait_all_paid(session_factory, orders)
     assert_each_order_at_cj_once(fake_cj, session_factory, orders)
     assert fake_cj.duplicates_refused == 0
     ship_all_and_wait_for_write_back(service, fake_cj, fake_shopify, session_factory, orders)
+    return killed
+
+
+def test_worker_killed_after_claiming_its_job(service, fake_cj, fake_shopify, session_factory):
+    # freightCalculate is the first thing forward_order does once it has claimed the job.
+    _killed_worker_scenario(service, fake_cj, fake_shopify, session_factory, hook="before_operation",
+                            should_kill=lambda operation: operation == "freightCalculate")
 
 
 def test_worker_killed_after_cj_accepted_the_create(service, fake_cj, fake_shopify, session_factory):
-    service.setup_store(fake_shopify.url)
-    orders = make_orders(3)
-    for body in orders:
-        fake_shopify.announce(body)
-    worker = service.start_worker()
-    killed = []
-
-    def kill_before_reply(order):
-        # CJ has stored the order; the worker dies before it hears back, so before it commits.
-        if not killed:
-            killed.append(order["orderNumber"])
-            os.kill(worker.pid, signal.SIGKILL)
-    fake_cj.before_create_reply = kill_before_reply
-    for body in orders:
-        assert service.deliver(*signed(body, "orders/paid")) == 200
-    wait_until(lambda: killed and worker.poll() is not None, timeout=30, what="the worker to be killed")
-    fake_cj.before_create_reply = None
-    service.start_worker()
-    wait_all_paid(session_factory, orders)
-    assert_each_order_at_cj_once(fake_cj, session_factory, orders)
-    assert fake_cj.create_attempts[killed[0]] == 1, "the order CJ accepted was created again"
-    assert fake_cj.duplicates_refused == 0
-    ship_all_and_wait_for_write_back(service, fake_cj, fake_shopify, session_factory, orders)
+    # CJ has stored the order; the worker dies before it hears back, so before it commits.
+    (order,) = _killed_worker_scenario(service, fake_cj, fake_shopify, session_factory,
+                                       hook="before_create_reply", should_kill=lambda order: True)
+    assert fake_cj.create_attempts[order["orderNumber"]] == 1, "the order CJ accepted was created again"
 
 
 def test_cj_500_timeout_busy_and_token_invalidation(service, fake_cj, fake_shopify, session_factory):
