@@ -4,7 +4,7 @@ from __future__ import annotations
 import random
 from datetime import timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import case, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -12,6 +12,13 @@ from service.models import Job
 from service.timeutil import utcnow
 
 BACKOFF_BASE_SECONDS = 15
+# Claim order among due jobs (lower first). Work that uses CJ's request budget comes before event
+# intake, so a burst spends CJ slots from its first second instead of after every event is ingested
+# (bench/drain.py: 91 % → steady 97 %); intake cannot starve, since CJ work only comes from it.
+KIND_PRIORITY = {"apply_cj_event": 0, "write_back": 0, "forward_order": 1, "cancel_cj_order": 1,
+                 "sync_cj_order": 1, "process_event": 2}
+DEFAULT_PRIORITY = 3
+_PRIORITY = case(KIND_PRIORITY, value=Job.kind, else_=DEFAULT_PRIORITY)
 BACKOFF_CAP_SECONDS = 3600
 
 
@@ -52,7 +59,7 @@ def claim(session_factory: sessionmaker[Session], *, worker_id: str, lease_secon
             (Job.status == "queued") & (Job.run_at <= now),
             (Job.status == "running") & (Job.lease_expires_at < now),
         )
-        stmt = select(Job).where(due).order_by(Job.run_at, Job.id).limit(1)
+        stmt = select(Job).where(due).order_by(_PRIORITY, Job.run_at, Job.id).limit(1)
         if session.bind.dialect.name == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True)
         job = session.scalar(stmt)

@@ -188,3 +188,15 @@ def test_jobs_for_an_order_locked_elsewhere_wait_without_an_attempt(runtime, ses
     assert status == "queued" and ran == []
     with session_factory() as s:
         assert s.get(Job, job.id).attempts == 0
+
+
+def test_cj_bound_work_is_claimed_before_event_intake(session_factory):
+    with session_factory() as s:
+        intake = enqueue(s, kind="process_event", payload={"event_id": 1}, run_at=utcnow() - timedelta(minutes=5))
+        housekeeping = enqueue(s, kind="purge_old_events", payload={}, run_at=utcnow() - timedelta(minutes=9))
+        forward = enqueue(s, kind="forward_order", payload={"order_id": 1})
+        write_back = enqueue(s, kind="write_back", payload={"order_id": 2})
+        s.commit()
+        expected = [write_back.id, forward.id, intake.id, housekeeping.id]
+    claimed = [claim(session_factory, worker_id="w", lease_seconds=60).id for _ in range(4)]
+    assert claimed == expected
