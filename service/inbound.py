@@ -68,11 +68,9 @@ def store_and_enqueue(session: Session, *, source: str, scope: str, store_id: in
         session.commit()
     except IntegrityError:
         session.rollback()
-        # Only a key already on file makes this a duplicate; any other constraint failure must not
-        # be acknowledged (the caller answers non-2xx and the platform delivers again).
-        if keys and session.scalar(select(DeliveryKey.id).where(DeliveryKey.scope == scope,
-                                                              DeliveryKey.key.in_(keys)).limit(1)):
-            session.rollback()
+        duplicate = _key_on_file(session, scope, keys)
+        session.rollback()
+        if duplicate:
             return None, True
         raise
     return event_id, False
@@ -91,11 +89,17 @@ def _store_and_enqueue_postgres(session: Session, *, source, scope, store_id, to
                 "note": None if job_kind else "topic not handled", "now": now, "scope": scope,
                 "keys": [k[:300] for k in keys], "job_kind": job_kind}).scalar_one()
         except IntegrityError:
-            if keys and conn.execute(select(DeliveryKey.id).where(DeliveryKey.scope == scope,
-                                                                 DeliveryKey.key.in_(keys)).limit(1)).first():
+            if _key_on_file(conn, scope, keys):
                 return None, True
             raise
     return event_id, False
+
+
+def _key_on_file(db, scope: str, keys: list[str]) -> bool:
+    """After a constraint failure: was it one of this delivery's keys (a duplicate)? Any other failure
+    must not be acknowledged (the caller answers non-2xx and the platform delivers again)."""
+    return bool(keys) and db.execute(select(DeliveryKey.id).where(
+        DeliveryKey.scope == scope, DeliveryKey.key.in_(keys)).limit(1)).first() is not None
 
 
 def store_scope(platform: str, store_id: int) -> str:

@@ -121,12 +121,6 @@ def fail(session: Session, job: Job, *, worker_id: str, error: str, retry_after:
     return status
 
 
-def release(session: Session, job: Job, *, worker_id: str) -> None:
-    """Give a claimed job back untouched (clean shutdown before it ran)."""
-    session.execute(update(Job).where(_owned(job, worker_id)).values(
-        status="queued", attempts=max(0, job.attempts - 1), lease_owner=None, lease_expires_at=None))
-
-
 def retry_dead(session: Session, job_id: int) -> Job | None:
     """Admin retry: a dead job becomes queued again with a fresh attempt budget."""
     job = session.get(Job, job_id)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from service.credential_box import CredentialBox
 from service.db import transaction
 from service.models import CjAccountState
-from service.timeutil import utcnow
+from service.timeutil import parse_iso_utc
 
 ACCOUNT_ROW_ID = 1
 # Requests are spaced a little wider than 1/CJ_QPS: CJ counts arrivals on its own clock, and network
@@ -71,7 +71,6 @@ class StoredTokens:
 
 
 def store_tokens(row: CjAccountState, box: CredentialBox, data: dict) -> None:
-    from service.timeutil import parse_iso_utc
     row.access_token_enc = box.seal(str(data["accessToken"]))
     row.access_expires_at = parse_iso_utc(data.get("accessTokenExpiryDate"))
     if data.get("refreshToken"):
@@ -84,7 +83,3 @@ def store_tokens(row: CjAccountState, box: CredentialBox, data: dict) -> None:
 def stored_open_id(session: Session) -> str | None:
     row = session.get(CjAccountState, ACCOUNT_ROW_ID)
     return row.open_id if row else None
-
-
-def now() -> datetime:
-    return utcnow()

@@ -1,6 +1,8 @@
 """CJ envelope errors, classified by what the caller should do about them (cj-api.md §3)."""
 from __future__ import annotations
 
+from service.job_outcomes import RetryLater
+
 RETRYABLE = "retryable"        # try again with backoff
 RATE_LIMITED = "rate_limited"  # wait, then try again; not a failure
 AUTH = "auth"                  # token problem: refresh or re-authenticate
@@ -70,3 +72,17 @@ class CjApiError(Exception):
 
 class CjTransportError(Exception):
     """No usable answer (timeout, connection error): the outcome of the call is unknown."""
+
+
+def retry_if_transient(exc: Exception, *, note: str = "") -> None:
+    """Raise RetryLater for a failure that time will cure (rate limits wait without using an attempt).
+
+    Returns for a refusal (CjApiError that is needs-human, auth or exists): the caller decides.
+    """
+    message = f"{exc}{note}"
+    if isinstance(exc, CjTransportError):
+        raise RetryLater(message) from None
+    if exc.category == RATE_LIMITED:
+        raise RetryLater(message, retry_after=exc.retry_after, count_attempt=False) from None
+    if exc.category == RETRYABLE:
+        raise RetryLater(message) from None

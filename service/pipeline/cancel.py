@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from service.cj.errors import CjApiError, CjTransportError, RATE_LIMITED
-from service.job_outcomes import RetryLater
+from service.cj.errors import CjApiError, CjTransportError, retry_if_transient
 from service.models import Order
 from service.pipeline.call_log import record_call
 from service.pipeline.order_state import CJ_PAID_STATUSES, hold, transition
@@ -49,13 +48,8 @@ def cancel_cj_order(session: Session, *, order_id: int, runtime: Runtime) -> str
             return "held"
         session.commit()
         runtime.cj.delete_order(order.cj_order_id)
-    except CjTransportError as exc:
-        raise RetryLater(str(exc)) from None
-    except CjApiError as exc:
-        if exc.category == RATE_LIMITED:
-            raise RetryLater(str(exc), retry_after=exc.retry_after, count_attempt=False) from None
-        if exc.category == "retryable":
-            raise RetryLater(str(exc)) from None
+    except (CjApiError, CjTransportError) as exc:
+        retry_if_transient(exc)
         hold(session, order, "cancel_needs_attention", f"CJ refused to delete order {order.cj_order_id}: code "
              f"{exc.code}: {exc.cj_message}. Resolution: cancel it on My CJ, then POST /admin/orders/<id>/retry.")
         return "held"

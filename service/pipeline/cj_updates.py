@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from service.cj.errors import CjApiError, CjTransportError, RATE_LIMITED
+from service.cj.errors import CjApiError, CjTransportError, retry_if_transient
 from service.job_outcomes import RetryLater
 from service.job_queue import enqueue
 from service.models import Order, WebhookEvent
@@ -138,12 +138,9 @@ def sync_cj_order(session: Session, *, order_id: int, runtime: Runtime) -> str:
     session.commit()
     try:
         detail = runtime.cj.get_order_detail(key)
-    except CjTransportError as exc:
-        raise RetryLater(str(exc)) from None
-    except CjApiError as exc:
-        if exc.category == RATE_LIMITED:
-            raise RetryLater(str(exc), retry_after=exc.retry_after, count_attempt=False) from None
-        raise RetryLater(str(exc)) from None
+    except (CjApiError, CjTransportError) as exc:
+        retry_if_transient(exc)
+        raise RetryLater(str(exc)) from None  # a refused lookup is retried too: the poll is only a safety net
     if detail is None:
         order.last_cj_update_at = utcnow()
         note(session, order, "cj_lookup_empty", f"getOrderDetail found no CJ order {key}")

@@ -6,7 +6,8 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
-from service.cj.errors import EXISTS, NEEDS_HUMAN, RATE_LIMITED, CjApiError, CjTransportError, INSUFFICIENT_BALANCE_CODES
+from service.cj.errors import (AUTH, EXISTS, INSUFFICIENT_BALANCE_CODES, NEEDS_HUMAN, RATE_LIMITED, CjApiError,
+                               CjTransportError, retry_if_transient)
 from service.job_outcomes import RetryLater
 from service.models import Order, Store
 from service.pipeline import mapping, shipping
@@ -128,7 +129,7 @@ def create_exactly_once(session: Session, *, order: Order, body: dict, runtime: 
                 raise RetryLater("CJ says the order exists (1603003) but the lookup found nothing yet")
             bind_cj_order(session, order, detail, how="CJ answered 1603003 (already exists); bound to it")
             return pay_if_allowed(session, order=order, runtime=runtime)
-        if exc.category in (NEEDS_HUMAN, RATE_LIMITED, "auth"):
+        if exc.category in (NEEDS_HUMAN, RATE_LIMITED, AUTH):
             # CJ answered and refused: nothing was created, a later create is safe. Retryable codes
             # (busy, read timed out) leave the outcome unknown, so the mark stays and we look up first.
             order.cj_create_state = None
@@ -221,12 +222,9 @@ def _mark_paid(session: Session, order: Order, detail: str) -> str:
 def _cj_failure(session: Session, order: Order, exc: Exception, *, stage: str) -> str:
     """Turn a CJ failure into a retry (transient) or a hold that says how to fix it."""
     session.commit()  # what we learned (call log, create mark reset) must survive the retry's rollback
-    if isinstance(exc, CjTransportError):
-        raise RetryLater(str(exc)) from None
+    retry_if_transient(exc)
     assert isinstance(exc, CjApiError)
-    if exc.category == RATE_LIMITED:
-        raise RetryLater(str(exc), retry_after=exc.retry_after, count_attempt=False) from None
-    if exc.category in (NEEDS_HUMAN,) or exc.category == "auth":
+    if exc.category in (NEEDS_HUMAN, AUTH):
         hold(session, order, "cj_rejected", f"CJ {stage} refused the order: code {exc.code}: {exc.cj_message}. "
              f"Resolution: {exc.resolution}.")
         return "held"
@@ -298,14 +296,11 @@ def _auto_match(session: Session, *, runtime: Runtime, missing: list[dict]) -> N
         session.commit()
         try:
             variants = runtime.cj.query_variants_by_sku(sku)
-        except CjApiError as exc:
-            if exc.category == RATE_LIMITED:
-                raise RetryLater(str(exc), retry_after=exc.retry_after, count_attempt=False) from None
+        except (CjApiError, CjTransportError) as exc:
+            retry_if_transient(exc)
             if exc.category != NEEDS_HUMAN:
                 raise RetryLater(str(exc)) from None
             variants = []  # e.g. 1602000 variant not found: cache the "no"
-        except CjTransportError as exc:
-            raise RetryLater(str(exc)) from None
         vid = mapping.vid_from_variants(sku, variants)
         mapping.remember_vid(session, sku, vid)
         if vid:

@@ -15,6 +15,7 @@ from service.job_queue import enqueue
 from service.models import Order, Store, WebhookEvent
 from service.pipeline import privacy
 from service.pipeline.order_state import note, transition
+from service.pipeline.store_context import store_context
 from service.timeutil import parse_iso_utc, utcnow
 
 log = logging.getLogger("cj_bridge.pipeline")
@@ -169,7 +170,6 @@ def apply_deletion(session: Session, *, store: Store, store_order_id: str) -> st
 
 def _refetch(session: Session, *, adapter, store: Store, canonical: dict, runtime, topic: str) -> dict:
     """Some deliveries arrive without line items (WooCommerce#23335): read the order from the store."""
-    from service.pipeline.write_back import store_context
     context = store_context(store, runtime)
     session.commit()  # no transaction stays open across the store call
     try:

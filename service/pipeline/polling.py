@@ -13,7 +13,7 @@ from adapters.base import order_version_key
 from service.inbound import store_and_enqueue, store_scope
 from service.job_queue import enqueue
 from service.models import DeliveryKey, Store
-from service.pipeline.write_back import store_context
+from service.pipeline.store_context import store_context
 from service.runtime import Runtime
 from service.timeutil import utcnow
 

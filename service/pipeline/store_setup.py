@@ -7,7 +7,7 @@ from adapters import get_adapter
 from adapters.base import NotSupported
 from service.job_outcomes import NeedsHuman
 from service.models import Store
-from service.pipeline.write_back import store_context
+from service.pipeline.store_context import store_context
 from service.runtime import Runtime
 from service.timeutil import iso, utcnow
 

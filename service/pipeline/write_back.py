@@ -4,20 +4,14 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from adapters import get_adapter
-from adapters.base import ShipmentToWrite, StoreContext
+from adapters.base import ShipmentToWrite
 from service.job_outcomes import NeedsHuman
 from service.models import Order, Shipment, Store
 from service.pipeline.call_log import record_call
 from service.pipeline.order_state import hold, transition
+from service.pipeline.store_context import store_context
 from service.runtime import Runtime
 from service.timeutil import utcnow
-
-
-def store_context(store: Store, runtime: Runtime) -> StoreContext:
-    return StoreContext(store_id=store.id, domain=store.domain, api_base_url=store.api_base_url,
-                        credentials=runtime.box.open_json(store.credentials_enc),
-                        api_version=runtime.settings.shopify_api_version,
-                        adapter_state=dict(store.adapter_state or {}))
 
 
 def _shippable_line_ids(order: Order) -> set[str]:
