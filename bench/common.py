@@ -52,16 +52,53 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[k]
 
 
+def process_tree(pid: int) -> list[int]:
+    """A process and its children (gunicorn's arbiter and its workers)."""
+    pids = [pid]
+    try:
+        pids += [int(c) for c in pathlib.Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        pass
+    return pids
+
+
+def _stat(pid: int) -> list[str]:
+    text = pathlib.Path(f"/proc/{pid}/stat").read_text()
+    name = text[text.index("(") + 1:text.rindex(")")]
+    return [name] + text.rsplit(")", 1)[1].split()
+
+
+def postmaster_pids() -> list[int]:
+    """The root process of each PostgreSQL server on this machine (the bench is meant to be alone)."""
+    roots = []
+    for entry in pathlib.Path("/proc").glob("[0-9]*"):
+        try:
+            name, _state, ppid = _stat(int(entry.name))[:3]
+            if name == "postgres" and _stat(int(ppid))[0] != "postgres":
+                roots.append(int(entry.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return roots
+
+
+def cpu_seconds(roots: list[int]) -> float:
+    """CPU time (user + system, all threads) used so far by these processes and all their children,
+    including children that have exited since (a gunicorn worker recycled, a database backend closed)."""
+    ticks = 0
+    for root in roots:
+        for pid in process_tree(root):
+            try:
+                fields = _stat(pid)
+                ticks += sum(int(f) for f in fields[12:16])  # utime, stime, cutime, cstime
+            except (OSError, IndexError, ValueError):
+                continue
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_mb(pid: int) -> float:
     """Peak resident memory (VmHWM) of a process and its children, in MiB."""
     total = 0
-    pids = [pid]
-    try:
-        children = pathlib.Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        pids += [int(c) for c in children]
-    except OSError:
-        pass
-    for p in pids:
+    for p in process_tree(pid):
         try:
             for line in pathlib.Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmHWM:"):

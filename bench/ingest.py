@@ -11,13 +11,14 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 
-from common import PRODUCTION_ENV, ROOT, fresh_database, peak_rss_mb
+from common import PRODUCTION_ENV, ROOT, cpu_seconds, fresh_database, peak_rss_mb, postmaster_pids
 
 sys.path.insert(0, str(ROOT))
 from tests.fault.fake_servers import FakeCjServer  # noqa: E402
@@ -33,20 +34,33 @@ def write_deliveries(count: int, path: str) -> None:
             out.write(f"{headers['X-Shopify-Webhook-Id']}\t{headers['X-Shopify-Hmac-Sha256']}\t{raw.decode()}\n")
 
 
-def run_wrk(url: str, deliveries: str, *, duration: int, connections: int, threads: int) -> dict:
+def run_wrk(url: str, deliveries: str, *, duration: int, connections: int, threads: int, web_pid: int) -> dict:
+    web, db = [web_pid], postmaster_pids()
+    web_cpu, db_cpu = cpu_seconds(web), cpu_seconds(db)
+    wrk_cpu = _children_cpu()
     out = subprocess.run(["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration}s", "--latency",
                           "-s", str(ROOT / "bench" / "ingest_wrk.lua"), url, "--", deliveries, str(threads)],
                          capture_output=True, text=True, check=True).stdout
+    web_cpu, db_cpu, wrk_cpu = cpu_seconds(web) - web_cpu, cpu_seconds(db) - db_cpu, _children_cpu() - wrk_cpu
+
     def ms(label):
         m = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
         value, unit = float(m.group(1)), m.group(2)
         return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: (.*)", out)
-    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-            "requests": int(re.search(r"(\d+) requests in", out).group(1)),
+    requests_done = int(re.search(r"(\d+) requests in", out).group(1))
+    per_request = 1000 / max(requests_done, 1)
+    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), "requests": requests_done,
+            "cpu_ms_per_request": {"web": web_cpu * per_request, "database": db_cpu * per_request,
+                                   "wrk": wrk_cpu * per_request},
             "p50_ms": ms("50"), "p99_ms": ms("99"), "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
             "socket_errors": errors.group(1) if errors else "none"}
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def gunicorn(env: dict, app: str) -> subprocess.Popen:
@@ -65,7 +79,7 @@ def bench(kind: str, args, deliveries: str) -> dict:
         wait_until(svc._healthy_bare if hasattr(svc, "_healthy_bare") else lambda: _up(svc.base), timeout=30,
                    what="the bare app")
         base = run_wrk(svc.base, deliveries, duration=args.duration, connections=args.connections,
-                       threads=args.threads)
+                       threads=args.threads, web_pid=bare.pid)
         base["rss_mb"] = peak_rss_mb(bare.pid)
         bare.terminate()
         bare.wait(20)
@@ -74,7 +88,7 @@ def bench(kind: str, args, deliveries: str) -> dict:
         wait_until(svc._healthy, timeout=30, what="the service")
         svc.setup_store("http://127.0.0.1:9")
         got = run_wrk(svc.base, deliveries, duration=args.duration, connections=args.connections,
-                      threads=args.threads)
+                      threads=args.threads, web_pid=svc.web.pid)
         got["rss_mb"] = peak_rss_mb(svc.web.pid)
         import sqlalchemy as sa
         engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1)
@@ -121,6 +135,10 @@ def main() -> None:
               f"peak RSS {b['rss_mb']:.0f} MiB")
         print(f"  CJ Bridge  : {s['rps']:8.0f} req/s  p50 {s['p50_ms']:6.1f} ms  p99 {s['p99_ms']:6.1f} ms  "
               f"peak RSS {s['rss_mb']:.0f} MiB  non-2xx {s['non_2xx']}  socket errors {s['socket_errors']}")
+        for name, r in (("bare", b), ("service", s)):
+            cpu = r["cpu_ms_per_request"]
+            print(f"  CPU/request ({name:7s}): web {cpu['web']:.2f} ms, database {cpu['database']:.2f} ms, "
+                  f"wrk {cpu['wrk']:.2f} ms")
         print(f"  ratio      : {s['rps'] / b['rps']:.2f} × bare req/s (target ≥ 0.60; p99 target < 50 ms)")
         print(f"  stored     : {s['events_stored']} events, {s['jobs_queued']} jobs "
               f"(requests beyond {args.deliveries} repeat earlier deliveries and are deduplicated)")

@@ -7,6 +7,8 @@ from flask import Flask, jsonify
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
+from service.delivery_writer import DeliveryNotStored
+
 
 class ApiError(Exception):
     def __init__(self, status: int, code: str, message: str, details=None):
@@ -40,6 +42,10 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):
         return error_response(exc.status, exc.code, exc.message, exc.details)
+
+    @app.errorhandler(DeliveryNotStored)
+    def _not_stored(exc: DeliveryNotStored):
+        return error_response(exc.status, exc.code, exc.message)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

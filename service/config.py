@@ -77,8 +77,10 @@ class Settings:
     def as_flask_config(self) -> dict:
         data = asdict(self)
         data.pop("extra")
-        out = {"SETTINGS": self, "SECRET_KEY": self.secret_key,
-               "MAX_CONTENT_LENGTH": None}
+        # No Flask SECRET_KEY: the service has no cookie sessions (the admin API takes a bearer token),
+        # and without one Flask skips building a session signer for every request.
+        data.pop("secret_key")
+        out = {"SETTINGS": self, "MAX_CONTENT_LENGTH": None}
         out.update({k.upper(): v for k, v in data.items()})
         return out
 

@@ -1,6 +1,7 @@
 """Database engine and session factory, tuned for SQLite (embedded) and PostgreSQL (production)."""
 from __future__ import annotations
 
+import os
 import threading
 from contextlib import contextmanager
 from typing import Iterator
@@ -56,6 +57,30 @@ def make_engine(database_url: str) -> Engine:
     # No pre-ping: it costs a round trip per request. After a database restart the first use of a
     # stale connection fails (a 503, which the platform retries) and the pool drops them all.
     return create_engine(database_url, pool_size=10, max_overflow=10)
+
+
+def make_intake_engine(engine: Engine) -> Engine:
+    """The engine the webhook intake writer stores batches with.
+
+    PostgreSQL: a pool of its own whose sessions use a generic plan, so the one batch statement is
+    planned once per connection rather than on every execution (PostgreSQL keeps re-planning it
+    because each batch's arrays differ in size; planning was half its database time). SQLite: the
+    same engine, whose in-process write lock must be shared by every writer of the process.
+    """
+    if is_sqlite(engine):
+        return engine
+    # One per database and process, however many apps the process builds; a pool is never shared
+    # across a fork.
+    key = (os.getpid(), engine.url.render_as_string(hide_password=False))
+    with _intake_engines_lock:
+        if key not in _intake_engines:
+            _intake_engines[key] = create_engine(engine.url, pool_size=1, max_overflow=2, connect_args={
+                "options": "-c plan_cache_mode=force_generic_plan"})
+        return _intake_engines[key]
+
+
+_intake_engines: dict[tuple[int, str], Engine] = {}
+_intake_engines_lock = threading.Lock()
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -12,14 +12,11 @@ worker_class = "gthread"
 timeout = 30
 graceful_timeout = 20
 keepalive = 5
-max_requests = 2048
-max_requests_jitter = 128
+# Recycling a worker costs an app import and drops its keep-alive connections; at 2,048 requests it
+# happened every second or two under load (bench/ingest.py: read errors, p99 × 5, bare Flask at a third
+# of its rate). A recycle per ~100k requests still bounds any slow leak.
+max_requests = 100000
+max_requests_jitter = 10000
 accesslog = "-"
 errorlog = "-"
 
-
-def post_fork(server, worker):
-    """Shorter GIL switch interval: a thread returning from a database call waits less for the GIL
-    (measured +14 % webhook throughput on PostgreSQL in bench/ingest.py)."""
-    import sys
-    sys.setswitchinterval(0.0005)

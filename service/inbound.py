@@ -1,105 +1,188 @@
-"""Storing an inbound delivery with its dedupe keys and its job, in one transaction."""
+"""Storing inbound deliveries with their dedupe keys and jobs: one transaction for a whole batch."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from typing import Sequence
 
-from sqlalchemy import bindparam, insert, select, text
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import insert, select
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
-from sqlalchemy.types import Text
 
 from service.models import DeliveryKey, Job, WebhookEvent
 from service.timeutil import utcnow
 
+KEY_MAX_CHARS = 300  # delivery_keys.key
 
 # Built once: parameters are bound at execution, so SQLAlchemy's compiled-statement cache always hits.
-_INSERT_EVENT = insert(WebhookEvent.__table__).returning(WebhookEvent.__table__.c.id)
+# sort_by_parameter_order: the ids come back in the order of the rows, in one multi-row INSERT.
+_INSERT_EVENTS = insert(WebhookEvent.__table__).returning(WebhookEvent.__table__.c.id,
+                                                          sort_by_parameter_order=True)
 _INSERT_KEY = insert(DeliveryKey.__table__)
 _INSERT_JOB = insert(Job.__table__)
 
-
-# PostgreSQL: event, keys and job in one statement. Run in autocommit it is atomic by itself and
-# costs a single round trip (bench/ingest.py: BEGIN + three INSERTs + COMMIT was the ingest ceiling).
-_PG_STORE_AND_ENQUEUE = text("""
-WITH ev AS (
-  INSERT INTO webhook_events (source, store_id, topic, delivery_id, raw_body, headers, status, note, received_at)
-  VALUES (:source, :store_id, :topic, :delivery_id, :raw_body, CAST(:headers AS json), :status, :note, :now)
-  RETURNING id
+# PostgreSQL: the dedupe check and the three INSERTs for a whole batch in one statement, so a batch
+# costs one round trip (with the CPU saturated, each round trip waits to be scheduled twice). Ids are
+# drawn first so that keys and jobs can refer to their event by the delivery's position (ord).
+# The batch travels as one JSON document plus one binary bytea[] of raw bodies (pos indexes it):
+# psycopg adapts each list parameter in Python, element by element, which with one array per column
+# cost more than the rest of the batch; json.dumps runs in C, and bodies in binary need no escaping.
+# LIMIT 1 keeps the key check an index probe per key whatever the planner thinks of delivery_keys.
+_PG_STORE_BATCH_SQL = """
+WITH input AS (
+  SELECT * FROM json_to_recordset(%(batch)s::json)
+    AS t(ord int, pos int, source text, scope text, store_id bigint, topic text, delivery_id text,
+         headers json, job_kind text, keys text[])
+), input_keys AS (
+  SELECT ord, scope, unnest(keys) AS key FROM input
+), fresh AS MATERIALIZED (
+  SELECT nextval(pg_get_serial_sequence('webhook_events', 'id')) AS id, input.* FROM input
+  WHERE NOT EXISTS (SELECT 1 FROM input_keys ik, LATERAL (
+                      SELECT 1 FROM delivery_keys dk WHERE dk.scope = ik.scope AND dk.key = ik.key LIMIT 1) hit
+                    WHERE ik.ord = input.ord)
+), ev AS (
+  INSERT INTO webhook_events (id, source, store_id, topic, delivery_id, raw_body, headers, status, note, received_at)
+  SELECT id, source, store_id, topic, delivery_id, (%(raw_bodies)b::bytea[])[pos], headers,
+         CASE WHEN job_kind IS NULL THEN 'ignored' ELSE 'queued' END,
+         CASE WHEN job_kind IS NULL THEN 'topic not handled' END, %(now)s
+  FROM fresh
 ), k AS (
   INSERT INTO delivery_keys (scope, key, event_id, created_at)
-  SELECT :scope, key, ev.id, :now FROM ev, unnest(:keys) AS key
+  SELECT ik.scope, ik.key, fresh.id, %(now)s FROM fresh JOIN input_keys ik ON ik.ord = fresh.ord
 ), j AS (
   INSERT INTO jobs (kind, payload, status, run_at, attempts, max_attempts, created_at, updated_at)
-  SELECT :job_kind, json_build_object('event_id', ev.id), 'queued', :now, 0, 8, :now, :now
-  FROM ev WHERE :job_kind IS NOT NULL
+  SELECT job_kind, json_build_object('event_id', id), 'queued', %(now)s, 0, 8, %(now)s, %(now)s
+  FROM fresh WHERE job_kind IS NOT NULL
 )
-SELECT id FROM ev
-""").bindparams(bindparam("keys", type_=ARRAY(Text)), bindparam("job_kind", type_=Text))
+SELECT ord, id FROM fresh
+"""
 
 
-def store_and_enqueue(session: Session, *, source: str, scope: str, store_id: int | None, topic: str,
-                      delivery_id: str | None, raw_body: bytes, headers: dict, keys: list[str],
-                      job_kind: str | None) -> tuple[int | None, bool]:
-    """Insert the event, its dedupe keys and its job, then commit: all or nothing. Commits `session`.
+@dataclass(frozen=True)
+class Delivery:
+    """One inbound delivery, verified, as it will be stored."""
+    source: str
+    scope: str  # dedupe keys are unique within their scope
+    store_id: int | None
+    topic: str
+    delivery_id: str | None
+    raw_body: bytes
+    headers: dict
+    keys: tuple[str, ...]  # any key already on file makes the delivery a duplicate
+    job_kind: str | None  # None: recorded only, nothing to do
 
-    Returns (event id, duplicate). The unique (scope, key) constraint is the dedupe check: a key
-    already on file rolls everything back and the delivery counts as a duplicate. This is the hot
-    path of every webhook, so it uses plain INSERTs (no ORM unit of work, no look-up first).
+    def scoped_keys(self) -> set[tuple[str, str]]:
+        return {(self.scope, key[:KEY_MAX_CHARS]) for key in self.keys}
+
+
+@dataclass(frozen=True)
+class Stored:
+    event_id: int | None  # None for a duplicate
+    duplicate: bool
+
+
+def store_deliveries(engine: Engine, deliveries: Sequence[Delivery]) -> list[Stored]:
+    """Store each delivery with its keys and its job, all in one transaction, or find it a duplicate.
+
+    Deliveries are decided in order, as if stored one by one: a delivery sharing a key with one on
+    file, or with an earlier one of the batch that is being stored, is a duplicate. Either the whole
+    batch is committed or an exception is raised and nothing is stored. Uses its own connection: on
+    SQLite the caller must not hold a transaction open meanwhile (it would hold the write lock).
     """
-    now = utcnow()
-    if session.bind.dialect.name == "postgresql":
-        return _store_and_enqueue_postgres(session, source=source, scope=scope, store_id=store_id, topic=topic,
-                                           delivery_id=delivery_id, raw_body=raw_body, headers=headers,
-                                           keys=keys, job_kind=job_kind, now=now)
+    if not deliveries:
+        return []
     try:
-        event_id = session.execute(_INSERT_EVENT, {
-            "source": source, "store_id": store_id, "topic": topic[:128],
-            "delivery_id": (delivery_id or "")[:255] or None, "raw_body": raw_body, "headers": headers,
-            "status": "queued" if job_kind else "ignored", "note": None if job_kind else "topic not handled",
-            "received_at": now}).scalar_one()
-        if keys:
-            session.execute(_INSERT_KEY, [{"scope": scope, "key": key[:300], "event_id": event_id,
-                                           "created_at": now} for key in keys])
-        if job_kind:
-            session.execute(_INSERT_JOB, {"kind": job_kind, "payload": {"event_id": event_id}, "status": "queued",
-                                          "run_at": now, "attempts": 0, "max_attempts": 8, "created_at": now,
-                                          "updated_at": now})
-        session.commit()
+        if engine.dialect.name == "postgresql":
+            return _store_batch_postgres(engine, deliveries)
+        return _store_batch(engine, deliveries)
     except IntegrityError:
-        session.rollback()
-        duplicate = _key_on_file(session, scope, keys)
-        session.rollback()
-        if duplicate:
-            return None, True
-        raise
-    return event_id, False
+        # Another process committed one of these keys after our check (a platform redelivering
+        # concurrently to two web processes). Alone, each delivery meets the constraint by itself.
+        if len(deliveries) > 1:
+            return [store_deliveries(engine, [delivery])[0] for delivery in deliveries]
+        with engine.connect() as conn:
+            if _keys_on_file(conn, deliveries[0].scoped_keys()):
+                return [Stored(event_id=None, duplicate=True)]
+        raise  # a different constraint failed: not acknowledged, the platform delivers again
 
 
-def _store_and_enqueue_postgres(session: Session, *, source, scope, store_id, topic, delivery_id, raw_body,
-                                headers, keys, job_kind, now) -> tuple[int | None, bool]:
-    session.commit()  # as on SQLite, the caller's pending work is committed first (free when there is none)
-    engine = session.bind
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        try:
-            event_id = conn.execute(_PG_STORE_AND_ENQUEUE, {
-                "source": source, "store_id": store_id, "topic": topic[:128],
-                "delivery_id": (delivery_id or "")[:255] or None, "raw_body": raw_body,
-                "headers": json.dumps(headers), "status": "queued" if job_kind else "ignored",
-                "note": None if job_kind else "topic not handled", "now": now, "scope": scope,
-                "keys": [k[:300] for k in keys], "job_kind": job_kind}).scalar_one()
-        except IntegrityError:
-            if _key_on_file(conn, scope, keys):
-                return None, True
-            raise
-    return event_id, False
+def _store_batch(engine: Engine, deliveries: Sequence[Delivery]) -> list[Stored]:
+    now = utcnow()
+    with engine.begin() as conn:
+        claimed = _keys_on_file(conn, set().union(*(d.scoped_keys() for d in deliveries)))
+        results: list[Stored] = []
+        fresh: list[tuple[int, Delivery]] = []
+        for index, delivery in enumerate(deliveries):
+            keys = delivery.scoped_keys()
+            if keys & claimed:
+                results.append(Stored(event_id=None, duplicate=True))
+                continue
+            claimed |= keys
+            fresh.append((index, delivery))
+            results.append(Stored(event_id=None, duplicate=False))  # its id is filled in below
+        if not fresh:
+            return results
+        event_ids = conn.execute(_INSERT_EVENTS, [{
+            "source": d.source, "store_id": d.store_id, "topic": d.topic[:128],
+            "delivery_id": (d.delivery_id or "")[:255] or None, "raw_body": d.raw_body, "headers": d.headers,
+            "status": "queued" if d.job_kind else "ignored", "note": None if d.job_kind else "topic not handled",
+            "received_at": now} for _, d in fresh]).scalars().all()
+        key_rows = [{"scope": scope, "key": key, "event_id": event_id, "created_at": now}
+                    for (_, d), event_id in zip(fresh, event_ids) for scope, key in sorted(d.scoped_keys())]
+        job_rows = [{"kind": d.job_kind, "payload": {"event_id": event_id}, "status": "queued", "run_at": now,
+                     "attempts": 0, "max_attempts": 8, "created_at": now, "updated_at": now}
+                    for (_, d), event_id in zip(fresh, event_ids) if d.job_kind]
+        if key_rows:
+            conn.execute(_INSERT_KEY, key_rows)
+        if job_rows:
+            conn.execute(_INSERT_JOB, job_rows)
+    for (index, _), event_id in zip(fresh, event_ids):
+        results[index] = Stored(event_id=event_id, duplicate=False)
+    return results
 
 
-def _key_on_file(db, scope: str, keys: list[str]) -> bool:
-    """After a constraint failure: was it one of this delivery's keys (a duplicate)? Any other failure
-    must not be acknowledged (the caller answers non-2xx and the platform delivers again)."""
-    return bool(keys) and db.execute(select(DeliveryKey.id).where(
-        DeliveryKey.scope == scope, DeliveryKey.key.in_(keys)).limit(1)).first() is not None
+def _store_batch_postgres(engine: Engine, deliveries: Sequence[Delivery]) -> list[Stored]:
+    # The statement checks keys against the table only, so deliveries that share a key are sent in
+    # separate rounds, in order: a later round sees what an earlier one stored, in the same transaction.
+    rounds: list[list[int]] = []
+    round_of_key: dict[tuple[str, str], int] = {}
+    for index, delivery in enumerate(deliveries):
+        keys = delivery.scoped_keys()
+        position = 1 + max((round_of_key[key] for key in keys if key in round_of_key), default=-1)
+        if position == len(rounds):
+            rounds.append([])
+        rounds[position].append(index)
+        round_of_key.update(dict.fromkeys(keys, position))
+    results: list[Stored | None] = [None] * len(deliveries)
+    now = utcnow()
+    # The usual single round runs in autocommit: atomic by itself, no BEGIN/COMMIT round trips.
+    connection = (engine.connect().execution_options(isolation_level="AUTOCOMMIT") if len(rounds) == 1
+                  else engine.connect())
+    with connection as conn:
+        for members in rounds:
+            batch = json.dumps([{
+                "ord": ord_, "pos": pos, "source": d.source, "scope": d.scope, "store_id": d.store_id,
+                "topic": d.topic[:128], "delivery_id": (d.delivery_id or "")[:255] or None,
+                "headers": d.headers, "job_kind": d.job_kind, "keys": sorted(key for _, key in d.scoped_keys())}
+                for pos, (ord_, d) in enumerate(((ord_, deliveries[ord_]) for ord_ in members), start=1)])
+            stored = dict(conn.exec_driver_sql(_PG_STORE_BATCH_SQL, {
+                "batch": batch, "raw_bodies": [deliveries[ord_].raw_body for ord_ in members], "now": now}).all())
+            for ord_ in members:
+                event_id = stored.get(ord_)
+                results[ord_] = Stored(event_id=event_id, duplicate=event_id is None)
+        if len(rounds) > 1:
+            conn.commit()
+    return results
+
+
+def _keys_on_file(conn: Connection, keys: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which of these (scope, key) pairs are already stored."""
+    if not keys:
+        return set()
+    # Both columns, so the lookup uses the unique (scope, key) index.
+    rows = conn.execute(select(DeliveryKey.scope, DeliveryKey.key).where(
+        DeliveryKey.scope.in_({scope for scope, _ in keys}), DeliveryKey.key.in_({key for _, key in keys}))).all()
+    return {(scope, key) for scope, key in rows} & keys
 
 
 def store_scope(platform: str, store_id: int) -> str:

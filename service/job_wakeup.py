@@ -17,6 +17,10 @@ from sqlalchemy.engine import Engine
 
 CHANNEL = "cj_bridge_jobs"
 SQLITE_CHECK_SECONDS = 0.01
+# Under a burst, one NOTIFY per 20 ms is plenty: busy workers claim the next job without being told,
+# and each NOTIFY is a round trip plus a lock on PostgreSQL's notify queue. The first notify after a
+# quiet spell still goes out at once.
+NOTIFY_SPACING_SECONDS = 0.02
 
 
 def notify_sql():
@@ -89,6 +93,7 @@ class JobNotifier:
         self._wanted = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._last_sent = float("-inf")
 
     def jobs_committed(self) -> None:
         """Call after a commit that added jobs; returns at once."""
@@ -104,10 +109,12 @@ class JobNotifier:
     def _run(self) -> None:
         while True:
             self._wanted.wait()
+            time.sleep(max(0.0, self._last_sent + NOTIFY_SPACING_SECONDS - time.monotonic()))
             self._wanted.clear()
             try:
                 with self.engine.connect() as conn:
                     conn.execute(notify_sql())
                     conn.commit()
+                self._last_sent = time.monotonic()
             except Exception:  # noqa: BLE001 - workers still poll; a lost wake-up costs one poll interval
                 time.sleep(0.5)

@@ -9,6 +9,7 @@ from service.cj.client import CjClient
 from service.config import Settings
 from service.credential_box import CredentialBox
 from service.db import make_engine, make_session_factory
+from service.delivery_writer import DeliveryWriter
 from service.job_wakeup import JobNotifier
 from service.outbound_http import OutboundHttp
 from service.store_directory import StoreDirectory
@@ -23,6 +24,7 @@ class Runtime:
     box: CredentialBox
     notifier: JobNotifier
     stores: StoreDirectory
+    deliveries: DeliveryWriter  # webhook intake: group commit
 
 
 def build_runtime(settings: Settings, *, session_factory: sessionmaker[Session] | None = None,
@@ -32,5 +34,8 @@ def build_runtime(settings: Settings, *, session_factory: sessionmaker[Session] 
     http = OutboundHttp(timeout=settings.http_timeout)
     cj = CjClient(settings=settings, session_factory=session_factory, http=http, sleep=sleep)
     box = CredentialBox(settings.secret_key)
+    engine = session_factory.kw["bind"]
+    notifier = JobNotifier(engine)
     return Runtime(settings=settings, session_factory=session_factory, http=http, cj=cj, box=box,
-                   notifier=JobNotifier(session_factory.kw["bind"]), stores=StoreDirectory(session_factory, box))
+                   notifier=notifier, stores=StoreDirectory(session_factory, box),
+                   deliveries=DeliveryWriter(engine, on_jobs_committed=notifier.jobs_committed))

@@ -7,34 +7,31 @@ from adapters.base import signature_matches
 from service.api_errors import ApiError, parse_json
 from service.cj.account import stored_open_id
 from webhooks import bp
-from service.inbound import store_and_enqueue
+from service.inbound import Delivery
 from webhooks.intake import kept_headers, read_raw_body, settings
 
 
 @bp.post("/cj")
 def cj_webhook():
     raw = read_raw_body(settings().max_webhook_bytes)
-    session = current_app.extensions["cj_bridge"].session_factory()
-    try:
-        open_id = settings().cj_open_id or stored_open_id(session)
-        if not open_id:
-            raise ApiError(401, "signature_unverifiable", "CJ_OPEN_ID is not configured and no CJ token has "
-                           "been obtained yet, so the 'sign' header cannot be checked")
-        if not signature_matches(raw, request.headers.get("sign"), [open_id]):
-            raise ApiError(401, "invalid_signature", "the 'sign' header is missing or does not match")
-        message = parse_json(raw)
-        if not isinstance(message, dict) or not message.get("messageId"):
-            raise ApiError(400, "missing_message_id", "a CJ message needs a messageId")
-        kind = str(message.get("type") or "").upper()
-        handled = kind in ("ORDER", "LOGISTIC")
-        _event, duplicate = store_and_enqueue(
-            session, source="cj", scope="cj", store_id=None,
-            topic=f"{kind}/{message.get('messageType') or ''}", delivery_id=str(message["messageId"]),
-            raw_body=raw, headers=kept_headers(), keys=[f"message:{message['messageId']}"],
-            job_kind="apply_cj_event" if handled else None)
-    finally:
-        session.close()
-    if handled and not duplicate:
-        current_app.extensions["cj_bridge"].notifier.jobs_committed()
+    runtime = current_app.extensions["cj_bridge"]
+    open_id = settings().cj_open_id
+    if not open_id:
+        with runtime.session_factory() as session:
+            open_id = stored_open_id(session)
+    if not open_id:
+        raise ApiError(401, "signature_unverifiable", "CJ_OPEN_ID is not configured and no CJ token has "
+                       "been obtained yet, so the 'sign' header cannot be checked")
+    if not signature_matches(raw, request.headers.get("sign"), [open_id]):
+        raise ApiError(401, "invalid_signature", "the 'sign' header is missing or does not match")
+    message = parse_json(raw)
+    if not isinstance(message, dict) or not message.get("messageId"):
+        raise ApiError(400, "missing_message_id", "a CJ message needs a messageId")
+    kind = str(message.get("type") or "").upper()
+    handled = kind in ("ORDER", "LOGISTIC")
+    stored = runtime.deliveries.store(Delivery(
+        source="cj", scope="cj", store_id=None, topic=f"{kind}/{message.get('messageType') or ''}",
+        delivery_id=str(message["messageId"]), raw_body=raw, headers=kept_headers(),
+        keys=(f"message:{message['messageId']}",), job_kind="apply_cj_event" if handled else None))
     # CJ's documented acknowledgement body.
-    return jsonify({"code": 200, "result": "success", "message": "duplicate" if duplicate else "ok"}), 200
+    return jsonify({"code": 200, "result": "success", "message": "duplicate" if stored.duplicate else "ok"}), 200

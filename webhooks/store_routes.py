@@ -1,13 +1,13 @@
 """POST /webhooks/<platform>: store-platform deliveries, handled the same way through each adapter."""
 from __future__ import annotations
 
-from flask import current_app
-from flask import request
+from flask import current_app, request
+
 from adapters import get_adapter
 from adapters.base import IGNORED_EVENT, StoreAdapter
 from service.api_errors import ApiError, ok, parse_json
 from webhooks import bp
-from service.inbound import store_and_enqueue, store_scope
+from service.inbound import Delivery, store_scope
 from webhooks.intake import kept_headers, read_raw_body, settings
 
 
@@ -43,29 +43,19 @@ def receive_store_webhook(adapter: StoreAdapter):
     if not info.topic:
         raise ApiError(400, "missing_topic", "the delivery does not name its topic")
     kind = adapter.event_kind(info.topic)
-    session = runtime.session_factory()
-    try:
-        event_id, duplicate = store_and_enqueue(
-            session, source=adapter.platform, scope=store_scope(adapter.platform, store.id), store_id=store.id,
-            topic=info.topic, delivery_id=info.delivery_id, raw_body=raw, headers=kept_headers(),
-            keys=adapter.delivery_keys(info, request.headers, payload),
-            job_kind=None if kind == IGNORED_EVENT else "process_event")
-    finally:
-        session.close()
-    if not duplicate and kind != IGNORED_EVENT:
-        runtime.notifier.jobs_committed()
-    if duplicate:
+    stored = runtime.deliveries.store(Delivery(
+        source=adapter.platform, scope=store_scope(adapter.platform, store.id), store_id=store.id,
+        topic=info.topic, delivery_id=info.delivery_id, raw_body=raw, headers=kept_headers(),
+        keys=tuple(adapter.delivery_keys(info, request.headers, payload)),
+        job_kind=None if kind == IGNORED_EVENT else "process_event"))
+    if stored.duplicate:
         return ok({"status": "duplicate"})
-    return ok({"status": "ignored" if kind == IGNORED_EVENT else "accepted", "event_id": event_id})
+    return ok({"status": "ignored" if kind == IGNORED_EVENT else "accepted", "event_id": stored.event_id})
 
 
 def record_unsigned(adapter: StoreAdapter, topic: str, raw: bytes):
     """A delivery the platform sends unsigned by design: recorded, never acted on, answered 200."""
-    session = current_app.extensions["cj_bridge"].session_factory()
-    try:
-        event_id, _dup = store_and_enqueue(session, source=adapter.platform, scope=f"{adapter.platform}:unsigned",
-                                        store_id=None, topic=topic, delivery_id=None, raw_body=raw[:200],
-                                        headers=kept_headers(), keys=[], job_kind=None)
-    finally:
-        session.close()
-    return ok({"status": "ignored", "topic": topic, "event_id": event_id})
+    stored = current_app.extensions["cj_bridge"].deliveries.store(Delivery(
+        source=adapter.platform, scope=f"{adapter.platform}:unsigned", store_id=None, topic=topic,
+        delivery_id=None, raw_body=raw[:200], headers=kept_headers(), keys=(), job_kind=None))
+    return ok({"status": "ignored", "topic": topic, "event_id": stored.event_id})

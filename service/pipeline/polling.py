@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from adapters import get_adapter
 from adapters.base import order_version_key
-from service.inbound import store_and_enqueue, store_scope
+from service.inbound import Delivery, store_deliveries, store_scope
 from service.job_queue import enqueue
 from service.models import DeliveryKey, Store
 from service.pipeline.store_context import store_context
@@ -50,20 +50,20 @@ def poll_store(session: Session, *, store_id: int, runtime: Runtime) -> str:
     session.commit()  # no transaction stays open across the store call
     payloads = adapter.list_changed_orders(http=runtime.http, store=context, since=since, until=until)
     scope = store_scope(store.platform, store.id)
-    missed = []
+    unseen = []
     for payload in payloads:
         version = adapter.order_version(payload)
         seen = session.scalar(select(DeliveryKey.id).where(
             DeliveryKey.scope == scope, DeliveryKey.key.like(order_version_key(version, "") + "%")).limit(1))
-        if seen:
-            continue
-        raw = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
-        _event_id, duplicate = store_and_enqueue(
-            session, source=store.platform, scope=scope, store_id=store.id, topic=adapter.poll_topic,
-            delivery_id=None, raw_body=raw, headers={"X-CJ-Bridge-Source": "poll"},
-            keys=[order_version_key(version, "poll")], job_kind="process_event")
-        if not duplicate:
-            missed.append(version)
+        if not seen:
+            unseen.append((version, Delivery(
+                source=store.platform, scope=scope, store_id=store.id, topic=adapter.poll_topic, delivery_id=None,
+                raw_body=json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode(),
+                headers={"X-CJ-Bridge-Source": "poll"}, keys=(order_version_key(version, "poll"),),
+                job_kind="process_event")))
+    session.commit()  # store_deliveries writes on its own connection
+    stored = store_deliveries(session.bind, [delivery for _, delivery in unseen])
+    missed = [version for (version, _), result in zip(unseen, stored) if not result.duplicate]
     store = session.get(Store, store_id)
     store.poll_cursor = until
     store.last_polled_at = now

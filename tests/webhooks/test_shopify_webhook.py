@@ -1,7 +1,6 @@
 """POST /webhooks/shopify: verify, dedupe, store-and-enqueue, answer."""
 from __future__ import annotations
 
-from unittest import mock
 
 import pytest
 from sqlalchemy import func, select
@@ -108,18 +107,13 @@ def test_unknown_topic_is_stored_as_ignored_without_a_job(client, shopify_store,
 
 def test_store_and_enqueue_is_atomic(client, shopify_store, session_factory):
     """If the job cannot be stored, the event is not stored either and the answer is not 2xx."""
-    import service.inbound as inbound
-    from sqlalchemy import bindparam, text
-    from sqlalchemy.dialects.postgresql import ARRAY
-    from sqlalchemy.types import Text
+    from tests.service.test_inbound import broken_statements
     # The job row violates a constraint: the event and its keys must not stay behind.
-    broken_job_insert = text("INSERT INTO jobs (kind) VALUES (NULL)")
-    broken_pg_statement = text(inbound._PG_STORE_AND_ENQUEUE.text.replace("SELECT :job_kind,", "SELECT NULL,")
-                               ).bindparams(bindparam("keys", type_=ARRAY(Text)), bindparam("job_kind", type_=Text))
-    with mock.patch.object(inbound, "_INSERT_JOB", broken_job_insert), \
-            mock.patch.object(inbound, "_PG_STORE_AND_ENQUEUE", broken_pg_statement):
+    pg_patch, sqlite_patch = broken_statements("SELECT job_kind,", "SELECT NULL,")
+    with pg_patch, sqlite_patch:
         res = post_shopify(client, shopify_order())
-    assert res.status_code >= 500  # not acknowledged: Shopify delivers it again
+    assert res.status_code == 503  # not acknowledged: Shopify delivers it again
+    assert res.get_json()["error"]["code"] == "database_unavailable"
     assert _count(session_factory, WebhookEvent) == 0
     assert _count(session_factory, DeliveryKey) == 0
     # Shopify retries the delivery; this time it goes through.
