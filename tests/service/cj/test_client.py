@@ -126,6 +126,35 @@ def test_throttle_spaces_requests_across_clients(session_factory, monkeypatch):
     assert _row(session_factory).next_request_at == pytest.approx(1000.0 + 5 * 0.515)
 
 
+def test_a_caller_waking_late_for_its_slot_takes_a_new_one(session_factory, monkeypatch):
+    """Sent 50 ms after its slot, a request would crowd the next second's share: the slot is given
+    up and the next one taken, so what is sent keeps the schedule."""
+    clock = [1000.0]
+    monkeypatch.setattr(account.time, "time", lambda: clock[0])
+    oversleeps = [0.050, 0.001]
+
+    def sleep(seconds):
+        clock[0] += seconds + oversleeps.pop(0)
+    account.reserve_request_slot(session_factory, 2.0)  # slot 1000.0, on time
+    waited = account.reserve_request_slot(session_factory, 2.0, sleep=sleep)
+    # Slot 1000.515 missed (woke at 1000.565); slot 1001.03 kept (woke 1 ms after it).
+    assert waited == pytest.approx(0.515 + 0.465)
+    assert clock[0] == pytest.approx(1001.031) and not oversleeps
+    assert _row(session_factory).next_request_at == pytest.approx(1000.0 + 3 * 0.515)
+
+
+def test_a_caller_that_is_always_late_still_sends(session_factory, monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr(account.time, "time", lambda: clock[0])
+    account.reserve_request_slot(session_factory, 2.0)
+
+    def sleep(seconds):
+        clock[0] += seconds + 0.2
+    account.reserve_request_slot(session_factory, 2.0, sleep=sleep)
+    # One slot on time, then the first try and every retry each used a slot, and the last one was sent.
+    assert _row(session_factory).next_request_at == pytest.approx(1000.0 + 0.515 * (2 + account.LATE_SLOT_RETRIES))
+
+
 @pytest.mark.parametrize("code,http,category", [
     (1600000, 200, RETRYABLE), (1600200, 200, RATE_LIMITED), (None, 429, RATE_LIMITED), (429, 429, RATE_LIMITED),
     (1600001, 200, AUTH), (1603003, 200, EXISTS), (1604000, 200, NEEDS_HUMAN), (1602003, 200, NEEDS_HUMAN),
