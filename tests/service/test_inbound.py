@@ -1,15 +1,17 @@
 """store_deliveries: a batch stored in one transaction, decided as if stored one by one."""
 from __future__ import annotations
 
+from datetime import datetime
 from unittest import mock
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 import service.inbound as inbound
 from service.inbound import Delivery, Stored, store_deliveries
 from service.models import DeliveryKey, Job, WebhookEvent
+from service.timeutil import utcnow
 
 
 def delivery(*keys: str, scope="shopify:1", job_kind="process_event", delivery_id=None) -> Delivery:
@@ -36,6 +38,12 @@ def test_a_batch_is_stored_with_each_event_its_own_keys_and_job(engine, session_
     for d, r in zip(batch, results):
         assert keys[("shopify:1", d.keys[0])] == keys[("shopify:1", d.keys[1])] == r.event_id
         assert jobs[r.event_id] == "process_event"
+    # Stored as the ORM stores them: it reads back the same values and types.
+    with session_factory() as s:
+        event = s.get(WebhookEvent, results[0].event_id)
+        assert (event.raw_body, event.headers, event.status) == (batch[0].raw_body, batch[0].headers, "queued")
+        job = s.scalars(select(Job)).first()
+        assert isinstance(job.run_at, datetime) and job.run_at <= utcnow() and job.payload["event_id"] in events
 
 
 def test_duplicates_on_file_and_inside_the_batch(engine, session_factory):
@@ -69,11 +77,12 @@ def test_recorded_only_deliveries_get_no_job(engine, session_factory):
         assert s.get(WebhookEvent, result.event_id).status == "ignored"
 
 
-def broken_statements(original: str, replacement: str):
-    """The batch's SQL with one part replaced, on either database."""
-    sqlite_job = text("INSERT INTO jobs (kind) VALUES (NULL)") if "job_kind," in original else inbound._INSERT_JOB
-    return (mock.patch.object(inbound, "_PG_STORE_BATCH_SQL", inbound._PG_STORE_BATCH_SQL.replace(original, replacement)),
-            mock.patch.object(inbound, "_INSERT_JOB", sqlite_job))
+def broken_job_insert():
+    """Storing the job fails on a constraint (kind NULL), on either database."""
+    return (mock.patch.object(inbound, "_PG_STORE_BATCH_SQL", inbound._PG_STORE_BATCH_SQL.replace(
+                "SELECT job_kind,", "SELECT NULL,")),
+            mock.patch.object(inbound, "_SQLITE_INSERT_JOB", inbound._SQLITE_INSERT_JOB.replace(
+                "VALUES (?,", "VALUES (CASE WHEN ? IS NULL THEN 1 END,")))
 
 
 def test_a_key_committed_concurrently_falls_back_to_one_by_one(engine, session_factory):
@@ -106,7 +115,7 @@ def test_a_key_committed_concurrently_falls_back_to_one_by_one(engine, session_f
 
 
 def test_any_other_failure_stores_nothing(engine, session_factory):
-    pg_patch, sqlite_patch = broken_statements("SELECT job_kind,", "SELECT NULL,")
+    pg_patch, sqlite_patch = broken_job_insert()
     with pg_patch, sqlite_patch:
         with pytest.raises(IntegrityError):
             store_deliveries(engine, [delivery("k:1"), delivery("k:2")])

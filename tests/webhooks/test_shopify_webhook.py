@@ -107,9 +107,9 @@ def test_unknown_topic_is_stored_as_ignored_without_a_job(client, shopify_store,
 
 def test_store_and_enqueue_is_atomic(client, shopify_store, session_factory):
     """If the job cannot be stored, the event is not stored either and the answer is not 2xx."""
-    from tests.service.test_inbound import broken_statements
+    from tests.service.test_inbound import broken_job_insert
     # The job row violates a constraint: the event and its keys must not stay behind.
-    pg_patch, sqlite_patch = broken_statements("SELECT job_kind,", "SELECT NULL,")
+    pg_patch, sqlite_patch = broken_job_insert()
     with pg_patch, sqlite_patch:
         res = post_shopify(client, shopify_order())
     assert res.status_code == 503  # not acknowledged: Shopify delivers it again
