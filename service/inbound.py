@@ -7,6 +7,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Sequence
 
+import psycopg
 from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -176,23 +177,39 @@ def _store_batch_postgres(engine: Engine, deliveries: Sequence[Delivery]) -> lis
         round_of_key.update(dict.fromkeys(keys, position))
     results: list[Stored | None] = [None] * len(deliveries)
     now = utcnow()
-    # The usual single round runs in autocommit: atomic by itself, no BEGIN/COMMIT round trips.
-    connection = (engine.connect().execution_options(isolation_level="AUTOCOMMIT") if len(rounds) == 1
-                  else engine.connect())
-    with connection as conn:
-        for members in rounds:
-            batch = json.dumps([{
-                "ord": ord_, "pos": pos, "source": d.source, "scope": d.scope, "store_id": d.store_id,
-                "topic": d.topic[:128], "delivery_id": (d.delivery_id or "")[:255] or None,
-                "headers": d.headers, "job_kind": d.job_kind, "keys": sorted(key for _, key in d.scoped_keys())}
-                for pos, (ord_, d) in enumerate(((ord_, deliveries[ord_]) for ord_ in members), start=1)])
-            stored = dict(conn.exec_driver_sql(_PG_STORE_BATCH_SQL, {
-                "batch": batch, "raw_bodies": [deliveries[ord_].raw_body for ord_ in members], "now": now}).all())
-            for ord_ in members:
-                event_id = stored.get(ord_)
-                results[ord_] = Stored(event_id=event_id, duplicate=event_id is None)
-        if len(rounds) > 1:
-            conn.commit()
+    # Straight on the pooled psycopg connection: through SQLAlchemy's Connection the statement's
+    # Python overhead was about twice that of psycopg alone (0.19 vs 0.08 ms per delivery in pairs).
+    pooled = engine.raw_connection()
+    pg = pooled.driver_connection
+    try:
+        # The usual single round runs in autocommit: atomic by itself, no BEGIN/COMMIT round trips.
+        pg.autocommit = len(rounds) == 1
+        with pg.cursor() as cursor:
+            for members in rounds:
+                batch = json.dumps([{
+                    "ord": ord_, "pos": pos, "source": d.source, "scope": d.scope, "store_id": d.store_id,
+                    "topic": d.topic[:128], "delivery_id": (d.delivery_id or "")[:255] or None,
+                    "headers": d.headers, "job_kind": d.job_kind, "keys": sorted(key for _, key in d.scoped_keys())}
+                    for pos, (ord_, d) in enumerate(((ord_, deliveries[ord_]) for ord_ in members), start=1)])
+                cursor.execute(_PG_STORE_BATCH_SQL, {
+                    "batch": batch, "raw_bodies": [deliveries[ord_].raw_body for ord_ in members], "now": now})
+                stored = dict(cursor.fetchall())
+                for ord_ in members:
+                    event_id = stored.get(ord_)
+                    results[ord_] = Stored(event_id=event_id, duplicate=event_id is None)
+        if not pg.autocommit:
+            pg.commit()
+    except psycopg.Error as exc:
+        if pg.closed or pg.broken:
+            pooled.invalidate()  # a database restart: the pool must not hand this connection out again
+        raise DBAPIError.instance(None, None, exc, psycopg.Error) from exc  # as SQLAlchemy would raise it
+    finally:
+        try:
+            if not (pg.closed or pg.broken):
+                pg.rollback()  # nothing to undo after a commit or in autocommit; else the failed rounds
+                pg.autocommit = False
+        finally:
+            pooled.close()  # back to the pool
     return results
 
 

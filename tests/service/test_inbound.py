@@ -140,3 +140,26 @@ def test_long_keys_are_cut_to_the_column_and_still_deduplicate(engine, session_f
     assert not first.duplicate and again.duplicate
     _events, keys, _jobs = rows(session_factory)
     assert [len(key) for _scope, key in keys] == [inbound.KEY_MAX_CHARS]
+
+
+def test_postgres_connection_lost_between_batches_is_replaced(engine, session_factory):
+    """A database restart kills the intake connection: that batch fails (not acknowledged), and the
+    next one gets a fresh connection instead of the dead one from the pool."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL connection handling")
+    from sqlalchemy import text as sql
+    from sqlalchemy.exc import OperationalError
+
+    from service.db import make_intake_engine
+    intake = make_intake_engine(engine)
+    store_deliveries(intake, [delivery("k:before")])
+    pooled = intake.raw_connection()
+    backend_pid = pooled.driver_connection.info.backend_pid
+    pooled.close()
+    with engine.begin() as conn:
+        conn.execute(sql("SELECT pg_terminate_backend(:pid)"), {"pid": backend_pid})
+    with pytest.raises(OperationalError):
+        store_deliveries(intake, [delivery("k:during")])
+    assert [r.duplicate for r in store_deliveries(intake, [delivery("k:during")])] == [False]
+    events, _keys, _jobs = rows(session_factory)
+    assert sorted(events.values()) == ["k:before", "k:during"]
