@@ -22,6 +22,9 @@ from service.inbound import Delivery, Stored, store_deliveries
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 200
+# Bodies of one batch travel in one statement: large deliveries (up to MAX_WEBHOOK_BYTES each) are
+# split over several batches rather than building one huge parameter.
+MAX_BATCH_BYTES = 16 * 1024 * 1024
 # Below gunicorn's 30 s worker timeout, so the platform gets an answer it will retry on.
 WAIT_SECONDS = 25.0
 
@@ -50,10 +53,11 @@ class _Slot:
 
 class DeliveryWriter:
     def __init__(self, engine: Engine, *, on_jobs_committed: Callable[[], None], max_batch: int = MAX_BATCH,
-                 wait_seconds: float = WAIT_SECONDS):
+                 max_batch_bytes: int = MAX_BATCH_BYTES, wait_seconds: float = WAIT_SECONDS):
         self.engine = make_intake_engine(engine)
         self.on_jobs_committed = on_jobs_committed
         self.max_batch = max_batch
+        self.max_batch_bytes = max_batch_bytes
         self.wait_seconds = wait_seconds
         self._lock = threading.Lock()
         self._pid: int | None = None
@@ -82,13 +86,21 @@ class DeliveryWriter:
         return self._queue
 
     def _run(self, slots: queue.SimpleQueue[_Slot]) -> None:
+        carried: _Slot | None = None  # taken from the queue but over the byte limit: opens the next batch
         while True:
-            batch = [slots.get()]
+            batch = [carried or slots.get()]
+            carried = None
+            size = len(batch[0].delivery.raw_body)
             while len(batch) < self.max_batch:
                 try:
-                    batch.append(slots.get_nowait())
+                    slot = slots.get_nowait()
                 except queue.Empty:
                     break
+                size += len(slot.delivery.raw_body)
+                if size > self.max_batch_bytes:
+                    carried = slot
+                    break
+                batch.append(slot)
             self._write(batch)
 
     def _write(self, batch: list[_Slot]) -> None:

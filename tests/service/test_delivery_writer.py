@@ -80,6 +80,23 @@ def test_deliveries_arriving_during_a_write_are_stored_as_one_batch(engine, sess
     assert notified  # listening workers are told about the new jobs
 
 
+def test_large_bodies_are_split_over_batches(engine, session_factory):
+    writer = DeliveryWriter(engine, on_jobs_committed=lambda: None, max_batch_bytes=25)
+    held = HeldWriter()
+    sends = [delivery(f"webhook-id:{n}") for n in range(6)]  # 9-byte bodies: two fit in 25 bytes, not three
+    with mock.patch.object(delivery_writer, "store_deliveries", held):
+        threads, results, errors = store_in_threads(writer, sends[:1])
+        wait_for(lambda: held.batches == [1])
+        more_threads, more_results, more_errors = store_in_threads(writer, sends[1:])
+        wait_for(lambda: writer._queue.qsize() == len(sends) - 1)
+        held.release.set()
+        for t in threads + more_threads:
+            t.join(10)
+    assert errors + more_errors == [None] * len(sends)
+    assert held.batches == [1, 2, 2, 1]
+    assert count(session_factory, WebhookEvent) == len(sends)
+
+
 def test_a_database_failure_answers_every_waiter_and_the_writer_carries_on(engine, session_factory):
     writer = DeliveryWriter(engine, on_jobs_committed=lambda: None)
     failing = mock.Mock(side_effect=OperationalError("INSERT", {}, Exception("server closed the connection")))
