@@ -56,13 +56,10 @@ def wait_for(predicate, timeout=10):
         time.sleep(0.005)
 
 
-def test_deliveries_arriving_during_a_write_are_stored_as_one_batch(engine, session_factory):
-    notified = []
-    writer = DeliveryWriter(engine, on_jobs_committed=lambda: notified.append(1))
+def store_while_first_write_is_held(writer, sends) -> tuple[list[int], list, list]:
+    """The first delivery's write is held until all the others are queued; returns the batch sizes
+    the writer used, and each delivery's result and error."""
     held = HeldWriter()
-    # 30 distinct deliveries, and the first one re-sent twice more while it is being written.
-    sends = [delivery("webhook-id:0")] + [delivery(f"webhook-id:{n}") for n in range(1, 31)] + \
-        [delivery("webhook-id:0"), delivery("webhook-id:0")]
     with mock.patch.object(delivery_writer, "store_deliveries", held):
         threads, results, errors = store_in_threads(writer, sends[:1])
         wait_for(lambda: held.batches == [1])
@@ -71,9 +68,18 @@ def test_deliveries_arriving_during_a_write_are_stored_as_one_batch(engine, sess
         held.release.set()
         for t in threads + more_threads:
             t.join(10)
-    results, errors = results + more_results, errors + more_errors
+    return held.batches, results + more_results, errors + more_errors
+
+
+def test_deliveries_arriving_during_a_write_are_stored_as_one_batch(engine, session_factory):
+    notified = []
+    writer = DeliveryWriter(engine, on_jobs_committed=lambda: notified.append(1))
+    # 30 distinct deliveries, and the first one re-sent twice more while it is being written.
+    sends = [delivery("webhook-id:0")] + [delivery(f"webhook-id:{n}") for n in range(1, 31)] + \
+        [delivery("webhook-id:0"), delivery("webhook-id:0")]
+    batches, results, errors = store_while_first_write_is_held(writer, sends)
     assert errors == [None] * len(sends)
-    assert held.batches == [1, len(sends) - 1]  # two transactions for 33 deliveries
+    assert batches == [1, len(sends) - 1]  # two transactions for 33 deliveries
     assert [r.duplicate for r in results] == [False] * 31 + [True, True]
     assert count(session_factory, WebhookEvent) == count(session_factory, Job) == 31
     assert len({r.event_id for r in results[:31]}) == 31
@@ -82,18 +88,10 @@ def test_deliveries_arriving_during_a_write_are_stored_as_one_batch(engine, sess
 
 def test_large_bodies_are_split_over_batches(engine, session_factory):
     writer = DeliveryWriter(engine, on_jobs_committed=lambda: None, max_batch_bytes=25)
-    held = HeldWriter()
     sends = [delivery(f"webhook-id:{n}") for n in range(6)]  # 9-byte bodies: two fit in 25 bytes, not three
-    with mock.patch.object(delivery_writer, "store_deliveries", held):
-        threads, results, errors = store_in_threads(writer, sends[:1])
-        wait_for(lambda: held.batches == [1])
-        more_threads, more_results, more_errors = store_in_threads(writer, sends[1:])
-        wait_for(lambda: writer._queue.qsize() == len(sends) - 1)
-        held.release.set()
-        for t in threads + more_threads:
-            t.join(10)
-    assert errors + more_errors == [None] * len(sends)
-    assert held.batches == [1, 2, 2, 1]
+    batches, _results, errors = store_while_first_write_is_held(writer, sends)
+    assert errors == [None] * len(sends)
+    assert batches == [1, 2, 2, 1]
     assert count(session_factory, WebhookEvent) == len(sends)
 
 
