@@ -23,4 +23,3 @@ max_requests = 100000
 max_requests_jitter = 10000
 accesslog = "-"
 errorlog = "-"
-

@@ -15,6 +15,9 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from service.models import DeliveryKey, Job, WebhookEvent
 from service.timeutil import utcnow
 
+# Column widths: values are cut to them once, in Delivery, for both databases.
+TOPIC_MAX_CHARS = 128  # webhook_events.topic
+DELIVERY_ID_MAX_CHARS = 255  # webhook_events.delivery_id
 KEY_MAX_CHARS = 300  # delivery_keys.key
 
 # PostgreSQL: the dedupe check and the three INSERTs for a whole batch in one statement, so a batch
@@ -28,7 +31,7 @@ _PG_STORE_BATCH_SQL = """
 WITH input AS (
   SELECT * FROM json_to_recordset(%(batch)s::json)
     AS t(ord int, pos int, source text, scope text, store_id bigint, topic text, delivery_id text,
-         headers json, job_kind text, keys text[])
+         headers json, status text, note text, job_kind text, keys text[])
 ), input_keys AS (
   SELECT ord, scope, unnest(keys) AS key FROM input
 ), fresh AS MATERIALIZED (
@@ -38,9 +41,7 @@ WITH input AS (
                     WHERE ik.ord = input.ord)
 ), ev AS (
   INSERT INTO webhook_events (id, source, store_id, topic, delivery_id, raw_body, headers, status, note, received_at)
-  SELECT id, source, store_id, topic, delivery_id, (%(raw_bodies)b::bytea[])[pos], headers,
-         CASE WHEN job_kind IS NULL THEN 'ignored' ELSE 'queued' END,
-         CASE WHEN job_kind IS NULL THEN 'topic not handled' END, %(now)s
+  SELECT id, source, store_id, topic, delivery_id, (%(raw_bodies)b::bytea[])[pos], headers, status, note, %(now)s
   FROM fresh
 ), k AS (
   INSERT INTO delivery_keys (scope, key, event_id, created_at)
@@ -67,8 +68,22 @@ class Delivery:
     keys: tuple[str, ...]  # any key already on file makes the delivery a duplicate
     job_kind: str | None  # None: recorded only, nothing to do
 
+    def __post_init__(self):
+        object.__setattr__(self, "topic", self.topic[:TOPIC_MAX_CHARS])
+        object.__setattr__(self, "delivery_id", (self.delivery_id or "")[:DELIVERY_ID_MAX_CHARS] or None)
+        object.__setattr__(self, "keys", tuple(key[:KEY_MAX_CHARS] for key in self.keys))
+
+    @property
+    def status(self) -> str:
+        """The stored event's status: queued for its job, or recorded only."""
+        return "queued" if self.job_kind else "ignored"
+
+    @property
+    def note(self) -> str | None:
+        return None if self.job_kind else "topic not handled"
+
     def scoped_keys(self) -> set[tuple[str, str]]:
-        return {(self.scope, key[:KEY_MAX_CHARS]) for key in self.keys}
+        return {(self.scope, key) for key in self.keys}
 
 
 @dataclass(frozen=True)
@@ -127,9 +142,8 @@ def _store_batch_sqlite(engine: Engine, deliveries: Sequence[Delivery]) -> list[
             event_ids = []
             for _, d in fresh:
                 cursor.execute(_SQLITE_INSERT_EVENT, (
-                    d.source, d.store_id, d.topic[:128], (d.delivery_id or "")[:255] or None, d.raw_body,
-                    bind["json"](d.headers), "queued" if d.job_kind else "ignored",
-                    None if d.job_kind else "topic not handled", now))
+                    d.source, d.store_id, d.topic, d.delivery_id, d.raw_body, bind["json"](d.headers), d.status,
+                    d.note, now))
                 event_ids.append(cursor.lastrowid)
             key_rows = [(scope, key, event_id, now) for (_, d), event_id in zip(fresh, event_ids)
                         for scope, key in sorted(d.scoped_keys())]
@@ -151,8 +165,8 @@ def _store_batch_sqlite(engine: Engine, deliveries: Sequence[Delivery]) -> list[
 _SQLITE_INSERT_EVENT = ("INSERT INTO webhook_events (source, store_id, topic, delivery_id, raw_body, headers, status, "
                         "note, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
 _SQLITE_INSERT_KEY = "INSERT INTO delivery_keys (scope, key, event_id, created_at) VALUES (?, ?, ?, ?)"
-_SQLITE_INSERT_JOB = ("INSERT INTO jobs (kind, payload, status, run_at, attempts, max_attempts, created_at, updated_at) "
-                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+_SQLITE_INSERT_JOB = ("INSERT INTO jobs (kind, payload, status, run_at, attempts, max_attempts, created_at, "
+                      "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
 
 
 @functools.lru_cache(maxsize=4)
@@ -188,8 +202,8 @@ def _store_batch_postgres(engine: Engine, deliveries: Sequence[Delivery]) -> lis
             for members in rounds:
                 batch = json.dumps([{
                     "ord": ord_, "pos": pos, "source": d.source, "scope": d.scope, "store_id": d.store_id,
-                    "topic": d.topic[:128], "delivery_id": (d.delivery_id or "")[:255] or None,
-                    "headers": d.headers, "job_kind": d.job_kind, "keys": sorted(key for _, key in d.scoped_keys())}
+                    "topic": d.topic, "delivery_id": d.delivery_id, "headers": d.headers, "status": d.status,
+                    "note": d.note, "job_kind": d.job_kind, "keys": sorted(set(d.keys))}
                     for pos, (ord_, d) in enumerate(((ord_, deliveries[ord_]) for ord_ in members), start=1)])
                 cursor.execute(_PG_STORE_BATCH_SQL, {
                     "batch": batch, "raw_bodies": [deliveries[ord_].raw_body for ord_ in members], "now": now})
