@@ -1,7 +1,7 @@
 """Which store a delivery comes from, and its webhook secrets: cached briefly per process.
 
 Every webhook needs this before anything else; a query plus two decryptions per delivery showed up in
-bench/ingest.py. Entries live STORE_CACHE_SECONDS; admin changes in this process drop them at once,
+bench/ingest.py. Entries live STORE_CACHE_SECONDS, one lookup per store at a time; admin changes in this process drop them at once,
 other processes see them within that time (a delivery refused meanwhile is retried by the platform).
 """
 from __future__ import annotations
@@ -18,6 +18,8 @@ from service.models import Store
 
 STORE_CACHE_SECONDS = 10.0
 MISSING_CACHE_SECONDS = 2.0
+# How long a request waits for another request's lookup of the same store before trying itself.
+LOOKUP_WAIT_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -32,14 +34,41 @@ class StoreDirectory:
         self.box = box
         self._cache: dict[tuple[str, str], tuple[float, KnownStore | None]] = {}
         self._lock = threading.Lock()
+        self._loading: dict[tuple[str, str], threading.Event] = {}
 
     def find(self, platform: str, domain: str) -> KnownStore | None:
         key = (platform, domain)
-        now = time.monotonic()
         with self._lock:
             hit = self._cache.get(key)
-        if hit is not None and hit[0] > now:
+            if hit is not None and hit[0] > time.monotonic():
+                return hit[1]
+            loading = self._loading.get(key)
+            if loading is None:
+                loading = self._loading[key] = threading.Event()
+                mine = True
+            else:
+                mine = False
+        if mine:
+            try:
+                return self._look_up(key)
+            finally:
+                with self._lock:
+                    self._loading.pop(key, None)
+                loading.set()
+        # Another request is looking this store up. When an entry expired under load, every request in
+        # flight missed at once and each ran the same query (bench/ingest.py); now one does.
+        if hit is not None:
+            return hit[1]  # a few milliseconds past its time, while the other request refreshes it
+        loading.wait(LOOKUP_WAIT_SECONDS)
+        with self._lock:
+            hit = self._cache.get(key)
+        if hit is not None:
             return hit[1]
+        return self._look_up(key)  # that lookup failed or hangs: try ourselves (and fail ourselves)
+
+    def _look_up(self, key: tuple[str, str]) -> KnownStore | None:
+        platform, domain = key
+        now = time.monotonic()
         with self.session_factory() as session:
             store = session.scalar(select(Store).where(Store.platform == platform, Store.domain == domain))
             known = None if store is None else KnownStore(id=store.id, secrets=tuple(
