@@ -1,8 +1,9 @@
 """Which store a delivery comes from, and its webhook secrets: cached briefly per process.
 
 Every webhook needs this before anything else; a query plus two decryptions per delivery showed up in
-bench/ingest.py. Entries live STORE_CACHE_SECONDS, one lookup per store at a time; admin changes in this process drop them at once,
-other processes see them within that time (a delivery refused meanwhile is retried by the platform).
+bench/ingest.py. Entries live STORE_CACHE_SECONDS, one lookup per store at a time; admin changes in this
+process drop them at once, other processes see them within that time (a delivery refused meanwhile is
+retried by the platform).
 """
 from __future__ import annotations
 
