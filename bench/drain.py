@@ -19,7 +19,8 @@ from common import PRODUCTION_ENV, ROOT, fresh_database, peak_rss_mb, percentile
 sys.path.insert(0, str(ROOT))
 import sqlalchemy as sa  # noqa: E402
 
-from tests.fault.fake_servers import FakeCjServer, FakeShopifyServer, ServerThread  # noqa: E402
+from remote_cj import RemoteFakeCj  # noqa: E402
+from tests.fault.fake_servers import FakeShopifyServer, ServerThread  # noqa: E402
 from tests.fault.harness import Service, make_orders, signed, wait_until  # noqa: E402
 
 
@@ -33,10 +34,10 @@ def cj_order_number(store_id: int, body: dict) -> str:
 
 
 def run(args) -> None:
-    cj = FakeCjServer(qps=args.qps)
+    cj = RemoteFakeCj(qps=args.qps)  # first, before this process has threads: the fake CJ has a process of its own
     shop = FakeShopifyServer()
-    with ServerThread(cj.app) as cj_srv, ServerThread(shop.app) as shop_srv, fresh_database(args.db) as url:
-        svc = Service(url, cj, cj_srv.url, qps=args.qps, log_dir=pathlib_tmp(), extra_env=PRODUCTION_ENV)
+    with ServerThread(shop.app) as shop_srv, fresh_database(args.db) as url:
+        svc = Service(url, cj, cj.url, qps=args.qps, log_dir=pathlib_tmp(), extra_env=PRODUCTION_ENV)
         engine = sa.create_engine(url if not url.startswith("postgresql://") else
                                   url.replace("postgresql://", "postgresql+psycopg://", 1))
         svc.start_web()
@@ -50,6 +51,7 @@ def run(args) -> None:
             rss_workers = [peak_rss_mb(w.pid) for w in workers]
             svc.stop()
             engine.dispose()
+            cj.close()
     print(f"drain benchmark: {args.orders} orders, CJ limit {args.qps} req/s (CJ_QPS={args.qps}), "
           f"{args.db}, {args.workers} worker process(es), CJ_AUTO_PAY on (freightCalculate, createOrderV2, "
           "confirmOrder, payBalance per order)")
@@ -64,8 +66,8 @@ def run(args) -> None:
           f"= {100 * b['cj_rate'] / args.qps:.1f} % of the allowed {args.qps} req/s (target ≥ 95 %)")
     print(f"  steady state (middle 60 %)  {b['steady_rate']:.2f} req/s = {100 * b['steady_rate'] / args.qps:.1f} %")
     print(f"  orders created at CJ        {b['created']} of {args.orders} ({b['orders_per_s']:.2f}/s), each once "
-          f"({b['at_cj']} order numbers at CJ); rate-limit errors {cj.rate_limited} (target 0); "
-          f"duplicate creates refused by CJ {cj.duplicates_refused}")
+          f"({b['at_cj']} order numbers at CJ); rate-limit errors {b['rate_limited']} (target 0); "
+          f"duplicate creates refused by CJ {b['duplicates_refused']}")
     print(f"  webhook ack → CJ create     p50 {b['create_p50']:9.0f} ms  p99 {b['create_p99']:9.0f} ms  "
           "(queueing behind the CJ limit)")
     print(f"  CJ LOGISTIC → write-back    p50 {b['write_p50']:9.0f} ms  p99 {b['write_p99']:9.0f} ms  "
@@ -88,9 +90,9 @@ def idle_latencies(svc, cj, shop, store_id, count) -> dict:
         assert svc.deliver(raw, headers) == 200
         acked = time.time()
         number = cj_order_number(store_id, body)
-        wait_until(lambda: number in cj.create_times, timeout=30, interval=0.002, what="the CJ create")
-        creates.append((cj.create_times[number] - acked) * 1000)
-        wait_until(lambda: cj.orders[number]["orderStatus"] == "UNSHIPPED", timeout=30, interval=0.005,
+        wait_until(lambda: cj.order(number)["created_at"], timeout=30, interval=0.005, what="the CJ create")
+        creates.append((cj.order(number)["created_at"] - acked) * 1000)  # the fake CJ's arrival time
+        wait_until(lambda: cj.order(number)["status"] == "UNSHIPPED", timeout=30, interval=0.005,
                    what="payment")
         raw, headers = cj.logistic_message(cj.ship(number))
         assert svc.deliver(raw, headers, path="/webhooks/cj") == 200
@@ -108,7 +110,7 @@ def burst_drain(svc, cj, shop, engine, store_id, args) -> dict:
     orders = make_orders(args.orders)
     for body in orders:
         shop.announce(body)
-    first_request = len(cj.request_times)
+    first_request = len(cj.snapshot()["request_times"])
     acks = {}
 
     def send(body):
@@ -121,9 +123,10 @@ def burst_drain(svc, cj, shop, engine, store_id, args) -> dict:
         list(pool.map(send, orders))
     wait_until(lambda: count_state(engine, "paid") >= paid_before + len(orders), timeout=args.orders * 10 / args.qps + 120,
                interval=1.0, what="the burst to drain")
-    times = cj.request_times[first_request:]
-    created = [n for n in acks if n in cj.create_times]
-    create_lat = [(cj.create_times[n] - acks[n]) * 1000 for n in created]
+    at_cj = cj.snapshot()
+    times = at_cj["request_times"][first_request:]
+    created = [n for n in acks if n in at_cj["create_times"]]
+    create_lat = [(at_cj["create_times"][n] - acks[n]) * 1000 for n in created]
 
     # Tracking for all of them, as CJ would send it.
     events = {}
@@ -150,7 +153,8 @@ def burst_drain(svc, cj, shop, engine, store_id, args) -> dict:
     return {"cj_requests": len(times), "cj_seconds": seconds, "cj_rate": (len(times) - 1) / seconds,
             "steady_rate": steady,
             "created": len(created), "orders_per_s": len(created) / seconds,
-            "at_cj": sum(1 for n in acks if n in cj.orders),
+            "at_cj": sum(1 for n in acks if n in at_cj["create_times"]),
+            "rate_limited": at_cj["rate_limited"], "duplicates_refused": at_cj["duplicates_refused"],
             "create_p50": percentile(create_lat, 50), "create_p99": percentile(create_lat, 99),
             "write_p50": percentile(write_lat, 50), "write_p99": percentile(write_lat, 99),
             "written": sum(len(shop.fulfillments[g]) for g in events),

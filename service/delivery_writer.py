@@ -1,4 +1,7 @@
-"""Group commit for webhook intake: request threads hand deliveries to one writer thread per process.
+"""Group commit for webhook intake: requests hand deliveries to one writer per web process.
+
+The writer is a thread; under gunicorn's gevent workers (service/gunicorn_conf.py) threads, locks and
+queues are gevent's, so it is a greenlet and requests wait on it without holding up each other.
 
 A transaction per delivery cost more than the rest of the request put together (bench/ingest.py).
 The writer stores whatever arrived while its previous transaction ran as one batch, so under load

@@ -4,7 +4,7 @@ import os
 _sqlite = not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql"))
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
-# SQLite takes one writer at a time: one process whose threads queue on an in-process lock beats
+# SQLite takes one writer at a time: one process whose requests queue on an in-process lock beats
 # several processes meeting in SQLite's sleeping busy handler (see bench/ingest.py in the README).
 workers = int(os.environ.get("WEB_CONCURRENCY", "1" if _sqlite else "2"))
 # gevent: each request is a greenlet in one thread per process. With gthread, request threads and the
