@@ -36,6 +36,7 @@ class StoreDirectory:
         self._cache: dict[tuple[str, str], tuple[float, KnownStore | None]] = {}
         self._lock = threading.Lock()
         self._loading: dict[tuple[str, str], threading.Event] = {}
+        self._forgotten = 0  # counts forget() calls: a lookup that overlapped one is not cached
 
     def find(self, platform: str, domain: str) -> KnownStore | None:
         key = (platform, domain)
@@ -70,6 +71,8 @@ class StoreDirectory:
     def _look_up(self, key: tuple[str, str]) -> KnownStore | None:
         platform, domain = key
         now = time.monotonic()
+        with self._lock:
+            forgotten = self._forgotten
         with self.session_factory() as session:
             store = session.scalar(select(Store).where(Store.platform == platform, Store.domain == domain))
             known = None if store is None else KnownStore(id=store.id, secrets=tuple(
@@ -77,6 +80,8 @@ class StoreDirectory:
                 if s))
         ttl = STORE_CACHE_SECONDS if known else MISSING_CACHE_SECONDS
         with self._lock:
+            if self._forgotten != forgotten:
+                return known  # an admin change came in meanwhile: what was read may predate it
             if len(self._cache) > 10_000:  # junk domains must not grow the cache without bound
                 self._cache.clear()
             self._cache[key] = (now + ttl, known)
@@ -85,3 +90,4 @@ class StoreDirectory:
     def forget(self, platform: str, domain: str) -> None:
         with self._lock:
             self._cache.pop((platform, domain), None)
+            self._forgotten += 1

@@ -102,3 +102,16 @@ def test_an_unknown_store_is_remembered_briefly(directory):
     assert stores.find("shopify", "nobody.myshopify.com") is None
     assert stores.find("shopify", "nobody.myshopify.com") is None
     assert sessions.opened == 1
+
+
+def test_a_lookup_overlapping_an_admin_change_is_not_cached(directory):
+    stores, sessions = directory
+    sessions.release.clear()
+    reader = threading.Thread(target=stores.find, args=("shopify", SHOP_DOMAIN))
+    reader.start()
+    assert sessions.entered.wait(5)
+    stores.forget("shopify", SHOP_DOMAIN)  # e.g. the webhook secret was rotated while the lookup ran
+    sessions.release.set()
+    reader.join(10)
+    stores.find("shopify", SHOP_DOMAIN)
+    assert sessions.opened == 2  # the overlapping result was used once, not kept
