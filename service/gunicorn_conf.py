@@ -1,4 +1,5 @@
 """gunicorn settings shared by the Procfile, the Dockerfile and the dev runner."""
+import gc
 import os
 
 _sqlite = not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql"))
@@ -25,3 +26,12 @@ max_requests = 100000
 max_requests_jitter = 10000
 accesslog = "-"
 errorlog = "-"
+
+
+def post_worker_init(worker):
+    """Called once the app is loaded in a web process."""
+    # What the app built at import (modules, Flask, SQLAlchemy metadata) lives as long as the process.
+    # Frozen, the collector no longer walks it: a full collection under load paused the whole process
+    # for 85–132 ms, now 3–7 ms (bench/ingest.py, p99 141–150 → 122–148 ms).
+    gc.collect()
+    gc.freeze()
