@@ -4,6 +4,7 @@
 Usage: python bench/ingest.py [--db sqlite|postgres|both] [--duration 10] [--connections 64]
 Needs wrk (Debian: apt-get install wrk). Prints req/s, p50/p99 latency, the ratio, and peak RSS.
 The worker is not running: this measures the web process's verify → dedupe → store-and-enqueue path.
+Each app gets a 2 s warm-up on the last quarter of the deliveries before the measured run.
 A third, diagnostic run (bench/no_write_app.py) replaces the database write with a no-op, to show how
 much of the gap to bare Flask is request handling and how much is the write.
 """
