@@ -62,8 +62,7 @@ class RemoteFakeCj:
     def snapshot(self) -> dict:
         return self.http.get(f"{self.url}/_fake/snapshot", timeout=30).json()
 
-    def logistic_message(self, order: dict) -> tuple[bytes, dict]:
-        return FakeCjServer.logistic_message(self, order)
+    logistic_message = FakeCjServer.logistic_message  # signed with OPEN_ID, computed on this side
 
     def close(self) -> None:
         self._conn.send("stop")

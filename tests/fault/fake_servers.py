@@ -89,13 +89,14 @@ class FakeCjServer:
             order["trackNumber"] = "CJPK" + hashlib.sha1(order_number.encode()).hexdigest()[:12].upper()
             return dict(order)
 
-    def logistic_message(self, order: dict) -> tuple[bytes, dict]:
+    @classmethod
+    def logistic_message(cls, order: dict) -> tuple[bytes, dict]:
         body = {"messageId": uuid.uuid4().hex, "type": "LOGISTIC", "messageType": "UPDATE",
                 "params": {"orderId": order["orderId"], "logisticName": order["logisticName"],
                            "trackingNumber": order["trackNumber"],
                            "trackingUrl": f"https://t.example/{order['trackNumber']}", "trackingStatus": 1}}
         raw = json.dumps(body, separators=(",", ":")).encode()
-        sign = base64.b64encode(hmac.new(self.OPEN_ID.encode(), raw, hashlib.sha256).digest()).decode()
+        sign = base64.b64encode(hmac.new(cls.OPEN_ID.encode(), raw, hashlib.sha256).digest()).decode()
         return raw, {"Content-Type": "application/json", "sign": sign}
 
     # -- behaviour -------------------------------------------------------------------------------
