@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Ingest benchmark: webhook throughput of the service vs a bare Flask app under the same gunicorn.
 
-Usage: python bench/ingest.py [--db sqlite|postgres|both] [--duration 10] [--connections 64]
+Usage: python bench/ingest.py [--db sqlite|postgres|both] [--duration 10] [--connections 64] [--workers 0]
 Needs wrk (Debian: apt-get install wrk). Prints req/s, p50/p99 latency, the ratio, and peak RSS.
 The worker is not running: this measures the web process's verify → dedupe → store-and-enqueue path.
 Each app gets a 2 s warm-up on the last quarter of the deliveries before the measured run.
@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pathlib
 import re
 import resource
 import shutil
@@ -40,7 +41,8 @@ def write_deliveries(count: int, path: str) -> None:
             out.write(f"{headers['X-Shopify-Webhook-Id']}\t{headers['X-Shopify-Hmac-Sha256']}\t{raw.decode()}\n")
 
 
-def run_wrk(url: str, deliveries: str, *, duration: int, connections: int, threads: int, web_pid: int) -> dict:
+def run_wrk(url: str, deliveries: str, *, duration: int, connections: int, threads: int, web_pid: int,
+            offset: float = 0.0) -> dict:
     # Warm-up, not measured: imports, first connections, SQL compile caches, the store lookup.
     subprocess.run(["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{WARM_UP_SECONDS}s",
                     "-s", str(ROOT / "bench" / "ingest_wrk.lua"), url, "--", deliveries, str(threads), "0.75"],
@@ -49,7 +51,7 @@ def run_wrk(url: str, deliveries: str, *, duration: int, connections: int, threa
     web_cpu, db_cpu = cpu_seconds(web), cpu_seconds(db)
     wrk_cpu = _children_cpu()
     out = subprocess.run(["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration}s", "--latency",
-                          "-s", str(ROOT / "bench" / "ingest_wrk.lua"), url, "--", deliveries, str(threads)],
+                          "-s", str(ROOT / "bench" / "ingest_wrk.lua"), url, "--", deliveries, str(threads), str(offset)],
                          capture_output=True, text=True, check=True).stdout
     web_cpu, db_cpu, wrk_cpu = cpu_seconds(web) - web_cpu, cpu_seconds(db) - db_cpu, _children_cpu() - wrk_cpu
 
@@ -82,7 +84,7 @@ def gunicorn(env: dict, app: str) -> subprocess.Popen:
 def bench(kind: str, args, deliveries: str) -> dict:
     cj = FakeCjServer()
     with fresh_database(kind) as url:
-        svc = Service(url, cj, "http://127.0.0.1:9", qps=1, log_dir=tempfile.gettempdir(),
+        svc = Service(url, cj, "http://127.0.0.1:9", qps=1, log_dir=pathlib.Path(tempfile.gettempdir()),
                       extra_env=PRODUCTION_ENV)
         # Baseline: the bare app on the same port settings, gunicorn config and load.
         bare = gunicorn({**svc.env}, "bench.bare_app:app")
@@ -99,12 +101,26 @@ def bench(kind: str, args, deliveries: str) -> dict:
         got = run_wrk(svc.base, deliveries, duration=args.duration, connections=args.connections,
                       threads=args.threads, web_pid=svc.web.pid)
         got["rss_mb"] = peak_rss_mb(svc.web.pid)
+        with_workers = None
+        if args.workers:
+            # The same service while worker processes take the queued events meanwhile (normalize, map,
+            # store the order, build its CJ request), as in production. CJ dry-run: the request is recorded
+            # and the order held, so no CJ throttle paces the workers here (bench/drain.py measures that).
+            svc.env["CJ_DRY_RUN"] = "true"
+            for _ in range(args.workers):
+                svc.start_worker()
+            with_workers = run_wrk(svc.base, deliveries, duration=args.duration, connections=args.connections,
+                                   threads=args.threads, web_pid=svc.web.pid, offset=0.5)
         import sqlalchemy as sa
         engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1)
                                   if url.startswith("postgresql://") else url)
         with engine.connect() as conn:
             got["events_stored"] = conn.execute(sa.text("SELECT count(*) FROM webhook_events")).scalar()
             got["jobs_queued"] = conn.execute(sa.text("SELECT count(*) FROM jobs")).scalar()
+            if with_workers:
+                with_workers["orders_stored"] = conn.execute(sa.text("SELECT count(*) FROM orders")).scalar()
+                with_workers["events_handled"] = conn.execute(sa.text(
+                    "SELECT count(*) FROM jobs WHERE kind = 'process_event' AND status = 'done'")).scalar()
         engine.dispose()
         svc.stop()
 
@@ -116,7 +132,7 @@ def bench(kind: str, args, deliveries: str) -> dict:
         diag["rss_mb"] = peak_rss_mb(no_write.pid)
         no_write.terminate()
         no_write.wait(20)
-    return {"bare": base, "service": got, "without_write": diag}
+    return {"bare": base, "service": got, "without_write": diag, "with_workers": with_workers}
 
 
 def _up(base: str) -> bool:
@@ -133,6 +149,8 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=0,
+                        help="also measure the service while this many worker processes run (not in the ratio)")
     parser.add_argument("--deliveries", type=int, default=40000, help="distinct pre-signed deliveries; the last quarter is for the warm-up")
     args = parser.parse_args()
     if not shutil.which("wrk"):
@@ -161,6 +179,12 @@ def main() -> None:
             cpu = r["cpu_ms_per_request"]
             print(f"  CPU/request ({name:8s}): web {cpu['web']:.2f} ms, database {cpu['database']:.2f} ms, "
                   f"wrk {cpu['wrk']:.2f} ms")
+        w = results[kind]["with_workers"]
+        if w:
+            print(f"  + workers  : CJ Bridge while {args.workers} worker process(es) take the queued events: "
+                  f"{w['rps']:.0f} req/s = {w['rps'] / b['rps']:.2f} × bare, p50 {w['p50_ms']:.1f} ms, "
+                  f"p99 {w['p99_ms']:.1f} ms, non-2xx {w['non_2xx']}; by the end {w['events_handled']} events handled, "
+                  f"{w['orders_stored']} orders stored")
         print(f"  stored     : {s['events_stored']} events, {s['jobs_queued']} jobs "
               f"(requests beyond {args.deliveries} repeat earlier deliveries and are deduplicated)")
     time.sleep(0.1)

@@ -28,7 +28,8 @@ function init(args)
     end
     n = n + 1
   end
-  -- The warm-up run starts three quarters in, so the measured run's deliveries are still new.
+  -- Where in its share a run starts: the warm-up three quarters in, the run with workers half-way,
+  -- so that each measured run's deliveries are still new.
   index = math.floor(#requests * start)
 end
 

@@ -7,9 +7,13 @@ import subprocess
 import sys
 import time
 
-from sqlalchemy import select
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
 
 from service.models import Job, PeriodicSchedule, WorkerHeartbeat
+from service.timeutil import utcnow
 from service.worker import beat, schedule_periodic
 
 
@@ -19,6 +23,21 @@ def test_periodic_jobs_are_scheduled_once_per_interval(runtime, session_factory)
     with session_factory() as s:
         kinds = sorted(j.kind for j in s.scalars(select(Job)))
         assert kinds == ["poll_stores", "purge_old_events", "retry_balance_holds", "sync_stale_cj_orders"]
+        assert len(s.scalars(select(PeriodicSchedule)).all()) == 4
+
+
+def test_a_schedule_row_another_worker_holds_is_skipped(runtime, session_factory, engine):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("row locks are PostgreSQL's; SQLite runs one worker")
+    assert schedule_periodic(runtime) == 4
+    with session_factory() as s:
+        s.execute(update(PeriodicSchedule).values(next_run_at=utcnow() - timedelta(minutes=1)))  # all due again
+        s.commit()
+    with session_factory() as other_worker:  # in the middle of its own scheduling
+        other_worker.scalar(select(PeriodicSchedule).where(PeriodicSchedule.kind == "poll_stores").with_for_update())
+        assert schedule_periodic(runtime) == 3  # not an attempt to insert the held row again
+        other_worker.rollback()
+    with session_factory() as s:
         assert len(s.scalars(select(PeriodicSchedule)).all()) == 4
 
 
