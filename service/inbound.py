@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from service.job_queue import priority_of
 from service.models import DeliveryKey, Job, WebhookEvent
 from service.timeutil import utcnow
 
@@ -31,7 +32,7 @@ _PG_STORE_BATCH_SQL = """
 WITH input AS (
   SELECT * FROM json_to_recordset(%(batch)s::json)
     AS t(ord int, pos int, source text, scope text, store_id bigint, topic text, delivery_id text,
-         headers json, status text, note text, job_kind text, keys text[])
+         headers json, status text, note text, job_kind text, job_priority smallint, keys text[])
 ), input_keys AS (
   SELECT ord, scope, unnest(keys) AS key FROM input
 ), fresh AS MATERIALIZED (
@@ -47,8 +48,8 @@ WITH input AS (
   INSERT INTO delivery_keys (scope, key, event_id, created_at)
   SELECT ik.scope, ik.key, fresh.id, %(now)s FROM fresh JOIN input_keys ik ON ik.ord = fresh.ord
 ), j AS (
-  INSERT INTO jobs (kind, payload, status, run_at, attempts, max_attempts, created_at, updated_at)
-  SELECT job_kind, json_build_object('event_id', id), 'queued', %(now)s, 0, 8, %(now)s, %(now)s
+  INSERT INTO jobs (kind, priority, payload, status, run_at, attempts, max_attempts, created_at, updated_at)
+  SELECT job_kind, job_priority, json_build_object('event_id', id), 'queued', %(now)s, 0, 8, %(now)s, %(now)s
   FROM fresh WHERE job_kind IS NOT NULL
 )
 SELECT ord, id FROM fresh
@@ -77,6 +78,10 @@ class Delivery:
     def status(self) -> str:
         """The stored event's status: queued for its job, or recorded only."""
         return "queued" if self.job_kind else "ignored"
+
+    @property
+    def job_priority(self) -> int | None:
+        return priority_of(self.job_kind) if self.job_kind else None
 
     @property
     def note(self) -> str | None:
@@ -147,7 +152,8 @@ def _store_batch_sqlite(engine: Engine, deliveries: Sequence[Delivery]) -> list[
                 event_ids.append(cursor.lastrowid)
             key_rows = [(scope, key, event_id, now) for (_, d), event_id in zip(fresh, event_ids)
                         for scope, key in sorted(d.scoped_keys())]
-            job_rows = [(d.job_kind, bind["json"]({"event_id": event_id}), "queued", now, 0, 8, now, now)
+            job_rows = [(d.job_kind, d.job_priority, bind["json"]({"event_id": event_id}), "queued", now, 0, 8, now,
+                         now)
                         for (_, d), event_id in zip(fresh, event_ids) if d.job_kind]
             if key_rows:
                 cursor.executemany(_SQLITE_INSERT_KEY, key_rows)
@@ -165,8 +171,8 @@ def _store_batch_sqlite(engine: Engine, deliveries: Sequence[Delivery]) -> list[
 _SQLITE_INSERT_EVENT = ("INSERT INTO webhook_events (source, store_id, topic, delivery_id, raw_body, headers, status, "
                         "note, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
 _SQLITE_INSERT_KEY = "INSERT INTO delivery_keys (scope, key, event_id, created_at) VALUES (?, ?, ?, ?)"
-_SQLITE_INSERT_JOB = ("INSERT INTO jobs (kind, payload, status, run_at, attempts, max_attempts, created_at, "
-                      "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+_SQLITE_INSERT_JOB = ("INSERT INTO jobs (kind, priority, payload, status, run_at, attempts, max_attempts, "
+                      "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
 
 @functools.lru_cache(maxsize=4)
@@ -203,7 +209,8 @@ def _store_batch_postgres(engine: Engine, deliveries: Sequence[Delivery]) -> lis
                 batch = json.dumps([{
                     "ord": ord_, "pos": pos, "source": d.source, "scope": d.scope, "store_id": d.store_id,
                     "topic": d.topic, "delivery_id": d.delivery_id, "headers": d.headers, "status": d.status,
-                    "note": d.note, "job_kind": d.job_kind, "keys": sorted(set(d.keys))}
+                    "note": d.note, "job_kind": d.job_kind, "job_priority": d.job_priority,
+                    "keys": sorted(set(d.keys))}
                     for pos, (ord_, d) in enumerate(((ord_, deliveries[ord_]) for ord_ in members), start=1)])
                 cursor.execute(_PG_STORE_BATCH_SQL, {
                     "batch": batch, "raw_bodies": [deliveries[ord_].raw_body for ord_ in members], "now": now})

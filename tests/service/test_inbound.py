@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 import service.inbound as inbound
 from service.inbound import Delivery, Stored, store_deliveries
+from service.job_queue import priority_of
 from service.models import DeliveryKey, Job, WebhookEvent
 from service.timeutil import utcnow
 
@@ -44,6 +45,7 @@ def test_a_batch_is_stored_with_each_event_its_own_keys_and_job(engine, session_
         assert (event.raw_body, event.headers, event.status) == (batch[0].raw_body, batch[0].headers, "queued")
         job = s.scalars(select(Job)).first()
         assert isinstance(job.run_at, datetime) and job.run_at <= utcnow() and job.payload["event_id"] in events
+        assert job.priority == priority_of("process_event") == 2  # claimed in the same order as enqueue()'s jobs
 
 
 def test_duplicates_on_file_and_inside_the_batch(engine, session_factory):

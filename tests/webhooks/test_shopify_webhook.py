@@ -70,6 +70,14 @@ def test_malformed_json_with_valid_signature_is_400(client, shopify_store, sessi
     assert _count(session_factory, WebhookEvent) == 0
 
 
+@pytest.mark.parametrize("topic", ["", " "])
+def test_a_blank_topic_with_a_valid_signature_is_400(client, shopify_store, session_factory, topic):
+    res = post_shopify(client, shopify_order(), topic=topic)
+    assert res.status_code == 400
+    assert res.get_json()["error"]["code"] == "missing_topic"
+    assert _count(session_factory, WebhookEvent) == 0
+
+
 def test_oversize_body_is_413(make_app, shopify_store, session_factory):
     small = make_app(MAX_WEBHOOK_BYTES="1000").test_client()
     res = post_shopify(small, shopify_order())
