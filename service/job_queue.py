@@ -18,12 +18,12 @@ BACKOFF_BASE_SECONDS = 15
 KIND_PRIORITY = {"apply_cj_event": 0, "write_back": 0, "forward_order": 1, "cancel_cj_order": 1,
                  "sync_cj_order": 1, "process_event": 2}
 DEFAULT_PRIORITY = 3
+BACKOFF_CAP_SECONDS = 3600
 
 
 def priority_of(kind: str) -> int:
     """A job's claim order, stored on the row so that an index serves the claim."""
     return KIND_PRIORITY.get(kind, DEFAULT_PRIORITY)
-BACKOFF_CAP_SECONDS = 3600
 
 
 def enqueue(session: Session, *, kind: str, payload: dict, run_at=None, dedupe_key: str | None = None,
