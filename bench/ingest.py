@@ -43,16 +43,16 @@ def write_deliveries(count: int, path: str) -> None:
 
 def run_wrk(url: str, deliveries: str, *, duration: int, connections: int, threads: int, web_pid: int,
             offset: float = 0.0) -> dict:
+    def wrk(seconds: float, start: float, *extra: str) -> list[str]:
+        return ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", *extra,
+                "-s", str(ROOT / "bench" / "ingest_wrk.lua"), url, "--", deliveries, str(threads), str(start)]
+
     # Warm-up, not measured: imports, first connections, SQL compile caches, the store lookup.
-    subprocess.run(["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{WARM_UP_SECONDS}s",
-                    "-s", str(ROOT / "bench" / "ingest_wrk.lua"), url, "--", deliveries, str(threads), "0.75"],
-                   capture_output=True, check=True)
+    subprocess.run(wrk(WARM_UP_SECONDS, 0.75), capture_output=True, check=True)
     web, db = [web_pid], postmaster_pids()
     web_cpu, db_cpu = cpu_seconds(web), cpu_seconds(db)
     wrk_cpu = _children_cpu()
-    out = subprocess.run(["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration}s", "--latency",
-                          "-s", str(ROOT / "bench" / "ingest_wrk.lua"), url, "--", deliveries, str(threads), str(offset)],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(wrk(duration, offset, "--latency"), capture_output=True, text=True, check=True).stdout
     web_cpu, db_cpu, wrk_cpu = cpu_seconds(web) - web_cpu, cpu_seconds(db) - db_cpu, _children_cpu() - wrk_cpu
 
     def ms(label):
@@ -151,7 +151,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--workers", type=int, default=0,
                         help="also measure the service while this many worker processes run (not in the ratio)")
-    parser.add_argument("--deliveries", type=int, default=40000, help="distinct pre-signed deliveries; the last quarter is for the warm-up")
+    parser.add_argument("--deliveries", type=int, default=40000,
+                        help="distinct pre-signed deliveries; the last quarter is for the warm-up")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed (Debian: apt-get install wrk)")

@@ -89,7 +89,8 @@ class Job(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     kind: Mapped[str] = mapped_column(String(64))
-    priority: Mapped[int] = mapped_column(SmallInteger, default=3, server_default=text("3"))  # claim order: lower first
+    # Claim order, lower first: set from the kind by job_queue.priority_of (the database's 3 is its default).
+    priority: Mapped[int] = mapped_column(SmallInteger, server_default=text("3"))
     payload: Mapped[dict] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(16), default="queued")
     run_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

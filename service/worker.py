@@ -85,7 +85,7 @@ def schedule_periodic(runtime: Runtime) -> int:
 def _add_missing_schedule_rows(session, kinds: dict[str, timedelta], now) -> None:
     # Apart from the lock, so that a row skipped because another worker holds it is never taken for a
     # missing one: inserting it again failed on the primary key, and the failing worker backed off for
-    # seconds at a time (bench/ingest.py --workers 2 stored 18 orders in 12 s).
+    # seconds at a time (found with bench/ingest.py --workers 2).
     present = set(session.scalars(select(PeriodicSchedule.kind)))
     missing = [{"kind": kind, "next_run_at": now} for kind in kinds if kind not in present]
     if missing:
