@@ -19,6 +19,7 @@ from typing import Callable
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
+from service import error_report
 from service.db import make_intake_engine
 from service.inbound import Delivery, Stored, store_deliveries
 
@@ -111,7 +112,7 @@ class DeliveryWriter:
             results = store_deliveries(self.engine, [slot.delivery for slot in batch])
         except Exception as exc:  # noqa: BLE001 - every waiter must get an answer, and none a 2xx
             log.warning("intake_batch_not_stored", exc_info=not isinstance(exc, DBAPIError),
-                        extra={"fields": {"deliveries": len(batch), "error": type(exc).__name__}})
+                        extra={"fields": {"deliveries": len(batch), "error": error_report.summary(exc)}})
             for slot in batch:
                 slot.error = (DeliveryNotStored(503, "database_unavailable", "the database is not reachable; "
                                                 "nothing was stored, retry later")

@@ -6,6 +6,8 @@ import logging
 import sys
 import time
 
+from service import error_report
+
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
@@ -14,8 +16,9 @@ class JsonFormatter(logging.Formatter):
         fields = getattr(record, "fields", None)
         if isinstance(fields, dict):
             entry.update(fields)
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+        if record.exc_info and record.exc_info[1] is not None:
+            # Without the message, which can carry customer data (service/error_report.py).
+            entry["exception"] = error_report.trace(record.exc_info[1])
         return json.dumps(entry, default=str)
 
 

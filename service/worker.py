@@ -13,6 +13,7 @@ from typing import Callable
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from service import error_report
 from service.config import load_settings
 from service.db import transaction
 from service.job_outcomes import NeedsHuman, RetryLater
@@ -127,8 +128,9 @@ def run_job(runtime: Runtime, job: Job, *, worker_id: str, handlers: dict[str, H
             outcome = str(exc)
         except Exception as exc:  # noqa: BLE001 - any bug becomes a retried, then dead, job, never a lost one
             session.rollback()
-            log.exception("job_crashed", extra={"fields": {"job_id": job.id, "kind": job.kind}})
-            status = fail(session, job, worker_id=worker_id, error=f"{type(exc).__name__}: {exc}",
+            crash = error_report.summary(exc)  # no message: it can carry customer data
+            log.exception("job_crashed", extra={"fields": {"job_id": job.id, "kind": job.kind, "error": crash}})
+            status = fail(session, job, worker_id=worker_id, error=crash,
                           backoff_base=runtime.settings.job_backoff_seconds)
             session.commit()
             outcome = type(exc).__name__
@@ -210,7 +212,7 @@ class Worker:
                 # A job cut short here keeps its lease and is claimed again once the lease expires.
                 failures += 1
                 log.warning("worker_loop_error", extra={"fields": {"worker_id": self.worker_id,
-                                                                   "error": type(exc).__name__}})
+                                                                   "error": error_report.summary(exc)}})
                 time.sleep(min(10.0, idle_sleep * 2 ** min(failures, 8)))
                 continue
             if job is None:

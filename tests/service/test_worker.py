@@ -1,6 +1,7 @@
 """The worker process: periodic scheduling, heartbeat, clean shutdown on SIGTERM."""
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -12,9 +13,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from service.models import Job, PeriodicSchedule, WorkerHeartbeat
+from service.job_queue import claim, enqueue
+from service.models import DeliveryKey, Job, PeriodicSchedule, WebhookEvent, WorkerHeartbeat
+from service.structured_logging import JsonFormatter
 from service.timeutil import utcnow
-from service.worker import beat, schedule_periodic
+from service.worker import beat, run_job, schedule_periodic
 
 
 def test_periodic_jobs_are_scheduled_once_per_interval(runtime, session_factory):
@@ -70,3 +73,32 @@ def test_worker_process_beats_and_stops_cleanly_on_sigterm(base_env, session_fac
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_a_crashed_job_logs_where_it_failed_but_no_customer_data(runtime, session_factory, caplog):
+    # A database error's message carries the data it failed on: SQLAlchemy appends the parameters, and
+    # PostgreSQL's DETAIL repeats the conflicting key. Here that is a customer's name and address.
+    def store_the_key_twice(session, payload, rt):
+        event = WebhookEvent(source="shopify", topic="orders/create", raw_body=b"{}", headers={})
+        session.add(event)
+        session.flush()
+        for _ in range(2):
+            session.add(DeliveryKey(scope="shopify:1", key="Maria Lopez, 742 Evergreen Terrace", event_id=event.id))
+            session.flush()
+        return "unreachable"
+
+    with session_factory() as s:
+        enqueue(s, kind="store_key", payload={})
+        s.commit()
+    job = claim(session_factory, worker_id="w1", lease_seconds=60)
+    caplog.set_level(logging.INFO)
+    assert run_job(runtime, job, worker_id="w1", handlers={"store_key": store_the_key_twice}) == "queued"
+    (crashed,) = [r for r in caplog.records if r.getMessage() == "job_crashed"]
+    line = JsonFormatter().format(crashed)
+    # What failed and where, so the report is still worth reading.
+    assert "IntegrityError" in line and "tests/service/test_worker.py" in line and "store_the_key_twice" in line
+    with session_factory() as s:
+        last_error = s.get(Job, job.id).last_error  # shown by the admin API's dead-job list
+    assert "IntegrityError" in last_error and "store_the_key_twice" in last_error
+    for text in (line, last_error):
+        assert "Maria" not in text and "Evergreen" not in text
