@@ -1,12 +1,11 @@
 """The one JSON response shape: {"success": true, "data": …} or {"success": false, "error": {…}}."""
 from __future__ import annotations
 
-import json
-
 from flask import Flask, jsonify
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
+from service import json_body
 from service.delivery_writer import DeliveryNotStored
 
 
@@ -22,7 +21,7 @@ class ApiError(Exception):
 def parse_json(raw: bytes):
     """Parse a request body; anything that is not JSON (or nests too deep to parse) is a 400."""
     try:
-        return json.loads(raw)
+        return json_body.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise ApiError(400, "malformed_json", "the body is not valid JSON") from None
 

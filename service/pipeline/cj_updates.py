@@ -1,13 +1,13 @@
 """CJ ORDER and LOGISTIC messages (webhook or poll) applied to our orders."""
 from __future__ import annotations
 
-import json
 import logging
 from datetime import timedelta
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from service import json_body
 from service.cj.errors import CjApiError, CjTransportError, retry_if_transient
 from service.job_outcomes import RetryLater
 from service.job_queue import enqueue
@@ -42,7 +42,7 @@ def apply_cj_event(session: Session, *, event_id: int) -> str:
     event = session.get(WebhookEvent, event_id)
     if event is None or event.status != "queued":
         return "already_processed"
-    message = json.loads(event.raw_body)
+    message = json_body.loads(event.raw_body)
     params = message.get("params") or {}
     kind = str(message.get("type") or "").upper()
     if kind == "ORDER":

@@ -1,7 +1,6 @@
 """process_event: a stored store delivery → canonical order upsert → next step enqueued."""
 from __future__ import annotations
 
-import json
 import logging
 from decimal import Decimal
 
@@ -10,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from adapters import get_adapter
 from adapters.base import ORDER_DELETED_EVENT, ORDER_EVENT, PRIVACY_EVENT, UNINSTALL_EVENT, NotSupported
+from service import json_body
 from service.canonical import CanonicalOrderError
 from service.job_queue import enqueue
 from service.models import Order, Store, WebhookEvent
@@ -46,7 +46,7 @@ def process_event(session: Session, *, event_id: int, runtime=None) -> str:
         outcome = "store_deactivated"
     elif kind == ORDER_EVENT:
         try:
-            canonical = adapter.normalize(json.loads(event.raw_body), topic=event.topic)
+            canonical = adapter.normalize(json_body.loads(event.raw_body), topic=event.topic)
         except (CanonicalOrderError, ValueError) as exc:
             outcome = "rejected"
             event.note = str(exc)[:2000]
@@ -58,7 +58,7 @@ def process_event(session: Session, *, event_id: int, runtime=None) -> str:
             outcome = apply_order(session, store=store, canonical=canonical)
     elif kind == ORDER_DELETED_EVENT:
         try:
-            store_order_id = adapter.deleted_order_id(json.loads(event.raw_body))
+            store_order_id = adapter.deleted_order_id(json_body.loads(event.raw_body))
         except ValueError as exc:
             outcome = "rejected"
             event.note = str(exc)
@@ -66,7 +66,7 @@ def process_event(session: Session, *, event_id: int, runtime=None) -> str:
             event.subject_id = store_order_id
             outcome = apply_deletion(session, store=store, store_order_id=store_order_id)
     elif kind == PRIVACY_EVENT:
-        request = adapter.privacy_request(event.topic, json.loads(event.raw_body))
+        request = adapter.privacy_request(event.topic, json_body.loads(event.raw_body))
         if request.action == "redact_shop":
             privacy.erase_store(session, store=store)  # the event row goes with it
             log.info("store_erased", extra={"fields": {"store_id": store.id}})
