@@ -16,8 +16,7 @@ import traceback
 import psycopg
 
 _PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
-# Frames in these folders are ours; the innermost of them is where a crash is reported to be.
-_OWN_FOLDERS = ("service", "webhooks", "adapters", "tests", "bench")
+_INSTALLED = "site-packages" + os.sep  # a virtualenv inside the checkout (./run makes .venv) is not ours
 
 
 def summary(exc: BaseException) -> str:
@@ -58,13 +57,13 @@ def _kind(exc: BaseException) -> str:
 
 def _is_own(filename: str) -> bool:
     path = os.path.abspath(filename)
-    return path.startswith(_PROJECT_ROOT) and path[len(_PROJECT_ROOT):].split(os.sep, 1)[0] in _OWN_FOLDERS
+    return path.startswith(_PROJECT_ROOT) and _INSTALLED not in path
 
 
 def _place(frame: traceback.FrameSummary) -> str:
     path = os.path.abspath(frame.filename)
-    if path.startswith(_PROJECT_ROOT):
+    if _INSTALLED in path:
+        path = path.split(_INSTALLED, 1)[1]
+    elif path.startswith(_PROJECT_ROOT):
         path = path[len(_PROJECT_ROOT):]
-    elif "site-packages" + os.sep in path:
-        path = path.split("site-packages" + os.sep, 1)[1]
     return f"{path}:{frame.lineno} in {frame.name}"
