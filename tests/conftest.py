@@ -147,7 +147,7 @@ def shopify_order(**changes) -> dict:
 
 
 def post_shopify(client, body, *, topic="orders/create", webhook_id=None, event_id=None, secret=SHOPIFY_SECRET,
-                 raw: bytes | None = None, headers: dict | None = None):
+                 raw: bytes | None = None, headers: dict | None = None, environ: dict | None = None):
     raw = compact(body) if raw is None else raw
     h = {"Content-Type": "application/json", "X-Shopify-Topic": topic, "X-Shopify-Shop-Domain": SHOP_DOMAIN,
          "X-Shopify-API-Version": "2026-10",
@@ -156,7 +156,8 @@ def post_shopify(client, body, *, topic="orders/create", webhook_id=None, event_
     if event_id:
         h["X-Shopify-Event-Id"] = event_id
     h.update(headers or {})
-    return client.post("/webhooks/shopify", data=raw, headers={k: v for k, v in h.items() if v is not None})
+    return client.post("/webhooks/shopify", data=raw, headers={k: v for k, v in h.items() if v is not None},
+                       environ_overrides=environ)
 
 
 def post_cj(client, message: dict | None = None, *, raw: bytes | None = None, open_id: str = CJ_OPEN_ID):

@@ -1,4 +1,4 @@
-"""The worker process: periodic scheduling, heartbeat, clean shutdown on SIGTERM."""
+"""The worker process: periodic scheduling, heartbeat, clean shutdown on SIGTERM, crash reports."""
 from __future__ import annotations
 
 import logging

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from service.models import DeliveryKey, Job, WebhookEvent
 from tests.conftest import (SHOP_DOMAIN, SHOPIFY_SAMPLES, SHOPIFY_SECRET, admin_headers, compact, post_shopify,
-                            shopify_order, sign)
+                            shopify_order)
 
 
 def _count(session_factory, model):
@@ -86,16 +86,9 @@ def test_oversize_body_is_413(make_app, shopify_store, session_factory):
     assert _count(session_factory, WebhookEvent) == 0
 
 
-def _signed_headers(raw: bytes) -> dict:
-    return {"Content-Type": "application/json", "X-Shopify-Topic": "orders/create", "X-Shopify-Shop-Domain": SHOP_DOMAIN,
-            "X-Shopify-Webhook-Id": "f3a1c2d4-0000-4000-8000-000000000001",
-            "X-Shopify-Hmac-Sha256": sign(SHOPIFY_SECRET, raw)}
-
-
 def test_a_body_cut_short_of_its_content_length_is_400(client, shopify_store, session_factory):
     raw = compact(shopify_order())
-    res = client.post("/webhooks/shopify", data=raw, headers=_signed_headers(raw),
-                      environ_overrides={"CONTENT_LENGTH": str(len(raw) + 100)})  # the sender hung up early
+    res = post_shopify(client, None, raw=raw, environ={"CONTENT_LENGTH": str(len(raw) + 100)})  # sender hung up
     assert res.status_code == 400
     assert res.get_json()["error"] == {"code": "incomplete_body",
                                        "message": f"the body ended after {len(raw)} of its {len(raw) + 100} bytes"}
@@ -104,8 +97,8 @@ def test_a_body_cut_short_of_its_content_length_is_400(client, shopify_store, se
 
 def test_a_chunked_body_is_read_to_its_end(client, shopify_store, session_factory):
     raw = compact(shopify_order())
-    res = client.post("/webhooks/shopify", data=raw, headers={**_signed_headers(raw), "Transfer-Encoding": "chunked"},
-                      environ_overrides={"wsgi.input_terminated": True})  # as gunicorn marks a chunked body
+    res = post_shopify(client, None, raw=raw, headers={"Transfer-Encoding": "chunked"},
+                       environ={"wsgi.input_terminated": True})  # as gunicorn marks a chunked body
     assert res.status_code == 200 and res.get_json()["data"]["status"] == "accepted"
     with session_factory() as s:
         assert s.scalars(select(WebhookEvent.raw_body)).one() == raw
