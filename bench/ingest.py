@@ -84,24 +84,32 @@ def gunicorn(env: dict, app: str) -> subprocess.Popen:
 
 def bench(kind: str, args, deliveries: str) -> dict:
     cj = FakeCjServer()
-    with fresh_database(kind) as url:
-        svc = Service(url, cj, "http://127.0.0.1:9", qps=1, log_dir=pathlib.Path(tempfile.gettempdir()),
-                      extra_env=PRODUCTION_ENV)
-        # Baseline: the bare app on the same port settings, gunicorn config and load.
-        bare = gunicorn({**svc.env}, "bench.bare_app:app")
-        wait_until(lambda: _up(svc.base), timeout=30, what="the bare app")
-        base = run_wrk(svc.base, deliveries, duration=args.duration, connections=args.connections,
-                       threads=args.threads, web_pid=bare.pid)
-        base["rss_mb"] = peak_rss_mb(bare.pid)
-        bare.terminate()
-        bare.wait(20)
 
-        svc.web = gunicorn(svc.env, "service.wsgi:app")
-        wait_until(svc._healthy, timeout=30, what="the service")
-        svc.setup_store("http://127.0.0.1:9")
-        got = run_wrk(svc.base, deliveries, duration=args.duration, connections=args.connections,
-                      threads=args.threads, web_pid=svc.web.pid)
-        got["rss_mb"] = peak_rss_mb(svc.web.pid)
+    def service_on(url: str) -> Service:
+        return Service(url, cj, "http://127.0.0.1:9", qps=1, log_dir=pathlib.Path(tempfile.gettempdir()),
+                       extra_env=PRODUCTION_ENV)
+
+    def measure(svc: Service, app: str, what: str, *, up=None, register_store=False) -> tuple[subprocess.Popen, dict]:
+        web = gunicorn(svc.env, app)
+        wait_until(up or svc._healthy, timeout=30, what=what)
+        if register_store:
+            svc.setup_store("http://127.0.0.1:9")
+        result = run_wrk(svc.base, deliveries, duration=args.duration, connections=args.connections,
+                         threads=args.threads, web_pid=web.pid)
+        result["rss_mb"] = peak_rss_mb(web.pid)
+        return web, result
+
+    def stop(web: subprocess.Popen) -> None:
+        web.terminate()
+        web.wait(20)
+
+    with fresh_database(kind) as url:
+        svc = service_on(url)
+        # Baseline: the bare app on the same port settings, gunicorn config and load.
+        bare, base = measure(svc, "bench.bare_app:app", "the bare app", up=lambda: _up(svc.base))
+        stop(bare)
+
+        svc.web, got = measure(svc, "service.wsgi:app", "the service", register_store=True)
         with_workers = None
         if args.workers:
             # The same service while worker processes take the queued events meanwhile (normalize, map,
@@ -126,24 +134,13 @@ def bench(kind: str, args, deliveries: str) -> dict:
         svc.stop()
 
         # Diagnostic: the same service with the database write replaced by a no-op.
-        no_write = gunicorn(svc.env, "bench.no_write_app:app")
-        wait_until(svc._healthy, timeout=30, what="the service without its write")
-        diag = run_wrk(svc.base, deliveries, duration=args.duration, connections=args.connections,
-                       threads=args.threads, web_pid=no_write.pid)
-        diag["rss_mb"] = peak_rss_mb(no_write.pid)
-        no_write.terminate()
-        no_write.wait(20)
+        no_write, diag = measure(svc, "bench.no_write_app:app", "the service without its write")
+        stop(no_write)
 
     # Diagnostic: the write alone, on a fresh database (the deliveries above are on file already).
     with fresh_database(kind) as url:
-        svc = Service(url, cj, "http://127.0.0.1:9", qps=1, log_dir=pathlib.Path(tempfile.gettempdir()),
-                      extra_env=PRODUCTION_ENV)
-        svc.web = gunicorn(svc.env, "bench.write_only_app:app")
-        wait_until(svc._healthy, timeout=30, what="the write-only service")
-        svc.setup_store("http://127.0.0.1:9")
-        write_only = run_wrk(svc.base, deliveries, duration=args.duration, connections=args.connections,
-                             threads=args.threads, web_pid=svc.web.pid)
-        write_only["rss_mb"] = peak_rss_mb(svc.web.pid)
+        svc = service_on(url)
+        svc.web, write_only = measure(svc, "bench.write_only_app:app", "the write-only service", register_store=True)
         svc.stop()
     return {"bare": base, "service": got, "without_write": diag, "write_only": write_only,
             "with_workers": with_workers}
