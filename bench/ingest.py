@@ -89,7 +89,8 @@ def bench(kind: str, args, deliveries: str) -> dict:
         return Service(url, cj, "http://127.0.0.1:9", qps=1, log_dir=pathlib.Path(tempfile.gettempdir()),
                        extra_env=PRODUCTION_ENV)
 
-    def measure(svc: Service, app: str, what: str, *, up=None, register_store=False) -> tuple[subprocess.Popen, dict]:
+    def measure(svc: Service, app: str, what: str, *, up=None,
+                register_store=False) -> tuple[subprocess.Popen, dict]:
         web = gunicorn(svc.env, app)
         wait_until(up or svc._healthy, timeout=30, what=what)
         if register_store:
@@ -140,7 +141,8 @@ def bench(kind: str, args, deliveries: str) -> dict:
     # Diagnostic: the write alone, on a fresh database (the deliveries above are on file already).
     with fresh_database(kind) as url:
         svc = service_on(url)
-        svc.web, write_only = measure(svc, "bench.write_only_app:app", "the write-only service", register_store=True)
+        svc.web, write_only = measure(svc, "bench.write_only_app:app", "the write-only service",
+                                      register_store=True)
         svc.stop()
     return {"bare": base, "service": got, "without_write": diag, "write_only": write_only,
             "with_workers": with_workers}
