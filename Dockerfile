@@ -18,6 +18,6 @@ USER bridge
 VOLUME ["/data"]
 EXPOSE 8000
 
-# Default: the web process. Worker: `docker run IMAGE python -m service.worker`;
+# Default: the web process. Worker: `docker run IMAGE python -m service.jobs.worker`;
 # migrations: `docker run IMAGE flask --app service.wsgi db-upgrade`.
 CMD ["gunicorn", "--config", "service/gunicorn_conf.py", "service.wsgi:app"]

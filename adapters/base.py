@@ -10,7 +10,7 @@ from typing import Mapping, Protocol
 import requests
 from itsdangerous.signer import HMACAlgorithm
 
-from service.job_outcomes import NeedsHuman, RetryLater
+from service.jobs.outcomes import NeedsHuman, RetryLater
 
 # Event kinds an adapter can assign to a topic.
 ORDER_EVENT = "order"

@@ -8,7 +8,7 @@ from adapters.base import (IGNORED_EVENT, ORDER_DELETED_EVENT, ORDER_EVENT, PRIV
                            DeliveryInfo, NotSupported, PrivacyRequest, ShipmentToWrite, StoreContext,
                            WriteBackResult, call_store_api, signature_matches)
 from service.canonical import PAID_FINANCIAL_STATUSES, validate_canonical
-from service.job_outcomes import NeedsHuman, RetryLater
+from service.jobs.outcomes import NeedsHuman, RetryLater
 
 ORDER_TOPICS = ("orders/create", "orders/paid", "orders/updated", "orders/cancelled")
 PRIVACY_TOPICS = {"customers/redact": "redact_customer", "shop/redact": "redact_shop",

@@ -13,7 +13,7 @@ from adapters.base import (IGNORED_EVENT, ORDER_DELETED_EVENT, ORDER_EVENT, Deli
                            PrivacyRequest, ShipmentToWrite, StoreContext, WriteBackResult, call_store_api,
                            order_version_key, signature_matches)
 from service.canonical import validate_canonical
-from service.job_outcomes import NeedsHuman, RetryLater
+from service.jobs.outcomes import NeedsHuman, RetryLater
 
 ORDER_TOPICS = ("order.created", "order.updated", "order.restored")
 WEBHOOK_TOPICS = ("order.created", "order.updated", "order.deleted", "order.restored")

@@ -12,7 +12,7 @@ sys.path.insert(0, str(ROOT))
 
 import sqlalchemy as sa  # noqa: E402
 
-from service.migrate import upgrade  # noqa: E402
+from service.storage.migrate import upgrade  # noqa: E402
 
 # Production-like settings (the fault tests use shorter leases and timeouts).
 PRODUCTION_ENV = {"JOB_LEASE_SECONDS": "120", "HTTP_TIMEOUT": "20", "JOB_BACKOFF_SECONDS": "15",

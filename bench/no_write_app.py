@@ -3,7 +3,7 @@
 It splits the gap to bare Flask into request handling (routing, signature, JSON, adapter) and the
 durable write. Only the benchmark loads it; nothing it answers is stored.
 """
-from service.inbound import Stored
+from service.intake.deliveries import Stored
 from service.wsgi import app
 
 app.extensions["cj_bridge"].deliveries.store = lambda delivery: Stored(event_id=0, duplicate=False)

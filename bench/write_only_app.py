@@ -8,8 +8,8 @@ bench/no_write_app.py. Only the benchmark loads it.
 """
 from flask import request
 
-from service.api_errors import ok
-from service.inbound import Delivery, store_scope
+from service.web.json_api import ok
+from service.intake.deliveries import Delivery, store_scope
 from service.wsgi import app
 
 _runtime = app.extensions["cj_bridge"]

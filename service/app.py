@@ -5,10 +5,10 @@ import os
 
 from flask import Flask
 
-from service.api_errors import register_error_handlers
+from service.web.json_api import register_error_handlers
 from service.config import load_settings
 from service.runtime import build_runtime
-from service.structured_logging import configure_logging
+from service.observability.structured_logging import configure_logging
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -25,8 +25,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.extensions["cj_bridge"] = build_runtime(settings, session_factory=test_config.get("SESSION_FACTORY"))
 
     register_error_handlers(app)
-    from service.admin import bp as admin_bp
-    from service.health import bp as health_bp
+    from service.web.admin import bp as admin_bp
+    from service.web.health import bp as health_bp
     from webhooks import bp as webhooks_bp
     app.register_blueprint(webhooks_bp)
     app.register_blueprint(admin_bp)

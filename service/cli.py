@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 from flask import Flask, current_app
 
-from service import migrate
+from service.storage import migrate
 
 
 def register_cli(app: Flask) -> None:
@@ -17,15 +17,15 @@ def register_cli(app: Flask) -> None:
     @app.cli.command("worker")
     def worker():
         """Run the job worker until SIGTERM."""
-        from service.worker import Worker
+        from service.jobs.worker import Worker
         Worker(current_app.extensions["cj_bridge"]).run()
 
     @app.cli.command("register-webhooks")
     @click.argument("store_id", type=int)
     def register_webhooks(store_id: int):
         """Create the store's missing order webhooks now (WooCommerce), then print what was done."""
-        from service.db import transaction
-        from service.job_outcomes import NeedsHuman
+        from service.storage.database import transaction
+        from service.jobs.outcomes import NeedsHuman
         from service.pipeline.store_setup import register_store_webhooks
         runtime = current_app.extensions["cj_bridge"]
         try:
@@ -41,5 +41,5 @@ def register_cli(app: Flask) -> None:
     @click.option("--max-jobs", default=1000, show_default=True)
     def run_jobs(max_jobs: int):
         """Run every due job once, then exit."""
-        from service.worker import drain
+        from service.jobs.worker import drain
         click.echo(f"ran {drain(current_app.extensions['cj_bridge'], max_jobs=max_jobs)} job(s)")

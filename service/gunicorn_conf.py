@@ -12,7 +12,7 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "1" if _sqlite else "2"))
 # intake writer handed the GIL to each other on every delivery, which (bench/ingest.py, 2 cores) cost
 # more CPU than the request itself: gevent doubled the service's throughput (PostgreSQL 530 → 1,130
 # req/s, SQLite 360 → 640). psycopg 3 cooperates with gevent by itself; the worker process
-# (service/worker.py) is not a gunicorn process and keeps its threads.
+# (service/jobs/worker.py) is not a gunicorn process and keeps its threads.
 worker_class = "gevent"
 # Requests in flight per process: the intake writer commits all of them in one batch under load.
 worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "1000"))

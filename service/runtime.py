@@ -7,12 +7,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.cj.client import CjClient
 from service.config import Settings
-from service.credential_box import CredentialBox
-from service.db import make_engine, make_session_factory
-from service.delivery_writer import DeliveryWriter
-from service.job_wakeup import JobNotifier
+from service.storage.credential_box import CredentialBox
+from service.storage.database import make_engine, make_session_factory
+from service.intake.delivery_writer import DeliveryWriter
+from service.jobs.wakeup import JobNotifier
 from service.outbound_http import OutboundHttp
-from service.store_directory import StoreDirectory
+from service.intake.store_directory import StoreDirectory
 
 
 @dataclass

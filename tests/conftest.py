@@ -15,10 +15,10 @@ import sqlalchemy as sa
 
 from service.app import create_app
 from service.config import normalize_database_url
-from service.db import make_engine, make_session_factory
-from service.migrate import upgrade
-from service.models import Base
-from service.worker import drain
+from service.storage.database import make_engine, make_session_factory
+from service.storage.migrate import upgrade
+from service.storage.models import Base
+from service.jobs.worker import drain
 
 FIXTURES = pathlib.Path(__file__).parent / "fixtures"
 SHOPIFY_SECRET = "test-client-secret-NOT-REAL"
@@ -173,7 +173,7 @@ def run_jobs(runtime) -> int:
 def the_order(session_factory):
     """The one order a test created."""
     from sqlalchemy import select
-    from service.models import Order
+    from service.storage.models import Order
     with session_factory() as s:
         return s.scalars(select(Order)).one()
 

@@ -1,9 +1,9 @@
 """Reading a delivery's raw body within limits; what of its headers is kept."""
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import request
 
-from service.api_errors import ApiError
+from service.web.json_api import ApiError
 
 _DROP_HEADERS = {"authorization", "cookie", "x-forwarded-for"}
 
@@ -24,6 +24,3 @@ def read_raw_body(max_bytes: int) -> bytes:
 def kept_headers() -> dict:
     return {k: v[:500] for k, v in request.headers.items() if k.lower() not in _DROP_HEADERS}
 
-
-def settings():
-    return current_app.config["SETTINGS"]

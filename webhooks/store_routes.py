@@ -1,14 +1,15 @@
 """POST /webhooks/<platform>: store-platform deliveries, handled the same way through each adapter."""
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import request
 
 from adapters import get_adapter
 from adapters.base import IGNORED_EVENT, StoreAdapter
-from service.api_errors import ApiError, ok, parse_json
+from service.web.json_api import ApiError, ok, parse_json
 from webhooks import bp
-from service.inbound import Delivery, store_scope
-from webhooks.intake import kept_headers, read_raw_body, settings
+from service.intake.deliveries import Delivery, store_scope
+from service.web.context import runtime, settings
+from webhooks.intake import kept_headers, read_raw_body
 
 
 @bp.post("/<platform>")
@@ -28,12 +29,12 @@ def receive_store_webhook(adapter: StoreAdapter):
     info = adapter.identify(request.headers)
     if not info.store_domain:
         raise ApiError(401, "unknown_store", "the delivery does not say which store sent it")
-    runtime = current_app.extensions["cj_bridge"]
     try:
         domain = adapter.normalize_domain(info.store_domain)
     except ValueError:
         raise ApiError(401, "unknown_store", "the delivery's store header is not a valid address") from None
-    store = runtime.stores.find(adapter.platform, domain)
+    rt = runtime()
+    store = rt.stores.find(adapter.platform, domain)
     if store is None:
         raise ApiError(401, "unknown_store", f"no {adapter.platform} store is registered for {domain}")
     if not adapter.verify(raw, request.headers, list(store.secrets)):
@@ -43,7 +44,7 @@ def receive_store_webhook(adapter: StoreAdapter):
     if not info.topic:
         raise ApiError(400, "missing_topic", "the delivery does not name its topic")
     kind = adapter.event_kind(info.topic)
-    stored = runtime.deliveries.store(Delivery(
+    stored = rt.deliveries.store(Delivery(
         source=adapter.platform, scope=store_scope(adapter.platform, store.id), store_id=store.id,
         topic=info.topic, delivery_id=info.delivery_id, raw_body=raw, headers=kept_headers(),
         keys=tuple(adapter.delivery_keys(info, request.headers, payload)),
@@ -55,7 +56,7 @@ def receive_store_webhook(adapter: StoreAdapter):
 
 def record_unsigned(adapter: StoreAdapter, topic: str, raw: bytes):
     """A delivery the platform sends unsigned by design: recorded, never acted on, answered 200."""
-    stored = current_app.extensions["cj_bridge"].deliveries.store(Delivery(
+    stored = runtime().deliveries.store(Delivery(
         source=adapter.platform, scope=f"{adapter.platform}:unsigned", store_id=None, topic=topic,
         delivery_id=None, raw_body=raw[:200], headers=kept_headers(), keys=(), job_kind=None))
     return ok({"status": "ignored", "topic": topic, "event_id": stored.event_id})

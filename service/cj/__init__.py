@@ -1,0 +1,1 @@
+"""The CJ Dropshipping Open API: client, shared account throttle and tokens, error classification."""

@@ -8,9 +8,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.credential_box import CredentialBox
-from service.db import transaction
-from service.models import CjAccountState
+from service.storage.credential_box import CredentialBox
+from service.storage.database import transaction
+from service.storage.models import CjAccountState
 from service.timeutil import parse_iso_utc
 
 log = logging.getLogger(__name__)

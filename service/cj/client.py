@@ -7,9 +7,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from service.cj import account
 from service.cj.errors import AUTH, RATE_LIMITED, CjApiError, CjTransportError, NOT_FOUND_CODES
 from service.config import Settings
-from service.credential_box import CredentialBox
-from service.db import transaction
-from service.job_outcomes import RetryLater
+from service.storage.credential_box import CredentialBox
+from service.storage.database import transaction
+from service.jobs.outcomes import RetryLater
 from service.outbound_http import OutboundHttp
 from service.timeutil import utcnow
 

@@ -1,7 +1,7 @@
 """CJ envelope errors, classified by what the caller should do about them (cj-api.md §3)."""
 from __future__ import annotations
 
-from service.job_outcomes import RetryLater
+from service.jobs.outcomes import RetryLater
 
 RETRYABLE = "retryable"        # try again with backoff
 RATE_LIMITED = "rate_limited"  # wait, then try again; not a failure

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from service.models import ExternalCall
+from service.storage.models import ExternalCall
 from service.timeutil import utcnow
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from service.cj.errors import CjApiError, CjTransportError, retry_if_transient
-from service.models import Order
+from service.storage.models import Order
 from service.pipeline.call_log import record_call
 from service.pipeline.order_state import CJ_PAID_STATUSES, hold, transition
 from service.runtime import Runtime

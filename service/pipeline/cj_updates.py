@@ -7,11 +7,11 @@ from datetime import timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from service import json_body
+from service.intake import json_body
 from service.cj.errors import CjApiError, CjTransportError, retry_if_transient
-from service.job_outcomes import RetryLater
-from service.job_queue import enqueue
-from service.models import Order, WebhookEvent
+from service.jobs.outcomes import RetryLater
+from service.jobs.queue import enqueue
+from service.storage.models import Order, WebhookEvent
 from service.pipeline.order_state import CJ_PAID_STATUSES, hold, note, transition
 from service.pipeline.shipments import record_shipment
 from service.runtime import Runtime

@@ -8,8 +8,8 @@ from sqlalchemy.orm import Session
 
 from service.cj.errors import (AUTH, EXISTS, INSUFFICIENT_BALANCE_CODES, NEEDS_HUMAN, RATE_LIMITED, CjApiError,
                                CjTransportError, retry_if_transient)
-from service.job_outcomes import RetryLater
-from service.models import Order, Store
+from service.jobs.outcomes import RetryLater
+from service.storage.models import Order, Store
 from service.pipeline import mapping, shipping
 from service.pipeline.call_log import record_call
 from service.pipeline.order_state import CJ_PAID_STATUSES, hold, transition

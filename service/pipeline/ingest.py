@@ -9,10 +9,10 @@ from sqlalchemy.orm import Session
 
 from adapters import get_adapter
 from adapters.base import ORDER_DELETED_EVENT, ORDER_EVENT, PRIVACY_EVENT, UNINSTALL_EVENT, NotSupported
-from service import json_body
+from service.intake import json_body
 from service.canonical import CanonicalOrderError
-from service.job_queue import enqueue
-from service.models import Order, Store, WebhookEvent
+from service.jobs.queue import enqueue
+from service.storage.models import Order, Store, WebhookEvent
 from service.pipeline import privacy
 from service.pipeline.order_state import note, transition
 from service.pipeline.store_context import store_context

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from service.models import CjVariantCache, SkuMapping
+from service.storage.models import CjVariantCache, SkuMapping
 from service.timeutil import utcnow
 
 # SKUs that look like CJ variant SKUs ("CJxxxx-…") are worth asking CJ about.

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from service.models import Order, OrderTransition
+from service.storage.models import Order, OrderTransition
 from service.timeutil import utcnow
 
 STATES = ("received", "ready", "submitted", "paid", "shipped", "fulfilled", "delivered",

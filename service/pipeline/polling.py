@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 
 from adapters import get_adapter
 from adapters.base import order_version_key
-from service.inbound import Delivery, store_deliveries, store_scope
-from service.job_queue import enqueue
-from service.models import DeliveryKey, Store
+from service.intake.deliveries import Delivery, store_deliveries, store_scope
+from service.jobs.queue import enqueue
+from service.storage.models import DeliveryKey, Store
 from service.pipeline.store_context import store_context
 from service.runtime import Runtime
 from service.timeutil import utcnow

@@ -6,7 +6,7 @@ import copy
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from service.models import ExternalCall, Order, Store, WebhookEvent
+from service.storage.models import ExternalCall, Order, Store, WebhookEvent
 from service.pipeline.order_state import note
 from datetime import timedelta
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from service.job_queue import enqueue
-from service.models import Order
+from service.jobs.queue import enqueue
+from service.storage.models import Order
 from service.pipeline.order_state import note
 
 # Which job resumes an order held for each reason.

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from service.job_queue import enqueue
-from service.models import Order, Shipment
+from service.jobs.queue import enqueue
+from service.storage.models import Order, Shipment
 from service.pipeline.order_state import note, transition
 from service.timeutil import utcnow
 

@@ -6,7 +6,7 @@ from decimal import Decimal, InvalidOperation
 
 from sqlalchemy.orm import Session
 
-from service.models import ShippingRule
+from service.storage.models import ShippingRule
 
 DEFAULT_RULE = "*"
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from adapters.base import StoreContext
-from service.models import Store
+from service.storage.models import Store
 from service.runtime import Runtime
 
 

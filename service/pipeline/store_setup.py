@@ -5,8 +5,8 @@ from sqlalchemy.orm import Session
 
 from adapters import get_adapter
 from adapters.base import NotSupported
-from service.job_outcomes import NeedsHuman
-from service.models import Store
+from service.jobs.outcomes import NeedsHuman
+from service.storage.models import Store
 from service.pipeline.store_context import store_context
 from service.runtime import Runtime
 from service.timeutil import iso, utcnow

@@ -5,8 +5,8 @@ from sqlalchemy.orm import Session
 
 from adapters import get_adapter
 from adapters.base import ShipmentToWrite
-from service.job_outcomes import NeedsHuman
-from service.models import Order, Shipment, Store
+from service.jobs.outcomes import NeedsHuman
+from service.storage.models import Order, Shipment, Store
 from service.pipeline.call_log import record_call
 from service.pipeline.order_state import hold, transition
 from service.pipeline.store_context import store_context

@@ -10,7 +10,7 @@ import responses
 from adapters.base import ShipmentToWrite, StoreContext, b64_hmac_sha256
 from adapters.shopify import ShopifyAdapter
 from service.canonical import CanonicalOrderError
-from service.job_outcomes import NeedsHuman, RetryLater
+from service.jobs.outcomes import NeedsHuman, RetryLater
 from service.outbound_http import OutboundHttp
 from tests.conftest import SHOPIFY_SAMPLES
 from tests.fakes import FakeShopify

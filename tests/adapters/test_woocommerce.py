@@ -8,7 +8,7 @@ import responses
 
 from adapters.base import ShipmentToWrite, StoreContext, b64_hmac_sha256
 from adapters.woocommerce import WooCommerceAdapter, _tracking_link_template
-from service.job_outcomes import NeedsHuman, RetryLater
+from service.jobs.outcomes import NeedsHuman, RetryLater
 from service.outbound_http import OutboundHttp
 from tests.conftest import SHOPIFY_SAMPLES, woo_order
 from tests.fakes import WOO_BASE, FakeWoo

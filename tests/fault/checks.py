@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from service.models import Order
+from service.storage.models import Order
 from tests.fault.harness import wait_until
 
 
@@ -26,7 +26,7 @@ def wait_all_paid(session_factory, orders, *, timeout=60):
 
 def describe(session_factory, orders) -> str:
     """Order states and unfinished jobs, for a failure message."""
-    from service.models import Job
+    from service.storage.models import Job
     lines = [f"order {pid}: {o.state if o else 'MISSING'} {o.hold_reason if o else ''} "
              f"{(o.hold_detail or '')[:160] if o else ''}" for pid, o in order_numbers(session_factory, orders).items()]
     with session_factory() as s:

@@ -100,7 +100,7 @@ class Service:
             return False
 
     def start_worker(self) -> subprocess.Popen:
-        worker = self._spawn([sys.executable, "-m", "service.worker"], "worker")
+        worker = self._spawn([sys.executable, "-m", "service.jobs.worker"], "worker")
         self.workers.append(worker)
         return worker
 

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from tests.fault.checks import assert_each_order_at_cj_once, wait_all_paid
 from tests.fault.harness import ROOT, Service, free_port, make_orders, signed, wait_until
-from service.db import make_engine, make_session_factory
+from service.storage.database import make_engine, make_session_factory
 
 
 def _pg_bin() -> str | None:

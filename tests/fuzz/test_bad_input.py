@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from service.models import WebhookEvent
+from service.storage.models import WebhookEvent
 from tests.conftest import (CJ_OPEN_ID, SHOP_DOMAIN, SHOPIFY_SECRET, WOO_SOURCE, admin_headers, sign)
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -7,9 +7,9 @@ from datetime import timedelta
 import responses
 from sqlalchemy import select, update
 
-from service.models import Order
+from service.storage.models import Order
 from service.timeutil import utcnow
-from service.worker import schedule_periodic
+from service.jobs.worker import schedule_periodic
 from tests.conftest import the_order, CJ_SAMPLES, post_cj, run_jobs
 from tests.fakes import FakeCj, FakeShopify
 from tests.pipeline.test_full_path import place_mapped_order
@@ -62,7 +62,7 @@ def test_message_for_an_unknown_order_is_recorded_not_failed(client, runtime, se
     message = json.loads(CJ_SAMPLES["webhook_logistic_message"]["raw_body"])
     post_cj(client, message)
     run_jobs(runtime)
-    from service.models import Job, WebhookEvent
+    from service.storage.models import Job, WebhookEvent
     with session_factory() as s:
         assert s.scalars(select(WebhookEvent)).one().note == "no_matching_order"
         assert s.scalars(select(Job)).one().status == "done"

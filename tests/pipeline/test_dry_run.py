@@ -4,7 +4,7 @@ from __future__ import annotations
 import responses
 from sqlalchemy import select
 
-from service.models import ExternalCall, Order
+from service.storage.models import ExternalCall, Order
 from tests.conftest import admin_headers
 from tests.pipeline.test_full_path import expected_create_body, place_mapped_order
 

@@ -7,8 +7,8 @@ from unittest import mock
 import responses
 from sqlalchemy import select, update
 
-from service.job_queue import claim
-from service.models import Job
+from service.jobs.queue import claim
+from service.storage.models import Job
 from service.pipeline import forward
 from service.timeutil import utcnow
 from tests.conftest import the_order, post_shopify, run_jobs, shopify_order
@@ -71,7 +71,7 @@ def test_1603003_binds_the_existing_cj_order(client, shopify_store, runtime, ses
 
 
 def _transitions(session_factory):
-    from service.models import OrderTransition
+    from service.storage.models import OrderTransition
     with session_factory() as s:
         return s.scalars(select(OrderTransition).order_by(OrderTransition.id)).all()
 

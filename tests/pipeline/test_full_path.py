@@ -110,7 +110,7 @@ def test_paid_order_reaches_cj_once_and_tracking_reaches_shopify(client, shopify
 
 
 def _shipments(session_factory):
-    from service.models import Shipment
+    from service.storage.models import Shipment
     with session_factory() as s:
         return s.scalars(select(Shipment).order_by(Shipment.id)).all()
 
@@ -142,7 +142,7 @@ def test_shopify_throttling_is_waited_out_not_failed(client, shopify_store, runt
     shop.throttle_next = 1
     post_cj(client, logistic_message(order.cj_order_id))
     run_jobs(runtime)
-    from service.models import Job
+    from service.storage.models import Job
     with session_factory() as s:
         job = s.scalars(select(Job).where(Job.kind == "write_back")).one()
         assert job.status == "queued" and job.attempts == 0 and "THROTTLED" in job.last_error

@@ -4,8 +4,8 @@ from __future__ import annotations
 import responses
 from sqlalchemy import select
 
-from service.models import Job
-from service.worker import schedule_periodic
+from service.storage.models import Job
+from service.jobs.worker import schedule_periodic
 from tests.conftest import the_order, admin_headers, post_shopify, run_jobs, shopify_order
 from tests.fakes import FakeCj
 from tests.pipeline.test_full_path import place_mapped_order
@@ -145,8 +145,8 @@ def test_auto_pay_off_leaves_the_order_submitted(app_with_store, session_factory
 
 def test_a_fix_made_while_the_order_is_being_forwarded_is_not_lost(client, shopify_store, runtime,
                                                                      session_factory):
-    from service.job_queue import claim
-    from service.worker import run_job
+    from service.jobs.queue import claim
+    from service.jobs.worker import run_job
     post_shopify(client, shopify_order())
     run_job(runtime, claim(session_factory, worker_id="w", lease_seconds=60), worker_id="w")  # process_event
     running = claim(session_factory, worker_id="w", lease_seconds=60)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import responses
 from sqlalchemy import func, select
 
-from service.models import Job, Order
+from service.storage.models import Job, Order
 from tests.conftest import the_order, post_shopify, run_jobs, shopify_order
 from tests.fakes import FakeCj
 from tests.pipeline.test_full_path import setup_catalog
@@ -48,7 +48,7 @@ def test_test_orders_are_skipped(client, shopify_store, runtime, session_factory
     run_jobs(runtime)
     order = the_order(session_factory)
     assert order.state == "skipped" and order.cj_create_state is None
-    from service.models import OrderTransition
+    from service.storage.models import OrderTransition
     with session_factory() as s:
         last = s.scalars(select(OrderTransition).order_by(OrderTransition.id.desc())).first()
     assert (last.to_state, last.reason) == ("skipped", "test_order")
@@ -70,7 +70,7 @@ def test_unpaid_order_is_skipped_then_goes_through_when_paid(client, shopify_sto
 
 
 def _last_detail(session_factory) -> str:
-    from service.models import OrderTransition
+    from service.storage.models import OrderTransition
     with session_factory() as s:
         return s.scalars(select(OrderTransition).order_by(OrderTransition.id.desc())).first().detail
 
@@ -87,7 +87,7 @@ def test_order_without_shipping_address_is_held(client, shopify_store, runtime, 
 def test_app_uninstalled_deactivates_the_store(client, shopify_store, runtime, session_factory):
     post_shopify(client, {"id": 1, "domain": "acme-gadgets-demo.myshopify.com"}, topic="app/uninstalled")
     run_jobs(runtime)
-    from service.models import Store
+    from service.storage.models import Store
     with session_factory() as s:
         store = s.get(Store, shopify_store["id"])
         assert store.active is False and store.uninstalled_at is not None
@@ -96,7 +96,7 @@ def test_app_uninstalled_deactivates_the_store(client, shopify_store, runtime, s
 def test_payload_that_is_not_an_order_is_recorded_as_rejected(client, shopify_store, runtime, session_factory):
     post_shopify(client, {"id": 99}, topic="orders/create")
     run_jobs(runtime)
-    from service.models import WebhookEvent
+    from service.storage.models import WebhookEvent
     with session_factory() as s:
         event = s.scalars(select(WebhookEvent)).one()
         assert event.status == "rejected" and "updated_at" in event.note

@@ -8,7 +8,7 @@ from datetime import timedelta
 import responses
 from sqlalchemy import func, select, update
 
-from service.models import ExternalCall, Order, SkuMapping, Store, WebhookEvent
+from service.storage.models import ExternalCall, Order, SkuMapping, Store, WebhookEvent
 from service.pipeline.privacy import purge_old_events
 from service.timeutil import utcnow
 from tests.conftest import SHOPIFY_SAMPLES, post_cj, post_shopify, run_jobs, shopify_order
@@ -36,7 +36,7 @@ def test_logs_of_a_full_order_carry_no_pii_or_secrets(client, shopify_store, run
     assert "outbound_call" in {r.getMessage() for r in caplog.records}  # the calls were logged
     for needle in PII + SECRETS:
         assert needle not in text, needle
-    from service.structured_logging import JsonFormatter
+    from service.observability.structured_logging import JsonFormatter
     rendered = "\n".join(JsonFormatter().format(r) for r in caplog.records)
     for needle in PII + SECRETS:
         assert needle not in rendered, needle

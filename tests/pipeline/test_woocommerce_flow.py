@@ -6,10 +6,10 @@ from datetime import datetime, timedelta
 import responses
 from sqlalchemy import select, update
 
-from service.models import Job, Store
+from service.storage.models import Job, Store
 from service.pipeline.polling import poll_store
 from service.timeutil import utcnow
-from service.worker import beat
+from service.jobs.worker import beat
 from tests.conftest import admin_headers, post_cj, post_woo, run_jobs, the_order, woo_order
 from tests.fakes import FakeCj, FakeWoo
 from tests.pipeline.test_full_path import logistic_message
@@ -192,7 +192,7 @@ def test_status_updates_after_submission_are_not_reported_as_changes(client, woo
     changed["shipping"]["address_1"] = "Neue Strasse 1"
     post_woo(client, changed, topic="order.updated")
     run_jobs(runtime)
-    from service.models import OrderTransition
+    from service.storage.models import OrderTransition
     with session_factory() as s:
         reasons = [t.reason for t in s.scalars(select(OrderTransition).order_by(OrderTransition.id))]
     assert reasons.count("changed_after_submission") == 1  # the address change, not the status change

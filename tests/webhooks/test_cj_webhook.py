@@ -5,7 +5,7 @@ import json
 
 from sqlalchemy import func, select
 
-from service.models import Job, WebhookEvent
+from service.storage.models import Job, WebhookEvent
 from tests.conftest import CJ_SAMPLES, post_cj
 
 
@@ -52,7 +52,7 @@ def test_unverifiable_without_open_id(make_app, session_factory):
 
 
 def test_open_id_from_stored_token_is_used(make_app, session_factory):
-    from service.models import CjAccountState
+    from service.storage.models import CjAccountState
     with session_factory() as s:
         s.get(CjAccountState, 1).open_id = "777"
         s.commit()

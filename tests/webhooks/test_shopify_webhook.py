@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from service.models import DeliveryKey, Job, WebhookEvent
+from service.storage.models import DeliveryKey, Job, WebhookEvent
 from tests.conftest import (SHOP_DOMAIN, SHOPIFY_SAMPLES, SHOPIFY_SECRET, admin_headers, compact, post_shopify,
                             shopify_order)
 
@@ -133,7 +133,7 @@ def test_unknown_topic_is_stored_as_ignored_without_a_job(client, shopify_store,
 
 def test_store_and_enqueue_is_atomic(client, shopify_store, session_factory):
     """If the job cannot be stored, the event is not stored either and the answer is not 2xx."""
-    from tests.service.test_inbound import broken_job_insert
+    from tests.service.intake.test_deliveries import broken_job_insert
     # The job row violates a constraint: the event and its keys must not stay behind.
     pg_patch, sqlite_patch = broken_job_insert()
     with pg_patch, sqlite_patch:

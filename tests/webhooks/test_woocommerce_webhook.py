@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from service.models import Job, WebhookEvent
+from service.storage.models import Job, WebhookEvent
 from tests.conftest import SHOPIFY_SAMPLES, WOO_SOURCE, post_woo, run_jobs, the_order, woo_order
 
 

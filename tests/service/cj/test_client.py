@@ -8,9 +8,9 @@ import responses
 
 from service.cj import account
 from service.cj.errors import AUTH, EXISTS, NEEDS_HUMAN, RATE_LIMITED, RETRYABLE, CjApiError, CjTransportError, classify
-from service.db import transaction
-from service.job_outcomes import RetryLater
-from service.models import CjAccountState
+from service.storage.database import transaction
+from service.jobs.outcomes import RetryLater
+from service.storage.models import CjAccountState
 from service.timeutil import utcnow
 from tests.conftest import CJ_SAMPLES
 from tests.fakes import FakeCj, envelope, timeout_error

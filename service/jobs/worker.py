@@ -1,0 +1,235 @@
+"""The job worker: claims jobs from the database, runs them, schedules periodic work, beats."""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import time
+import uuid
+from datetime import timedelta
+from typing import Callable
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from service.observability import error_report
+from service.config import load_settings
+from service.storage.database import transaction
+from service.jobs.outcomes import NeedsHuman, RetryLater
+from service.jobs.queue import claim, complete, enqueue, fail
+from service.storage.models import Job, PeriodicSchedule, WorkerHeartbeat
+from service.jobs.wakeup import JobWakeup
+from service.jobs.order_lock import order_lock
+from service.pipeline import cancel, cj_updates, forward, ingest, polling, privacy, resume, store_setup, write_back
+from service.runtime import Runtime, build_runtime
+from service.observability.structured_logging import configure_logging
+from service.timeutil import utcnow
+
+log = logging.getLogger("cj_bridge.worker")
+
+Handler = Callable[..., str]
+
+SCHEDULE_CHECK_SECONDS = 1.0
+
+
+def _handlers() -> dict[str, Handler]:
+    return {
+        "process_event": lambda s, p, rt: ingest.process_event(s, event_id=p["event_id"], runtime=rt),
+        "apply_cj_event": lambda s, p, rt: cj_updates.apply_cj_event(s, event_id=p["event_id"]),
+        "forward_order": lambda s, p, rt: forward.forward_order(s, order_id=p["order_id"], runtime=rt),
+        "write_back": lambda s, p, rt: write_back.write_back_order(s, order_id=p["order_id"], runtime=rt),
+        "cancel_cj_order": lambda s, p, rt: cancel.cancel_cj_order(s, order_id=p["order_id"], runtime=rt),
+        "sync_cj_order": lambda s, p, rt: cj_updates.sync_cj_order(s, order_id=p["order_id"], runtime=rt),
+        "sync_stale_cj_orders": lambda s, p, rt: str(cj_updates.enqueue_stale_syncs(s, runtime=rt)),
+        "retry_balance_holds": lambda s, p, rt: str(resume.resume_held(s, reason="insufficient_balance")),
+        "purge_old_events": lambda s, p, rt: str(privacy.purge_old_events(
+            s, retention_days=rt.settings.event_retention_days)),
+        "poll_stores": lambda s, p, rt: str(polling.enqueue_store_polls(s)),
+        "poll_store": lambda s, p, rt: polling.poll_store(s, store_id=p["store_id"], runtime=rt),
+        "register_webhooks": lambda s, p, rt: str(store_setup.register_store_webhooks(
+            s, store_id=p["store_id"], runtime=rt)),
+    }
+
+
+def periodic_kinds(runtime: Runtime) -> dict[str, timedelta]:
+    """Periodic job kind → interval."""
+    return {
+        "sync_stale_cj_orders": timedelta(minutes=max(1, min(15, runtime.settings.cj_sync_stale_minutes))),
+        "retry_balance_holds": timedelta(minutes=runtime.settings.balance_retry_minutes),
+        "purge_old_events": timedelta(hours=6),
+        "poll_stores": timedelta(minutes=runtime.settings.store_poll_minutes),
+    }
+
+
+def schedule_periodic(runtime: Runtime) -> int:
+    """Enqueue every periodic kind that is due; safe with many workers (row lock + dedupe key)."""
+    queued = 0
+    now = utcnow()
+    kinds = periodic_kinds(runtime)
+    with transaction(runtime.session_factory) as session:
+        _add_missing_schedule_rows(session, kinds, now)
+        for kind, interval in kinds.items():
+            stmt = select(PeriodicSchedule).where(PeriodicSchedule.kind == kind)
+            if session.bind.dialect.name == "postgresql":
+                stmt = stmt.with_for_update(skip_locked=True)
+            row = session.scalar(stmt)
+            if row is None:
+                continue  # another worker holds the row right now, and schedules it
+            if row.next_run_at <= now:
+                enqueue(session, kind=kind, payload={}, dedupe_key=f"periodic:{kind}")
+                row.next_run_at = now + interval
+                queued += 1
+    return queued
+
+
+def _add_missing_schedule_rows(session, kinds: dict[str, timedelta], now) -> None:
+    # Apart from the lock, so that a row skipped because another worker holds it is never taken for a
+    # missing one: inserting it again failed on the primary key, and the failing worker backed off for
+    # seconds at a time (found with bench/ingest.py --workers 2).
+    present = set(session.scalars(select(PeriodicSchedule.kind)))
+    missing = [{"kind": kind, "next_run_at": now} for kind in kinds if kind not in present]
+    if missing:
+        insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+        session.execute(insert(PeriodicSchedule).values(missing).on_conflict_do_nothing(index_elements=["kind"]))
+
+
+def run_job(runtime: Runtime, job: Job, *, worker_id: str, handlers: dict[str, Handler] | None = None) -> str:
+    """Run one claimed job in its own session and record the outcome on the job row."""
+    handlers = handlers or _handlers()
+    handler = handlers.get(job.kind)
+    session = runtime.session_factory()
+    started = time.monotonic()
+    try:
+        if handler is None:
+            status = fail(session, job, worker_id=worker_id, error=f"no handler for job kind {job.kind!r}",
+                          permanent=True)
+            session.commit()
+            return status
+        try:
+            with order_lock(session.get_bind(), job.payload.get("order_id")) as mine:
+                if not mine:
+                    raise RetryLater(f"order {job.payload['order_id']} is being worked on by another job",
+                                     retry_after=2.0, count_attempt=False)
+                outcome = handler(session, job.payload, runtime)
+                complete(session, job, worker_id=worker_id)
+                session.commit()
+            status = "done"
+        except RetryLater as exc:
+            session.rollback()
+            status = fail(session, job, worker_id=worker_id, error=str(exc), retry_after=exc.retry_after,
+                          count_attempt=exc.count_attempt, backoff_base=runtime.settings.job_backoff_seconds)
+            session.commit()
+            outcome = str(exc)
+        except NeedsHuman as exc:
+            session.rollback()
+            status = fail(session, job, worker_id=worker_id, error=f"{exc.reason}: {exc}", permanent=True)
+            session.commit()
+            outcome = str(exc)
+        except Exception as exc:  # noqa: BLE001 - any bug becomes a retried, then dead, job, never a lost one
+            session.rollback()
+            crash = error_report.summary(exc)  # no message: it can carry customer data
+            log.exception("job_crashed", extra={"fields": {"job_id": job.id, "kind": job.kind, "error": crash}})
+            status = fail(session, job, worker_id=worker_id, error=crash,
+                          backoff_base=runtime.settings.job_backoff_seconds)
+            session.commit()
+            outcome = type(exc).__name__
+    finally:
+        session.close()
+    log.info("job_finished", extra={"fields": {
+        "job_id": job.id, "kind": job.kind, "status": status, "attempt": job.attempts,
+        "outcome": str(outcome)[:200], "ms": round((time.monotonic() - started) * 1000, 1)}})
+    return status
+
+
+def beat(runtime: Runtime, *, worker_id: str, current_job_id: int | None = None) -> None:
+    with transaction(runtime.session_factory) as session:
+        row = session.get(WorkerHeartbeat, worker_id)
+        if row is None:
+            row = WorkerHeartbeat(worker_id=worker_id, hostname=socket.gethostname(), pid=os.getpid(),
+                                  started_at=utcnow())
+            session.add(row)
+        row.beat_at = utcnow()
+        row.current_job_id = current_job_id
+
+
+def drain(runtime: Runtime, *, worker_id: str = "drain", max_jobs: int = 1000) -> int:
+    """Run due jobs until none is left (tests and one-off CLI use); returns how many ran."""
+    ran = 0
+    while ran < max_jobs:
+        job = claim(runtime.session_factory, worker_id=worker_id, lease_seconds=runtime.settings.job_lease_seconds)
+        if job is None:
+            return ran
+        run_job(runtime, job, worker_id=worker_id)
+        ran += 1
+    return ran
+
+
+class Worker:
+    """Long-running loop; SIGTERM/SIGINT let the current job finish, then the loop exits."""
+
+    def __init__(self, runtime: Runtime, *, worker_id: str | None = None):
+        self.runtime = runtime
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.stopping = False
+        self._last_beat = 0.0
+        self._next_schedule_check = 0.0
+        self.wakeup = JobWakeup(runtime.session_factory.kw["bind"])
+
+    def request_stop(self, signum=None, _frame=None) -> None:
+        log.info("worker_stopping", extra={"fields": {"worker_id": self.worker_id, "signal": signum}})
+        self.stopping = True
+
+    def _maybe_beat(self, current_job_id=None, force=False) -> None:
+        if force or time.monotonic() - self._last_beat >= 10:
+            beat(self.runtime, worker_id=self.worker_id, current_job_id=current_job_id)
+            self._last_beat = time.monotonic()
+
+    def _maybe_schedule(self) -> None:
+        # Periodic kinds run every few minutes: checking once a second is plenty, where checking before
+        # every job cost a transaction and a row lock per kind per job.
+        if time.monotonic() >= self._next_schedule_check:
+            schedule_periodic(self.runtime)
+            self._next_schedule_check = time.monotonic() + SCHEDULE_CHECK_SECONDS
+
+    def run(self) -> None:
+        signal.signal(signal.SIGTERM, self.request_stop)
+        signal.signal(signal.SIGINT, self.request_stop)
+        log.info("worker_started", extra={"fields": {"worker_id": self.worker_id}})
+        idle_sleep = self.runtime.settings.worker_poll_seconds
+        failures = 0
+        while not self.stopping:
+            try:
+                self._maybe_beat()
+                self._maybe_schedule()
+                job = claim(self.runtime.session_factory, worker_id=self.worker_id,
+                            lease_seconds=self.runtime.settings.job_lease_seconds)
+                if job is not None:
+                    self._maybe_beat(current_job_id=job.id, force=True)
+                    run_job(self.runtime, job, worker_id=self.worker_id)
+                failures = 0
+            except Exception as exc:  # noqa: BLE001 - a database outage must not kill the worker
+                # A job cut short here keeps its lease and is claimed again once the lease expires.
+                failures += 1
+                log.warning("worker_loop_error", extra={"fields": {"worker_id": self.worker_id,
+                                                                   "error": error_report.summary(exc)}})
+                time.sleep(min(10.0, idle_sleep * 2 ** min(failures, 8)))
+                continue
+            if job is None:
+                self.wakeup.wait(idle_sleep)  # returns at once when a job is enqueued
+        self.wakeup.close()
+        try:
+            self._maybe_beat(force=True)
+        except Exception:  # noqa: BLE001 - shutting down during an outage
+            pass
+        log.info("worker_stopped", extra={"fields": {"worker_id": self.worker_id}})
+
+
+def main() -> None:
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    Worker(build_runtime(settings)).run()
+
+
+if __name__ == "__main__":
+    main()

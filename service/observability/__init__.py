@@ -1,0 +1,1 @@
+"""What the service tells its operators: structured JSON logs and crash reports without customer data."""

@@ -1,0 +1,34 @@
+"""One JSON object per log line; call sites pass ids in extra={'fields': {...}}, never PII."""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+
+from service.observability import error_report
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {"ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + "Z",
+                 "level": record.levelname, "logger": record.name, "event": record.getMessage()}
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            entry.update(fields)
+        if record.exc_info and record.exc_info[1] is not None:
+            # Without the message, which can carry customer data (service/observability/error_report.py).
+            entry["exception"] = error_report.trace(record.exc_info[1])
+        return json.dumps(entry, default=str)
+
+
+def configure_logging(level: str) -> None:
+    root = logging.getLogger()
+    if any(getattr(h, "_cj_bridge", False) for h in root.handlers):
+        root.setLevel(level)
+        return
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(JsonFormatter())
+    handler._cj_bridge = True
+    root.addHandler(handler)
+    root.setLevel(level)

@@ -1,0 +1,269 @@
+"""SQLAlchemy models: stores, inbound events, jobs, orders and their history, mappings, CJ state."""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer,
+                        LargeBinary, Numeric, SmallInteger, String, Text, UniqueConstraint, text)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from service.timeutil import utcnow
+
+# Integer ids that are BIGINT on PostgreSQL but still INTEGER PRIMARY KEY (rowid) on SQLite.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict: JSON, list: JSON}
+
+
+class Store(Base):
+    """A merchant's store on one platform; credentials are stored encrypted."""
+    __tablename__ = "stores"
+    __table_args__ = (UniqueConstraint("platform", "domain", name="uq_stores_platform_domain"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    domain: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str | None] = mapped_column(String(255))
+    webhook_secret_enc: Mapped[str] = mapped_column(Text)
+    previous_webhook_secret_enc: Mapped[str | None] = mapped_column(Text)
+    credentials_enc: Mapped[str | None] = mapped_column(Text)
+    api_base_url: Mapped[str | None] = mapped_column(String(500))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    adapter_state: Mapped[dict] = mapped_column(JSON, default=dict)  # facts the adapter learned (e.g. tracking API)
+    poll_cursor: Mapped[datetime | None] = mapped_column(DateTime)  # orders modified before this were polled
+    last_polled_at: Mapped[datetime | None] = mapped_column(DateTime)
+    webhook_misses: Mapped[int] = mapped_column(Integer, default=0)  # order states only polling found
+    last_webhook_miss_at: Mapped[datetime | None] = mapped_column(DateTime)
+    uninstalled_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class WebhookEvent(Base):
+    """One accepted inbound delivery, raw body exactly as received."""
+    __tablename__ = "webhook_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    source: Mapped[str] = mapped_column(String(32))
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    topic: Mapped[str] = mapped_column(String(128))
+    delivery_id: Mapped[str | None] = mapped_column(String(255))
+    # The platform order the event is about, set when processed (privacy redaction finds events by it).
+    subject_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    raw_body: Mapped[bytes] = mapped_column(LargeBinary)
+    headers: Mapped[dict] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(32), default="queued")
+    note: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class DeliveryKey(Base):
+    """Dedupe ledger: a delivery whose key is already here was seen before."""
+    __tablename__ = "delivery_keys"
+    __table_args__ = (UniqueConstraint("scope", "key", name="uq_delivery_keys_scope_key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    scope: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(300))
+    event_id: Mapped[int] = mapped_column(ForeignKey("webhook_events.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Job(Base):
+    """A unit of background work; payload holds ids only."""
+    __tablename__ = "jobs"
+    __table_args__ = (
+        Index("ix_jobs_claim", "status", "run_at"),
+        # Claiming walks queued jobs in claim order; sorting every due job per claim cost 26 ms with
+        # 15,000 queued (bench/ingest.py --workers).
+        Index("ix_jobs_queued_claim_order", "priority", "run_at", "id",
+              sqlite_where=text("status = 'queued'"), postgresql_where=text("status = 'queued'")),
+        # Only queued twins merge: a trigger that arrives while a job runs must run again after it.
+        Index("uq_jobs_queued_dedupe", "dedupe_key", unique=True,
+              sqlite_where=text("status = 'queued'"), postgresql_where=text("status = 'queued'")),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    # Claim order, lower first: set from the kind by service.jobs.queue.priority_of (the database's 3 is its default).
+    priority: Mapped[int] = mapped_column(SmallInteger, server_default=text("3"))
+    payload: Mapped[dict] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    run_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=8)
+    lease_owner: Mapped[str | None] = mapped_column(String(128))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    dedupe_key: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class PeriodicSchedule(Base):
+    """When each periodic job kind is next due; workers enqueue it, so no cron is needed."""
+    __tablename__ = "periodic_schedule"
+
+    kind: Mapped[str] = mapped_column(String(64), primary_key=True)
+    next_run_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class WorkerHeartbeat(Base):
+    __tablename__ = "worker_heartbeats"
+
+    worker_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    hostname: Mapped[str | None] = mapped_column(String(255))
+    pid: Mapped[int | None] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    beat_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    current_job_id: Mapped[int | None] = mapped_column(BigId)
+
+
+class Order(Base):
+    """A store order in canonical form plus everything we did for it at CJ and back at the store."""
+    __tablename__ = "orders"
+    __table_args__ = (
+        UniqueConstraint("store_id", "platform_order_id", name="uq_orders_store_platform_order"),
+        UniqueConstraint("cj_order_number", name="uq_orders_cj_order_number"),
+        Index("ix_orders_state", "state"),
+        Index("ix_orders_cj_order_id", "cj_order_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    platform_order_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str | None] = mapped_column(String(128))
+    state: Mapped[str] = mapped_column(String(32), default="received")
+    hold_reason: Mapped[str | None] = mapped_column(String(64))
+    hold_detail: Mapped[str | None] = mapped_column(Text)
+    canonical: Mapped[dict] = mapped_column(JSON, default=dict)
+    platform_updated_at: Mapped[datetime | None] = mapped_column(DateTime)
+    financial_status: Mapped[str | None] = mapped_column(String(32))
+    cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
+    test: Mapped[bool] = mapped_column(Boolean, default=False)
+    currency: Mapped[str | None] = mapped_column(String(8))
+    total_price: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))
+    cj_order_number: Mapped[str] = mapped_column(String(50))
+    cj_create_state: Mapped[str | None] = mapped_column(String(16))  # None, pending, created
+    cj_order_id: Mapped[str | None] = mapped_column(String(64))
+    cj_status: Mapped[str | None] = mapped_column(String(32))
+    cj_logistic_name: Mapped[str | None] = mapped_column(String(100))
+    cj_shipping_cost: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))
+    cj_order_amount: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))
+    cj_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
+    cj_pay_state: Mapped[str | None] = mapped_column(String(16))  # None, pending, paid
+    cj_paid_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_cj_update_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    transitions: Mapped[list["OrderTransition"]] = relationship(
+        back_populates="order", order_by="OrderTransition.id", cascade="all, delete-orphan")
+    shipments: Mapped[list["Shipment"]] = relationship(
+        back_populates="order", order_by="Shipment.id", cascade="all, delete-orphan")
+
+
+class OrderTransition(Base):
+    __tablename__ = "order_transitions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    from_state: Mapped[str | None] = mapped_column(String(32))
+    to_state: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    order: Mapped[Order] = relationship(back_populates="transitions")
+
+
+class Shipment(Base):
+    """A tracking number CJ reported for an order, and whether it reached the store."""
+    __tablename__ = "shipments"
+    __table_args__ = (UniqueConstraint("order_id", "tracking_number", name="uq_shipments_order_tracking"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    tracking_number: Mapped[str] = mapped_column(String(100))
+    carrier: Mapped[str | None] = mapped_column(String(100))
+    tracking_url: Mapped[str | None] = mapped_column(String(500))
+    store_line_ids: Mapped[list | None] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, written, replaced
+    store_fulfillment_id: Mapped[str | None] = mapped_column(String(255))
+    replaces_shipment_id: Mapped[int | None] = mapped_column(BigId)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    written_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    order: Mapped[Order] = relationship(back_populates="shipments")
+
+
+class ExternalCall(Base):
+    """What we sent to (or, in dry-run, would have sent to) CJ or a store, and what came back."""
+    __tablename__ = "external_calls"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    service: Mapped[str] = mapped_column(String(32))
+    operation: Mapped[str] = mapped_column(String(64))
+    request: Mapped[dict | None] = mapped_column(JSON)
+    response: Mapped[dict | None] = mapped_column(JSON)
+    outcome: Mapped[str] = mapped_column(String(16))  # ok, error, unknown, dry_run
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class SkuMapping(Base):
+    """Store SKU or variant id → CJ variant id."""
+    __tablename__ = "sku_mappings"
+    __table_args__ = (
+        UniqueConstraint("store_id", "store_sku", name="uq_sku_mappings_store_sku"),
+        UniqueConstraint("store_id", "store_variant_id", name="uq_sku_mappings_store_variant"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    store_sku: Mapped[str | None] = mapped_column(String(255))
+    store_variant_id: Mapped[str | None] = mapped_column(String(64))
+    cj_vid: Mapped[str] = mapped_column(String(64))
+    cj_sku: Mapped[str | None] = mapped_column(String(100))
+    source: Mapped[str] = mapped_column(String(16), default="admin")  # admin, auto
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class CjVariantCache(Base):
+    """CJ's answer to 'which vid has this variant SKU' (vid None = CJ has no such SKU)."""
+    __tablename__ = "cj_variant_cache"
+
+    variant_sku: Mapped[str] = mapped_column(String(100), primary_key=True)
+    vid: Mapped[str | None] = mapped_column(String(64))
+    fetched_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ShippingRule(Base):
+    """Allowed CJ logistic names for a destination country ('*' = default), with a cost cap."""
+    __tablename__ = "shipping_rules"
+
+    country_code: Mapped[str] = mapped_column(String(8), primary_key=True)
+    logistic_names: Mapped[list] = mapped_column(JSON, default=list)
+    max_shipping_cost: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class CjAccountState(Base):
+    """Singleton row: CJ tokens, openId, and the shared request throttle slot."""
+    __tablename__ = "cj_account_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    access_token_enc: Mapped[str | None] = mapped_column(Text)
+    access_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    refresh_token_enc: Mapped[str | None] = mapped_column(Text)
+    refresh_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    open_id: Mapped[str | None] = mapped_column(String(64))
+    last_get_token_at: Mapped[datetime | None] = mapped_column(DateTime)
+    next_request_at: Mapped[float] = mapped_column(Float, default=0.0)

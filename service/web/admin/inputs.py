@@ -1,0 +1,43 @@
+"""Reading admin requests: the JSON body, marshmallow schemas, query integers, ids that must exist."""
+from __future__ import annotations
+
+from flask import request
+from marshmallow import Schema, ValidationError
+
+from service.web.json_api import ApiError, parse_json
+
+MAX_PAGE = 200
+
+
+def json_body():
+    try:
+        return parse_json(request.get_data())
+    except ApiError:
+        raise ApiError(400, "invalid_json", "the body must be valid JSON") from None
+
+
+def load(schema: Schema, data):
+    try:
+        return schema.load(data)
+    except ValidationError as exc:
+        raise ApiError(400, "validation_error", "the request has invalid fields", exc.messages) from None
+
+
+def int_arg(name: str, default: int | None = None, maximum: int | None = None) -> int | None:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(400, "validation_error", f"query parameter {name} must be an integer") from None
+    if value < 0:
+        raise ApiError(400, "validation_error", f"query parameter {name} must not be negative")
+    return min(value, maximum) if maximum else value
+
+
+def get_or_404(session, model, ident):
+    obj = session.get(model, ident)
+    if obj is None:
+        raise ApiError(404, f"{model.__tablename__.rstrip('s')}_not_found", f"no {model.__name__} with id {ident}")
+    return obj

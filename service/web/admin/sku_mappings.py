@@ -1,0 +1,98 @@
+"""Admin API: SKU mappings (store SKU or variant → CJ variant); saving one resumes held orders."""
+from __future__ import annotations
+
+from flask import request
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from service.pipeline.resume import resume_held
+from service.storage.models import SkuMapping, Store
+from service.timeutil import iso
+from service.web.admin import bp
+from service.web.admin.inputs import int_arg, json_body, load
+from service.web.admin.schemas import SkuMappingKeySchema, SkuMappingSchema
+from service.web.context import db_session, runtime
+from service.web.json_api import ApiError, ok
+
+
+def _mapping_json(m: SkuMapping) -> dict:
+    return {"id": m.id, "store_id": m.store_id, "store_sku": m.store_sku, "store_variant_id": m.store_variant_id,
+            "cj_vid": m.cj_vid, "cj_sku": m.cj_sku, "source": m.source, "updated_at": iso(m.updated_at)}
+
+
+@bp.get("/sku-mappings")
+def list_mappings():
+    store_id = int_arg("store_id")
+    limit = int_arg("limit", 100, 1000)
+    offset = int_arg("offset", 0)
+    session = db_session()
+    try:
+        stmt = select(SkuMapping).order_by(SkuMapping.id).limit(limit).offset(offset)
+        if store_id is not None:
+            stmt = stmt.where(SkuMapping.store_id == store_id)
+        return ok([_mapping_json(m) for m in session.scalars(stmt)])
+    finally:
+        session.close()
+
+
+@bp.put("/sku-mappings")
+def put_mappings():
+    """Upsert one mapping or a list; held needs_mapping orders of those stores resume."""
+    body = json_body()
+    items = body if isinstance(body, list) else [body]
+    if not items or len(items) > 1000:
+        raise ApiError(400, "validation_error", "send one mapping object or a list of 1 to 1000")
+    rows = [load(SkuMappingSchema(), item) for item in items]
+    session = db_session()
+    try:
+        saved, stores = [], set()
+        for row in rows:
+            if session.get(Store, row["store_id"]) is None:
+                raise ApiError(404, "store_not_found", f"no store with id {row['store_id']}")
+            mapping = _find_mapping(session, row)
+            if mapping is None:
+                mapping = SkuMapping(store_id=row["store_id"], source="admin")
+                session.add(mapping)
+            mapping.store_sku = row.get("store_sku") or mapping.store_sku
+            mapping.store_variant_id = row.get("store_variant_id") or mapping.store_variant_id
+            mapping.cj_vid = row["cj_vid"]
+            mapping.cj_sku = row.get("cj_sku")
+            try:
+                session.flush()
+            except IntegrityError:
+                session.rollback()
+                raise ApiError(409, "mapping_conflict", "this store_sku and store_variant_id belong to two "
+                               "different existing mappings; delete one first", row) from None
+            saved.append(mapping)
+            stores.add(row["store_id"])
+        resumed = sum(resume_held(session, reason="needs_mapping", store_id=s) for s in stores)
+        session.commit()
+        runtime().notifier.jobs_committed()
+        return ok({"mappings": [_mapping_json(m) for m in saved], "resumed_orders": resumed})
+    finally:
+        session.close()
+
+
+def _find_mapping(session, row: dict) -> SkuMapping | None:
+    for column, key in ((SkuMapping.store_variant_id, "store_variant_id"), (SkuMapping.store_sku, "store_sku")):
+        if row.get(key):
+            found = session.scalar(select(SkuMapping).where(SkuMapping.store_id == row["store_id"],
+                                                            column == row[key]))
+            if found is not None:
+                return found
+    return None
+
+
+@bp.delete("/sku-mappings")
+def delete_mapping():
+    row = load(SkuMappingKeySchema(), json_body() if request.data else dict(request.args))
+    session = db_session()
+    try:
+        mapping = _find_mapping(session, row)
+        if mapping is None:
+            raise ApiError(404, "mapping_not_found", "no mapping matches", row)
+        session.delete(mapping)
+        session.commit()
+        return ok({"deleted": mapping.id})
+    finally:
+        session.close()

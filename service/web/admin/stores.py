@@ -1,0 +1,142 @@
+"""Admin API: stores (register, list, change, queue webhook registration)."""
+from __future__ import annotations
+
+import secrets
+
+from flask import request
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from adapters import get_adapter
+from service.jobs.queue import enqueue
+from service.pipeline.polling import webhook_health
+from service.storage.models import Store
+from service.timeutil import iso
+from service.web.admin import bp
+from service.web.admin.inputs import get_or_404, json_body, load
+from service.web.admin.schemas import StoreCreateSchema, StoreUpdateSchema
+from service.web.context import db_session, runtime, settings
+from service.web.json_api import ApiError, ok
+
+
+def _store_json(store: Store) -> dict:
+    creds = runtime().box.open_json(store.credentials_enc)
+    return {"id": store.id, "platform": store.platform, "domain": store.domain, "name": store.name,
+            "active": store.active, "api_base_url": store.api_base_url,
+            "api_credentials_set": sorted(creds.keys()),
+            "has_previous_webhook_secret": store.previous_webhook_secret_enc is not None,
+            "webhook_url": _webhook_url(store.platform),
+            "adapter_state": store.adapter_state or {},
+            "webhook_health": {k: iso(v) if hasattr(v, "isoformat") else v
+                               for k, v in webhook_health(store).items()},
+            "uninstalled_at": iso(store.uninstalled_at), "created_at": iso(store.created_at)}
+
+
+def _webhook_url(platform: str) -> str:
+    base = settings().public_base_url or request.host_url.rstrip("/")
+    return f"{base}/webhooks/{platform}"
+
+
+@bp.post("/stores")
+def create_store():
+    data = load(StoreCreateSchema(), json_body())
+    adapter = get_adapter(data["platform"])
+    try:
+        domain = adapter.normalize_domain(data.get("shop_domain") or data.get("site_url"))
+    except ValueError as exc:
+        raise ApiError(400, "validation_error", str(exc), {"site_url": [str(exc)]}) from None
+    box = runtime().box
+    # No secret given (WooCommerce): a long alphanumeric one, which WooCommerce never mangles.
+    generated = None if data.get("webhook_secret") else secrets.token_urlsafe(40).replace("-", "").replace("_", "")
+    session = db_session()
+    try:
+        store = Store(platform=data["platform"], domain=domain, name=data.get("name"),
+                      webhook_secret_enc=box.seal(data.get("webhook_secret") or generated),
+                      previous_webhook_secret_enc=box.seal(data.get("previous_webhook_secret")),
+                      credentials_enc=box.seal_json(data.get("api_credentials") or {}),
+                      api_base_url=(data.get("api_base_url") or "").rstrip("/") or None, active=True)
+        session.add(store)
+        try:
+            session.commit()
+            runtime().stores.forget(store.platform, store.domain)
+        except IntegrityError:
+            session.rollback()
+            raise ApiError(409, "store_exists", f"a {data['platform']} store {domain} is already registered; "
+                           "use PATCH /admin/stores/<id> to change it") from None
+        body = _store_json(store)
+        if generated:
+            body["webhook_secret"] = generated  # shown this once, for setting up the webhooks by hand
+        return ok(body, 201)
+    finally:
+        session.close()
+
+
+@bp.get("/stores")
+def list_stores():
+    session = db_session()
+    try:
+        return ok([_store_json(s) for s in session.scalars(select(Store).order_by(Store.id))])
+    finally:
+        session.close()
+
+
+@bp.get("/stores/<int:store_id>")
+def get_store(store_id: int):
+    session = db_session()
+    try:
+        return ok(_store_json(get_or_404(session, Store, store_id)))
+    finally:
+        session.close()
+
+
+@bp.patch("/stores/<int:store_id>")
+def update_store(store_id: int):
+    data = load(StoreUpdateSchema(), json_body())
+    box = runtime().box
+    session = db_session()
+    try:
+        store = get_or_404(session, Store, store_id)
+        if "webhook_secret" in data:
+            # Rotation: unless told otherwise, the old secret keeps working until the next change.
+            if "previous_webhook_secret" not in data:
+                store.previous_webhook_secret_enc = store.webhook_secret_enc
+            store.webhook_secret_enc = box.seal(data["webhook_secret"])
+        if "previous_webhook_secret" in data:
+            store.previous_webhook_secret_enc = box.seal(data["previous_webhook_secret"])
+        if "api_credentials" in data:
+            store.credentials_enc = box.seal_json(data["api_credentials"])
+        if "api_base_url" in data:
+            store.api_base_url = (data["api_base_url"] or "").rstrip("/") or None
+        if "name" in data:
+            store.name = data["name"]
+        if "active" in data:
+            store.active = data["active"]
+            if data["active"]:
+                store.uninstalled_at = None
+        session.commit()
+        runtime().stores.forget(store.platform, store.domain)
+        return ok(_store_json(store))
+    finally:
+        session.close()
+
+
+@bp.post("/stores/<int:store_id>/webhooks")
+def register_webhooks(store_id: int):
+    """Queue creating the store's order webhooks through its API (the worker makes the calls)."""
+    session = db_session()
+    try:
+        store = get_or_404(session, Store, store_id)
+        if not get_adapter(store.platform).can_register_webhooks:
+            raise ApiError(409, "not_supported", f"{store.platform} webhooks cannot be created from here; "
+                           "see the README's section on that platform")
+        if not settings().public_base_url:
+            raise ApiError(409, "public_url_missing", "set PUBLIC_BASE_URL to this service's public https:// "
+                           "address first: it is where the store will send its webhooks")
+        job = enqueue(session, kind="register_webhooks", payload={"store_id": store.id},
+                      dedupe_key=f"register_webhooks:{store.id}")
+        session.commit()
+        runtime().notifier.jobs_committed()
+        return ok({"job_id": job.id, "status": "queued",
+                   "result_at": f"/admin/stores/{store.id} (adapter_state.webhook_registration)"}, 202)
+    finally:
+        session.close()

@@ -1,0 +1,72 @@
+"""/healthz (process alive) and /readyz (database, migrations, queue, worker heartbeat)."""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+from sqlalchemy import func, select, text
+
+from service.storage.migrate import current_revision, head_revision
+from service.storage.models import Job, Store, WorkerHeartbeat
+from service.pipeline.polling import webhook_health
+from service.timeutil import utcnow
+from service.web.context import db_session
+
+bp = Blueprint("health", __name__)
+
+MAX_HEARTBEAT_AGE_SECONDS = 120
+
+
+@bp.get("/healthz")
+def healthz():
+    return jsonify({"success": True, "data": {"status": "ok"}})
+
+
+@bp.get("/readyz")
+def readyz():
+    checks: dict = {}
+    problems: list[str] = []
+    warnings: list[str] = []
+    session = db_session()
+    try:
+        try:
+            session.execute(text("SELECT 1"))
+        except Exception as exc:  # noqa: BLE001 - any failure here means "not ready"
+            problems.append(f"database unreachable: {type(exc).__name__}")
+            return _answer(checks, problems, warnings)
+        checks["database"] = "ok"
+        current, head = current_revision(session.connection()), head_revision()
+        checks["migrations"] = {"current": current, "head": head}
+        if current != head:
+            problems.append(f"migrations not current ({current} != {head}): run the release step")
+            return _answer(checks, problems, warnings)
+        now = utcnow()
+        depth, oldest = session.execute(select(func.count(Job.id), func.min(Job.run_at)).where(
+            Job.status == "queued", Job.run_at <= now)).one()
+        checks["queue"] = {"due_jobs": depth,
+                           "oldest_due_age_seconds": round((now - oldest).total_seconds(), 1) if oldest else None,
+                           "dead_jobs": session.scalar(select(func.count(Job.id)).where(Job.status == "dead"))}
+        last_beat = session.scalar(select(func.max(WorkerHeartbeat.beat_at)))
+        age = (now - last_beat).total_seconds() if last_beat else None
+        checks["worker"] = {"last_heartbeat_age_seconds": round(age, 1) if age is not None else None}
+        disabled = [s.id for s in session.scalars(select(Store).where(Store.active.is_(True)))
+                    if webhook_health(s)["webhooks_look_disabled"]]
+        checks["stores_with_missed_webhooks"] = disabled
+        if disabled:
+            # Not a readiness failure (polling covers it), but someone should re-enable those webhooks.
+            warnings.append(f"polling found orders that no webhook brought for store(s) {disabled}: check their "
+                            "webhooks (POST /admin/stores/<id>/webhooks re-creates or re-activates them)")
+        if age is None:
+            problems.append("no worker has reported a heartbeat: start the worker process")
+        elif age > MAX_HEARTBEAT_AGE_SECONDS:
+            problems.append(f"worker heartbeat is {int(age)} s old (limit {MAX_HEARTBEAT_AGE_SECONDS} s)")
+    finally:
+        session.close()
+    return _answer(checks, problems, warnings)
+
+
+def _answer(checks: dict, problems: list[str], warnings: list[str]):
+    ready = not problems
+    body = {"success": ready, "data": {"ready": ready, "checks": checks, "problems": problems,
+                                       "warnings": warnings}}
+    if not ready:
+        body["error"] = {"code": "not_ready", "message": "; ".join(problems)}
+    return jsonify(body), 200 if ready else 503
