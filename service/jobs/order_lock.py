@@ -7,8 +7,9 @@ from typing import Iterator
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-# First key of the two-key advisory lock space, so our locks never meet another application's.
-LOCK_CLASS = 0x434A  # "CJ"
+# Advisory locks are shared by every database of a PostgreSQL server: the first key names this database
+# (and this application), so two deployments, or two test runs, on one server never hold each other's locks.
+_LOCK_CLASS_SQL = "hashtext('cj_bridge:' || current_database())"
 
 
 @contextmanager
@@ -22,11 +23,11 @@ def order_lock(engine: Engine, order_id: int | None) -> Iterator[bool]:
         return
     key = int(order_id) % 2_147_483_647
     with engine.connect() as conn:
-        got = conn.execute(text("SELECT pg_try_advisory_lock(:c, :k)"), {"c": LOCK_CLASS, "k": key}).scalar()
+        got = conn.execute(text(f"SELECT pg_try_advisory_lock({_LOCK_CLASS_SQL}, :k)"), {"k": key}).scalar()
         conn.commit()
         try:
             yield bool(got)
         finally:
             if got:
-                conn.execute(text("SELECT pg_advisory_unlock(:c, :k)"), {"c": LOCK_CLASS, "k": key})
+                conn.execute(text(f"SELECT pg_advisory_unlock({_LOCK_CLASS_SQL}, :k)"), {"k": key})
                 conn.commit()

@@ -200,3 +200,21 @@ def test_cj_bound_work_is_claimed_before_event_intake(session_factory):
         expected = [write_back.id, forward.id, intake.id, housekeeping.id]
     claimed = [claim(session_factory, worker_id="w", lease_seconds=60).id for _ in range(4)]
     assert claimed == expected
+
+
+def test_the_order_lock_is_scoped_to_this_database(engine):
+    """Advisory locks are server-wide: two deployments (or test runs) on one server must not share them."""
+    if engine.dialect.name != "postgresql":
+        import pytest
+        pytest.skip("advisory locks exist on PostgreSQL; SQLite runs a single worker")
+    import sqlalchemy as sa
+    from service.jobs.order_lock import order_lock
+    with order_lock(engine, 42) as held, engine.connect() as conn:
+        assert held
+        classes = conn.execute(sa.text("SELECT classid::bigint FROM pg_locks WHERE locktype = 'advisory' "
+                                       "AND objid = 42 AND objsubid = 2")).scalars().all()
+        this_database = conn.execute(sa.text("SELECT hashtext('cj_bridge:' || current_database())")).scalar()
+        other_database = conn.execute(sa.text("SELECT hashtext('cj_bridge:another_database')")).scalar()
+    # pg_locks shows the first key as an oid (unsigned); hashtext gives a signed int4.
+    assert [c & 0xFFFFFFFF for c in classes] == [this_database & 0xFFFFFFFF]
+    assert this_database != other_database
