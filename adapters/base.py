@@ -51,7 +51,10 @@ class ShipmentToWrite:
     carrier: str | None
     tracking_url: str | None
     store_line_ids: list[str] | None  # None = every line we sent to CJ
-    replaces_fulfillment_id: str | None = None
+    # Set when this number is another parcel of lines already fulfilled: the number is added to that
+    # fulfillment (which then carries every number of group_tracking), never swapped for the earlier one.
+    add_to_fulfillment_id: str | None = None
+    group_tracking: list[tuple[str, str | None]] = field(default_factory=list)  # (number, url), oldest first
     final: bool = True  # after this one, every line of the order has shipped
 
 

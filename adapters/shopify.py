@@ -20,7 +20,10 @@ FULFILLMENT_ORDERS_QUERY = """query OrderFulfillmentOrders($orderId: ID!) {
     id
     name
     displayFulfillmentStatus
-    fulfillments(first: 50) { id status trackingInfo(first: 10) { company number url } }
+    fulfillments(first: 50) {
+      id status trackingInfo(first: 10) { company number url }
+      fulfillmentLineItems(first: 100) { nodes { quantity lineItem { id } } }
+    }
     fulfillmentOrders(first: 20) {
       nodes {
         id
@@ -56,6 +59,10 @@ def _str_or_none(value) -> str | None:
         return None
     text = str(value)
     return text if text != "" else None
+
+
+def _first_present(payload: dict, *keys: str):
+    return next((payload[k] for k in keys if payload.get(k) not in (None, "")), None)
 
 
 class ShopifyAdapter:
@@ -160,12 +167,14 @@ class ShopifyAdapter:
             "order_ref": _str_or_none(payload.get("admin_graphql_api_id")),
             "name": _str_or_none(payload.get("name")),
             "currency": _str_or_none(payload.get("currency")),
-            "total_price": _str_or_none(payload.get("total_price")),
-            "subtotal_price": _str_or_none(payload.get("subtotal_price")),
+            # After edits and refunds the current_* totals are what the customer pays (older payloads lack them).
+            "total_price": _str_or_none(_first_present(payload, "current_total_price", "total_price")),
+            "subtotal_price": _str_or_none(_first_present(payload, "current_subtotal_price", "subtotal_price")),
             "shipping_price": _str_or_none(shipping_set.get("amount")),
             "financial_status": financial_status,
             "paid": financial_status in PAID_FINANCIAL_STATUSES,
             "cancelled": bool(payload.get("cancelled_at")) or topic == "orders/cancelled",
+            "refunded": financial_status == "refunded",
             "test": bool(payload.get("test")),
             "email": _str_or_none(payload.get("email") or payload.get("contact_email")),
             "note": _str_or_none(payload.get("note")),
@@ -214,21 +223,37 @@ class ShopifyAdapter:
         tracking = {"company": shipment.carrier, "number": shipment.tracking_number, "url": shipment.tracking_url}
         tracking = {k: v for k, v in tracking.items() if v}
 
-        for fulfillment in remote.get("fulfillments") or []:
-            numbers = {t.get("number") for t in fulfillment.get("trackingInfo") or []}
-            if shipment.tracking_number in numbers:
-                return WriteBackResult("already_present", fulfillment.get("id"))
+        # What this tracking number already fulfilled, per line: a write-back that failed half-way (one
+        # location done, another not) is finished on retry, not taken for done because the number exists.
+        with_number = [f for f in remote.get("fulfillments") or []
+                       if shipment.tracking_number in {t.get("number") for t in f.get("trackingInfo") or []}]
+        if with_number and shipment.add_to_fulfillment_id:
+            return WriteBackResult("already_present", ",".join(f["id"] for f in with_number))
+        done: dict[str, int] = {}
+        for fulfillment in with_number:
+            for node in (fulfillment.get("fulfillmentLineItems") or {}).get("nodes") or []:
+                line_gid = (node.get("lineItem") or {}).get("id")
+                done[line_gid] = done.get(line_gid, 0) + int(node.get("quantity") or 0)
 
-        if shipment.replaces_fulfillment_id:
-            data = self._graphql(http, store, TRACKING_UPDATE_MUTATION, {
-                "fulfillmentId": shipment.replaces_fulfillment_id, "notifyCustomer": True,
-                "trackingInfoInput": tracking}, "fulfillmentTrackingInfoUpdate")
-            payload = data.get("fulfillmentTrackingInfoUpdate") or {}
-            _raise_user_errors(payload, "fulfillmentTrackingInfoUpdate")
-            return WriteBackResult("updated", (payload.get("fulfillment") or {}).get("id")
-                                   or shipment.replaces_fulfillment_id)
+        if shipment.add_to_fulfillment_id:
+            # Another parcel of lines already fulfilled: every number of the group on that fulfillment.
+            numbers = [n for n, _url in shipment.group_tracking] or [shipment.tracking_number]
+            urls = [u for _n, u in shipment.group_tracking if u]
+            group = {"company": shipment.carrier, "numbers": numbers, "urls": urls}
+            updated = None
+            for fulfillment_id in shipment.add_to_fulfillment_id.split(","):
+                data = self._graphql(http, store, TRACKING_UPDATE_MUTATION, {
+                    "fulfillmentId": fulfillment_id, "notifyCustomer": True,
+                    "trackingInfoInput": {k: v for k, v in group.items() if v}}, "fulfillmentTrackingInfoUpdate")
+                payload = data.get("fulfillmentTrackingInfoUpdate") or {}
+                _raise_user_errors(payload, "fulfillmentTrackingInfoUpdate")
+                updated = updated or (payload.get("fulfillment") or {}).get("id")
+            return WriteBackResult("updated", updated or shipment.add_to_fulfillment_id)
 
-        line_quantities = _shipped_quantities(order, shipment.store_line_ids)
+        line_quantities = {gid: qty - done.get(gid, 0) for gid, qty in
+                           _shipped_quantities(order, shipment.store_line_ids).items() if qty > done.get(gid, 0)}
+        if with_number and not line_quantities:
+            return WriteBackResult("already_present", ",".join(f["id"] for f in with_number))
         by_location: dict[str, list[dict]] = {}
         for fo in (remote.get("fulfillmentOrders") or {}).get("nodes") or []:
             actions = {a.get("action") for a in fo.get("supportedActions") or []}
@@ -247,9 +272,11 @@ class ShopifyAdapter:
                 by_location.setdefault(location, []).append(
                     {"fulfillmentOrderId": fo["id"], "fulfillmentOrderLineItems": items})
         if not by_location:
+            if with_number:
+                return WriteBackResult("already_present", ",".join(f["id"] for f in with_number))
             return WriteBackResult("nothing_to_fulfill", None,
                                    {"message": "no open fulfillment order has these lines left to fulfil"})
-        created = []
+        created = [f["id"] for f in with_number]
         for groups in by_location.values():
             variables = {"fulfillment": {"notifyCustomer": True, "trackingInfo": tracking,
                                          "lineItemsByFulfillmentOrder": groups},

@@ -279,6 +279,8 @@ class WooCommerceAdapter:
                 outcome, tracking_id = "created", (created or {}).get("tracking_id")
             else:
                 tracking_id = found.get("tracking_id")
+        elif mechanism == NATIVE_FULFILLMENTS and shipment.add_to_fulfillment_id:
+            pass  # another parcel of items already fulfilled: the note below records its number
         elif mechanism == NATIVE_FULFILLMENTS:
             path = f"/wc/v3/orders/{order_id}/fulfillments"
             current = self._json(self._request(http, store, "GET", path, "listFulfillments"), "listFulfillments")

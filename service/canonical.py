@@ -56,6 +56,7 @@ class CanonicalOrderSchema(Schema):
     financial_status = fields.String(allow_none=True, load_default=None)
     paid = fields.Boolean(required=True)
     cancelled = fields.Boolean(required=True)
+    refunded = fields.Boolean(load_default=False)  # the whole order was refunded (it may still be open)
     test = fields.Boolean(load_default=False)
     email = fields.String(allow_none=True, load_default=None)
     note = fields.String(allow_none=True, load_default=None)

@@ -156,6 +156,8 @@ class FakeShopify:
         self.requests: list[dict] = []
         self.fulfillments: list[dict] = []
         self.throttle_next = 0
+        self.fail_creates: set[int] = set()  # these fulfillmentCreate calls (1 = the first) answer HTTP 500
+        self.create_calls = 0
         data = copy.deepcopy(SHOPIFY_SAMPLES["shopify_graphql_fulfillment_orders_query"]["response"]["data"])
         self.order = data["order"]
         rsps.add_callback("POST", f"https://{domain}/admin/api/{version}/graphql.json", callback=self._handle)
@@ -182,6 +184,9 @@ class FakeShopify:
             return 200, {}, json.dumps({"data": {"order": order}})
         if "fulfillmentCreate" in query:
             f_input = body["variables"]["fulfillment"]
+            self.create_calls += 1
+            if self.create_calls in self.fail_creates:  # failed before Shopify did anything
+                return 500, {}, json.dumps({"errors": "Internal Server Error"})
             for group in f_input["lineItemsByFulfillmentOrder"]:
                 fo = next(n for n in self.order["fulfillmentOrders"]["nodes"] if n["id"] == group["fulfillmentOrderId"])
                 for item in group["fulfillmentOrderLineItems"]:
@@ -190,8 +195,15 @@ class FakeShopify:
                         return 200, {}, json.dumps({"data": {"fulfillmentCreate": {"fulfillment": None, "userErrors": [
                             {"field": ["fulfillment"], "message": "quantity exceeds remaining"}]}}})
                     node["remainingQuantity"] -= item["quantity"]
+            line_nodes = []
+            for group in f_input["lineItemsByFulfillmentOrder"]:
+                fo = next(n for n in self.order["fulfillmentOrders"]["nodes"] if n["id"] == group["fulfillmentOrderId"])
+                for item in group["fulfillmentOrderLineItems"]:
+                    node = next(n for n in fo["lineItems"]["nodes"] if n["id"] == item["id"])
+                    line_nodes.append({"quantity": item["quantity"], "lineItem": {"id": node["lineItem"]["id"]}})
             fulfillment = {"id": f"gid://shopify/Fulfillment/{len(self.fulfillments) + 1}", "status": "SUCCESS",
-                           "trackingInfo": [f_input["trackingInfo"]]}
+                           "trackingInfo": [f_input["trackingInfo"]],
+                           "fulfillmentLineItems": {"nodes": line_nodes}}
             self.fulfillments.append(fulfillment)
             return 200, {}, json.dumps({"data": {"fulfillmentCreate": {"fulfillment": fulfillment, "userErrors": []}}})
         if "fulfillmentTrackingInfoUpdate" in query:

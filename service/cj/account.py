@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from service.storage.credential_box import CredentialBox
 from service.storage.database import transaction
 from service.storage.models import CjAccountState
-from service.timeutil import parse_iso_utc
+from service.timeutil import iso, parse_iso_utc, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +40,27 @@ def locked_account(session: Session) -> CjAccountState:
     return row
 
 
-def reserve_request_slot(session_factory: sessionmaker[Session], qps: float, *, sleep=time.sleep) -> float:
-    """Take the next CJ request slot for the whole account and wait for it; returns seconds waited."""
+class BudgetUsedUp(Exception):
+    """A daily budget this call would spend is used up until `until` (UTC): nothing is sent."""
+
+    def __init__(self, until: datetime):
+        super().__init__(f"used up until {iso(until)}")
+        self.until = until
+
+
+def reserve_request_slot(session_factory: sessionmaker[Session], qps: float, *, budgets: tuple[str, ...] = (),
+                         sleep=time.sleep) -> float:
+    """Take the next CJ request slot for the whole account and wait for it; returns seconds waited.
+
+    Raises BudgetUsedUp, without taking a slot, when one of `budgets` is marked used up (mark_exhausted).
+    """
     waited = 0.0
     for attempt in range(LATE_SLOT_RETRIES + 1):
         with transaction(session_factory) as session:
             row = locked_account(session)
+            until = _used_up_until(row, budgets)
+            if until is not None:
+                raise BudgetUsedUp(until)
             now = time.time()
             slot = max(now, row.next_request_at or 0.0)
             row.next_request_at = slot + THROTTLE_SPACING_FACTOR / qps
@@ -58,6 +73,28 @@ def reserve_request_slot(session_factory: sessionmaker[Session], qps: float, *, 
             break
         log.info("cj_request_slot_missed", extra={"fields": {"late_ms": round(late * 1000, 1), "attempt": attempt}})
     return waited
+
+
+def _used_up_until(row: CjAccountState, budgets: tuple[str, ...]) -> datetime | None:
+    marks = row.exhausted_until or {}
+    now = utcnow()
+    until = [parse_iso_utc(marks[k]) for k in budgets if k in marks]
+    until = [u for u in until if u and u > now]
+    return max(until) if until else None
+
+
+def mark_exhausted(session_factory: sessionmaker[Session], key: str) -> datetime:
+    """CJ said a daily budget is used up: hold calls that spend it until CJ's reset (00:00 UTC)."""
+    until = next_daily_reset(utcnow())
+    with transaction(session_factory) as session:
+        row = locked_account(session)
+        row.exhausted_until = dict(row.exhausted_until or {}, **{key: iso(until)})
+    log.warning("cj_budget_exhausted", extra={"fields": {"budget": key, "until": iso(until)}})
+    return until
+
+
+def next_daily_reset(now: datetime) -> datetime:
+    return datetime(now.year, now.month, now.day) + timedelta(days=1)
 
 
 def push_back_requests(session_factory: sessionmaker[Session], seconds: float) -> None:

@@ -5,13 +5,18 @@ import requests
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.cj import account
-from service.cj.errors import AUTH, RATE_LIMITED, CjApiError, CjTransportError, NOT_FOUND_CODES
+from service.cj.errors import (AUTH, NOT_FOUND_CODES, POINTS_EXHAUSTED, QUOTA_USED_UP, RATE_LIMITED, CjApiError,
+                               CjTransportError)
 from service.config import Settings
 from service.storage.credential_box import CredentialBox
 from service.storage.database import transaction
 from service.jobs.outcomes import RetryLater
 from service.outbound_http import OutboundHttp
 from service.timeutil import utcnow
+
+
+# Daily points each metered endpoint costs (cj-api.md §2); order, payment, tracking and auth calls cost none.
+POINT_COSTS = {"freightCalculate": 10, "variantQuery": 10}
 
 
 class CjClient:
@@ -25,8 +30,17 @@ class CjClient:
 
     # -- transport -----------------------------------------------------------------------------
     def _send(self, method: str, path: str, *, operation: str, token: str | None, params=None, json=None):
+        # A 0-point call (orders, payment, tracking) is never held back by a used-up points budget.
+        budgets = (operation, POINTS_EXHAUSTED) if operation in POINT_COSTS else (operation,)
         kwargs = {"sleep": self._sleep} if self._sleep else {}
-        account.reserve_request_slot(self.session_factory, self.settings.cj_qps, **kwargs)
+        try:
+            account.reserve_request_slot(self.session_factory, self.settings.cj_qps, budgets=budgets, **kwargs)
+        except account.BudgetUsedUp as used_up:
+            # Nothing is sent: CJ would only refuse it again until its daily reset.
+            raise CjApiError(code=429 if operation in POINT_COSTS else QUOTA_USED_UP, http_status=0,
+                             message=f"CJ's daily budget for {operation} is used up until "
+                                     f"{used_up.until:%Y-%m-%d %H:%M} UTC", request_id=None, operation=operation,
+                             wait_seconds=max(1.0, (used_up.until - utcnow()).total_seconds())) from None
         headers = {"Content-Type": "application/json"}
         if token:
             headers["CJ-Access-Token"] = token
@@ -53,7 +67,13 @@ class CjClient:
                            http_status=response.status_code,
                            request_id=(body or {}).get("requestId"), operation=operation)
         if error.category == RATE_LIMITED:
-            account.push_back_requests(self.session_factory, error.retry_after or 2.0)
+            if error.budget is None:
+                account.push_back_requests(self.session_factory, error.retry_after or 2.0)
+            else:
+                until = account.mark_exhausted(self.session_factory, error.budget)
+                error = CjApiError(code=error.code, message=error.cj_message, http_status=error.http_status,
+                                   request_id=error.request_id, operation=operation,
+                                   wait_seconds=max(1.0, (until - utcnow()).total_seconds()))
         raise error
 
     def _call(self, method: str, path: str, *, operation: str, params=None, json=None):

@@ -45,15 +45,22 @@ def classify(code: int | None, http_status: int) -> str:
     return NEEDS_HUMAN
 
 
+# The daily budgets: CJ's points (code 429 with "points" in the answer) and a per-interface quota (1600201).
+# They last until CJ's daily reset; QPS answers (1600200, or a bare HTTP 429) clear within a second or two.
+POINTS_EXHAUSTED = "points"
+QUOTA_USED_UP = 1600201
+
+
 class CjApiError(Exception):
     def __init__(self, *, code: int | None, message: str, http_status: int, request_id: str | None,
-                 operation: str):
+                 operation: str, wait_seconds: float | None = None):
         self.code = code
         self.cj_message = message
         self.http_status = http_status
         self.request_id = request_id
         self.operation = operation
         self.category = classify(code, http_status)
+        self._wait_seconds = wait_seconds
         super().__init__(f"CJ {operation} failed: code {code}, HTTP {http_status}: {message}"
                          + (f" (requestId {request_id})" if request_id else ""))
 
@@ -63,11 +70,21 @@ class CjApiError(Exception):
                                            "/admin/orders/<id>/retry")
 
     @property
+    def budget(self) -> str | None:
+        """Which daily budget CJ says is used up: POINTS_EXHAUSTED, this operation's quota, or None (QPS)."""
+        if self.code == QUOTA_USED_UP:
+            return self.operation
+        if self.code == 429 or (self.http_status == 429 and "point" in self.cj_message.lower()):
+            return POINTS_EXHAUSTED
+        return None
+
+    @property
     def retry_after(self) -> float | None:
         if self.category != RATE_LIMITED:
             return None
-        # Quota and points exhaustion last until CJ's daily reset; per-second limits clear quickly.
-        return 3600.0 if self.code in (1600201, 429) else 2.0
+        if self._wait_seconds is not None:
+            return self._wait_seconds
+        return 2.0  # a per-second limit; a used-up budget carries its own wait (until CJ's daily reset)
 
 
 class CjTransportError(Exception):

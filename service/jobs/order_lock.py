@@ -7,9 +7,12 @@ from typing import Iterator
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from service.jobs.outcomes import RetryLater
+
 # Advisory locks are shared by every database of a PostgreSQL server: the first key names this database
 # (and this application), so two deployments, or two test runs, on one server never hold each other's locks.
 _LOCK_CLASS_SQL = "hashtext('cj_bridge:' || current_database())"
+LOCK_RETRY_SECONDS = 2.0
 
 
 @contextmanager
@@ -31,3 +34,13 @@ def order_lock(engine: Engine, order_id: int | None) -> Iterator[bool]:
             if got:
                 conn.execute(text(f"SELECT pg_advisory_unlock({_LOCK_CLASS_SQL}, :k)"), {"k": key})
                 conn.commit()
+
+
+@contextmanager
+def order_lock_or_retry(engine: Engine, order_id: int | None) -> Iterator[None]:
+    """Hold the order's lock for the block, or raise RetryLater (no attempt used) when another job holds it."""
+    with order_lock(engine, order_id) as mine:
+        if not mine:
+            raise RetryLater(f"order {order_id} is being worked on by another job", retry_after=LOCK_RETRY_SECONDS,
+                             count_attempt=False)
+        yield

@@ -20,7 +20,7 @@ from service.jobs.outcomes import NeedsHuman, RetryLater
 from service.jobs.queue import claim, complete, enqueue, fail
 from service.storage.models import Job, PeriodicSchedule, WorkerHeartbeat
 from service.jobs.wakeup import JobWakeup
-from service.jobs.order_lock import order_lock
+from service.jobs.order_lock import order_lock_or_retry
 from service.pipeline import cancel, cj_updates, forward, ingest, polling, privacy, resume, store_setup, write_back
 from service.runtime import Runtime, build_runtime
 from service.observability.structured_logging import configure_logging
@@ -34,21 +34,25 @@ SCHEDULE_CHECK_SECONDS = 1.0
 
 
 def _handlers() -> dict[str, Handler]:
+    """Job kind → handler(session, job, runtime); each returns what happened, for the log."""
+    def order_id(job: Job) -> int:
+        return job.payload["order_id"]
     return {
-        "process_event": lambda s, p, rt: ingest.process_event(s, event_id=p["event_id"], runtime=rt),
-        "apply_cj_event": lambda s, p, rt: cj_updates.apply_cj_event(s, event_id=p["event_id"]),
-        "forward_order": lambda s, p, rt: forward.forward_order(s, order_id=p["order_id"], runtime=rt),
-        "write_back": lambda s, p, rt: write_back.write_back_order(s, order_id=p["order_id"], runtime=rt),
-        "cancel_cj_order": lambda s, p, rt: cancel.cancel_cj_order(s, order_id=p["order_id"], runtime=rt),
-        "sync_cj_order": lambda s, p, rt: cj_updates.sync_cj_order(s, order_id=p["order_id"], runtime=rt),
-        "sync_stale_cj_orders": lambda s, p, rt: str(cj_updates.enqueue_stale_syncs(s, runtime=rt)),
-        "retry_balance_holds": lambda s, p, rt: str(resume.resume_held(s, reason="insufficient_balance")),
-        "purge_old_events": lambda s, p, rt: str(privacy.purge_old_events(
+        "process_event": lambda s, j, rt: ingest.process_event(s, event_id=j.payload["event_id"], runtime=rt),
+        "apply_cj_event": lambda s, j, rt: cj_updates.apply_cj_event(s, event_id=j.payload["event_id"], runtime=rt),
+        "forward_order": lambda s, j, rt: forward.forward_order(s, order_id=order_id(j), runtime=rt),
+        "write_back": lambda s, j, rt: write_back.write_back_order(s, order_id=order_id(j), runtime=rt),
+        "cancel_cj_order": lambda s, j, rt: cancel.cancel_cj_order(s, order_id=order_id(j), runtime=rt,
+                                                                   attempt=j.attempts),
+        "sync_cj_order": lambda s, j, rt: cj_updates.sync_cj_order(s, order_id=order_id(j), runtime=rt),
+        "sync_stale_cj_orders": lambda s, j, rt: str(cj_updates.enqueue_stale_syncs(s, runtime=rt)),
+        "retry_balance_holds": lambda s, j, rt: str(resume.resume_held(s, reason="insufficient_balance")),
+        "purge_old_events": lambda s, j, rt: str(privacy.purge_old_events(
             s, retention_days=rt.settings.event_retention_days)),
-        "poll_stores": lambda s, p, rt: str(polling.enqueue_store_polls(s)),
-        "poll_store": lambda s, p, rt: polling.poll_store(s, store_id=p["store_id"], runtime=rt),
-        "register_webhooks": lambda s, p, rt: str(store_setup.register_store_webhooks(
-            s, store_id=p["store_id"], runtime=rt)),
+        "poll_stores": lambda s, j, rt: str(polling.enqueue_store_polls(s)),
+        "poll_store": lambda s, j, rt: polling.poll_store(s, store_id=j.payload["store_id"], runtime=rt),
+        "register_webhooks": lambda s, j, rt: str(store_setup.register_store_webhooks(
+            s, store_id=j.payload["store_id"], runtime=rt)),
     }
 
 
@@ -107,11 +111,8 @@ def run_job(runtime: Runtime, job: Job, *, worker_id: str, handlers: dict[str, H
             session.commit()
             return status
         try:
-            with order_lock(session.get_bind(), job.payload.get("order_id")) as mine:
-                if not mine:
-                    raise RetryLater(f"order {job.payload['order_id']} is being worked on by another job",
-                                     retry_after=2.0, count_attempt=False)
-                outcome = handler(session, job.payload, runtime)
+            with order_lock_or_retry(session.get_bind(), job.payload.get("order_id")):
+                outcome = handler(session, job, runtime)
                 complete(session, job, worker_id=worker_id)
                 session.commit()
             status = "done"
@@ -119,11 +120,13 @@ def run_job(runtime: Runtime, job: Job, *, worker_id: str, handlers: dict[str, H
             session.rollback()
             status = fail(session, job, worker_id=worker_id, error=str(exc), retry_after=exc.retry_after,
                           count_attempt=exc.count_attempt, backoff_base=runtime.settings.job_backoff_seconds)
+            _hold_if_dead(session, job, status, str(exc))
             session.commit()
             outcome = str(exc)
         except NeedsHuman as exc:
             session.rollback()
             status = fail(session, job, worker_id=worker_id, error=f"{exc.reason}: {exc}", permanent=True)
+            _hold_if_dead(session, job, status, f"{exc.reason}: {exc}")
             session.commit()
             outcome = str(exc)
         except Exception as exc:  # noqa: BLE001 - any bug becomes a retried, then dead, job, never a lost one
@@ -132,6 +135,7 @@ def run_job(runtime: Runtime, job: Job, *, worker_id: str, handlers: dict[str, H
             log.exception("job_crashed", extra={"fields": {"job_id": job.id, "kind": job.kind, "error": crash}})
             status = fail(session, job, worker_id=worker_id, error=crash,
                           backoff_base=runtime.settings.job_backoff_seconds)
+            _hold_if_dead(session, job, status, crash)
             session.commit()
             outcome = type(exc).__name__
     finally:
@@ -140,6 +144,12 @@ def run_job(runtime: Runtime, job: Job, *, worker_id: str, handlers: dict[str, H
         "job_id": job.id, "kind": job.kind, "status": status, "attempt": job.attempts,
         "outcome": str(outcome)[:200], "ms": round((time.monotonic() - started) * 1000, 1)}})
     return status
+
+
+def _hold_if_dead(session, job: Job, status: str, error: str) -> None:
+    """A job for an order that gave up leaves the order held with the reason, never silently stuck."""
+    if status == "dead" and job.payload.get("order_id") is not None:
+        resume.hold_after_dead_job(session, order_id=job.payload["order_id"], kind=job.kind, error=error)
 
 
 def beat(runtime: Runtime, *, worker_id: str, current_job_id: int | None = None) -> None:

@@ -7,12 +7,14 @@ from datetime import timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from service.cj.order_ids import cj_ids
 from service.intake import json_body
+from service.jobs.order_lock import order_lock_or_retry
 from service.cj.errors import CjApiError, CjTransportError, retry_if_transient
 from service.jobs.outcomes import RetryLater
 from service.jobs.queue import enqueue
 from service.storage.models import Order, WebhookEvent
-from service.pipeline.order_state import CJ_PAID_STATUSES, hold, note, transition
+from service.pipeline.order_state import CJ_PAID_STATUSES, advance, hold, note, transition
 from service.pipeline.shipments import record_shipment
 from service.runtime import Runtime
 from service.timeutil import utcnow
@@ -37,8 +39,8 @@ def find_order(session: Session, *, order_number: str | None, cj_order_id: str |
     return session.scalars(select(Order).where(or_(*conditions)).limit(1)).first()
 
 
-def apply_cj_event(session: Session, *, event_id: int) -> str:
-    """Apply one stored CJ webhook delivery."""
+def apply_cj_event(session: Session, *, event_id: int, runtime: Runtime | None = None) -> str:
+    """Apply one stored CJ webhook delivery, under the lock of the order it names."""
     event = session.get(WebhookEvent, event_id)
     if event is None or event.status != "queued":
         return "already_processed"
@@ -46,9 +48,16 @@ def apply_cj_event(session: Session, *, event_id: int) -> str:
     params = message.get("params") or {}
     kind = str(message.get("type") or "").upper()
     if kind == "ORDER":
-        outcome = apply_order_status(session, params=params, message_type=str(message.get("messageType") or ""))
+        order_number = _str(params.get("orderNumber") or params.get("orderNum"))
+        cj_id, _code = cj_ids(params)
+        order = find_order(session, order_number=order_number, cj_order_id=cj_id)
+        with order_lock_or_retry(session.get_bind(), order.id if order else None):
+            outcome = apply_order_status(session, params=params,
+                                         message_type=str(message.get("messageType") or ""))
     elif kind == "LOGISTIC":
-        outcome = apply_logistic(session, params=params)
+        order = find_order(session, order_number=None, cj_order_id=_str(params.get("orderId")))
+        with order_lock_or_retry(session.get_bind(), order.id if order else None):
+            outcome = apply_logistic(session, params=params)
     else:
         outcome = "ignored"
     event.status = "processed"
@@ -61,11 +70,13 @@ def apply_cj_event(session: Session, *, event_id: int) -> str:
 def apply_order_status(session: Session, *, params: dict, message_type: str = "UPDATE") -> str:
     """An ORDER message or a getOrderDetail answer: status, CJ id and tracking."""
     order_number = _str(params.get("orderNumber") or params.get("orderNum"))
-    cj_id = _str(params.get("cjOrderId") or params.get("orderId"))
+    cj_id, code = cj_ids(params)
     order = find_order(session, order_number=order_number, cj_order_id=cj_id)
     if order is None:
         return "no_matching_order"
     order.last_cj_update_at = utcnow()
+    if code and not order.cj_order_code:
+        order.cj_order_code = code
     if cj_id and order.cj_order_id != cj_id and (message_type.upper() == "ORDER_CONNNECTED" or not order.cj_order_id):
         note(session, order, "cj_order_connected", f"CJ order id is now {cj_id}")
         order.cj_order_id = cj_id
@@ -81,15 +92,15 @@ def apply_order_status(session: Session, *, params: dict, message_type: str = "U
     if status in CJ_PAID_STATUSES and order.cj_pay_state != "paid":
         order.cj_pay_state = "paid"
         order.cj_paid_at = order.cj_paid_at or utcnow()
-        if order.state in ("submitted", "held") and order.hold_reason != "cancel_needs_attention":
-            transition(session, order, "paid", reason="cj_reports_paid")
+        if order.state in ("submitted", "held"):
+            advance(session, order, "paid", reason="cj_reports_paid")
     if status == "CANCELLED" and order.state not in ("cancelled",):
         if order.cancelled:
             transition(session, order, "cancelled", reason="cj_cancelled", detail="cancelled at CJ and in the store")
         else:
             hold(session, order, "cj_cancelled", "CJ cancelled its order while the store order is still open. "
-                 "Resolution: check the order on My CJ; cancel or refund it in the store, or POST "
-                 "/admin/orders/<id>/retry to send a new CJ order.")
+                 "Resolution: check the order on My CJ; then cancel or refund it in the store, POST "
+                 "/admin/orders/<id>/retry to send a new CJ order, or /acknowledge to close it here.")
     track = _str(params.get("trackNumber") or params.get("trackingNumber"))
     if track:
         line_ids = [str(i["storeLineItemId"]) for i in params.get("orderItems") or params.get("productList") or []

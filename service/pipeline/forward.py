@@ -1,44 +1,74 @@
-"""forward_order: map lines, choose shipping, create the CJ order exactly once, pay it when allowed."""
+"""forward_order: map lines, choose shipping, create the CJ order exactly once, pay it when allowed.
+
+Every CJ call here can wait a long time for the account's shared request slot. The order is read again
+before the create and before each payment step, so a cancel, refund or edit that the store sent meanwhile
+decides what happens next, never the snapshot this job started with.
+"""
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
 from service.cj.errors import (AUTH, EXISTS, INSUFFICIENT_BALANCE_CODES, NEEDS_HUMAN, RATE_LIMITED, CjApiError,
                                CjTransportError, retry_if_transient)
+from service.cj.order_ids import cj_ids
 from service.jobs.outcomes import RetryLater
+from service.jobs.queue import enqueue
 from service.storage.models import Order, Store
 from service.pipeline import mapping, shipping
 from service.pipeline.call_log import record_call
-from service.pipeline.order_state import CJ_PAID_STATUSES, hold, transition
+from service.pipeline.cj_attempts import start_new_attempt
+from service.pipeline.order_state import (CJ_PAID_STATUSES, acknowledged, advance, hold, held_for_human, note,
+                                          transition)
+from service.pipeline.usd_amounts import CENT, in_usd, usd_rate
 from service.runtime import Runtime
 from service.timeutil import utcnow
 
 log = logging.getLogger("cj_bridge.pipeline")
 
 FORWARDABLE_STATES = ("ready", "held")
+# Holds for a human that a payment never goes around. (A grown order may still be paid: what was sent is
+# still wanted. Refund and postage holds are decided again before each payment, in _payment_blocked.)
+PAYMENT_BLOCKING_HOLDS = ("cancel_needs_attention", "cj_cancelled", "edit_needs_attention")
+_RECHECKED_HOLDS = ("refunded_after_submission", "postage_over_cap")
+# A store change marked as waiting longer than this is no longer waited for (its job may have died).
+STORE_CHANGE_WAIT = timedelta(minutes=2)
+STEP_ASIDE_SECONDS = 3.0
 _LIMITS = {"shippingCountryCode": 20, "shippingCountry": 50, "shippingProvince": 50, "shippingCity": 50,
            "shippingZip": 20, "shippingAddress": 200, "shippingAddress2": 200, "shippingCustomerName": 50,
            "shippingPhone": 20, "email": 50, "remark": 500}
+
+class OrderChanged(Exception):
+    """The store order changed while this job waited for CJ: the decision is taken again."""
 
 
 def forward_order(session: Session, *, order_id: int, runtime: Runtime) -> str:
     order = session.get(Order, order_id)
     if order is None:
         return "missing"
-    if order.state == "submitted" and order.cj_pay_state != "paid":
-        # A payment attempt failed or timed out after the CJ order was created: finish paying it.
+    _step_aside_for_store_change(order)
+    if order.cancelled:
+        return _cancel_instead(session, order)
+    if order.cj_create_state is not None and order.cj_status == "CANCELLED" and order.state == "held" \
+            and order.hold_reason == "cj_cancelled":
+        # The merchant's retry of a CJ-cancelled order asks for a new CJ order.
+        start_new_attempt(session, order, why="CJ cancelled its order; re-sent on the merchant's retry")
+        transition(session, order, "ready", reason="resend_requested")
+    if order.cj_create_state == "created" or order.cj_order_id:
         return pay_if_allowed(session, order=order, runtime=runtime)
     if order.state not in FORWARDABLE_STATES:
         return f"nothing_to_do:{order.state}"
-    if order.cancelled:
-        transition(session, order, "cancelled", reason="store_cancelled")
-        return "cancelled"
-    if order.cj_order_id or order.cj_create_state == "created":
-        return pay_if_allowed(session, order=order, runtime=runtime)
+    try:
+        return _create(session, order=order, runtime=runtime)
+    except OrderChanged as exc:
+        raise RetryLater(f"{exc}; deciding again", retry_after=0.5, count_attempt=False) from None
 
+
+def _create(session: Session, *, order: Order, runtime: Runtime) -> str:
+    seen = order.canonical
     store = session.get(Store, order.store_id)
     lines = [l for l in order.canonical.get("lines", []) if l.get("requires_shipping", True) and l["quantity"] > 0]
     if not lines:
@@ -81,15 +111,26 @@ def forward_order(session: Session, *, order_id: int, runtime: Runtime) -> str:
                                                    products=products)
         except (CjApiError, CjTransportError) as exc:
             return _cj_failure(session, order, exc, stage="freightCalculate")
+        _reread(session, order, seen)
+        if order.cancelled:
+            return _cancel_instead(session, order)
         choice = shipping.choose(rule, options)
         if choice is None:
             hold(session, order, "needs_shipping_rule", shipping.describe_no_option(rule, country, options))
             return "held"
 
+    rate = usd_rate(session, order.currency)
     body = build_create_request(order=order, store=store, mapped=mapped, choice=choice,
-                                from_country=runtime.settings.cj_from_country)
+                                from_country=runtime.settings.cj_from_country, usd_rate=rate)
+    if rate is None and order.canonical.get("total_price"):
+        note(session, order, "amounts_not_declared", f"no USD rate for {order.currency or 'an unknown currency'}: "
+             "shopAmount and unitPrice were left out of the CJ order (CJ reads them as USD). Resolution: PUT "
+             "/admin/exchange-rates with the currency's rate to declare them on later orders.")
     order.cj_logistic_name = choice.logistic_name
     order.cj_shipping_cost = choice.cost
+    order.usd_rate = rate
+    order.cj_lines = [{"line_id": m.line["line_id"], "line_ref": m.line.get("line_ref"), "vid": m.vid,
+                       "quantity": int(m.line["quantity"])} for m in mapped]
     if runtime.settings.cj_dry_run:
         record_call(session, order_id=order.id, service="cj", operation="createOrderV2", request=body,
                     outcome="dry_run")
@@ -143,41 +184,50 @@ def create_exactly_once(session: Session, *, order: Order, body: dict, runtime: 
 
 def bind_cj_order(session: Session, order: Order, data: dict, *, how: str) -> None:
     """Persist what CJ told us about the order the moment we know it."""
-    cj_id = data.get("orderId") or data.get("cjOrderId")
+    cj_id, code = cj_ids(data)
     order.cj_create_state = "created"
     if cj_id:
-        order.cj_order_id = str(cj_id)
+        order.cj_order_id = cj_id
+    if code:
+        order.cj_order_code = code
     status = data.get("orderStatus")
     if status:
         order.cj_status = str(status)
-    amount = data.get("orderAmount")
-    if amount is not None:
-        order.cj_order_amount = Decimal(str(amount))
+    for attr, key in (("cj_order_amount", "orderAmount"), ("cj_product_amount", "productAmount"),
+                      ("cj_postage_amount", "postageAmount")):
+        if data.get(key) is not None:
+            setattr(order, attr, Decimal(str(data[key])).quantize(CENT))
     if data.get("logisticName"):
         order.cj_logistic_name = data["logisticName"]
     order.last_cj_update_at = utcnow()
     detail = f"CJ order {order.cj_order_id or '(id pending ORDER_CONNNECTED)'}: {how}"
-    transition(session, order, "submitted", reason="cj_order_created", detail=detail)
+    advance(session, order, "submitted", reason="cj_order_created", detail=detail)
     if order.cj_status in CJ_PAID_STATUSES:
         order.cj_pay_state = "paid"
-        transition(session, order, "paid", reason="cj_reports_paid")
+        advance(session, order, "paid", reason="cj_reports_paid")
     session.commit()
 
 
 def pay_if_allowed(session: Session, *, order: Order, runtime: Runtime, fresh: bool = False) -> str:
     """With CJ_AUTO_PAY on: confirm the CJ order and pay it from the wallet balance, once.
 
-    fresh: the order was created in this run, so its CJ status is known and needs no lookup.
+    fresh: the order was created in this run, so its CJ status is known and needs no lookup. Never pays an
+    order the store cancelled or fully refunded, nor one whose CJ postage went over the rule's cap, unless
+    the merchant said so (acknowledge).
     """
     if order.cj_pay_state == "paid" or order.state not in ("submitted", "held"):
         return order.state
     if not runtime.settings.cj_auto_pay:
-        if order.state == "held":
+        if order.state == "held" and not held_for_human(order):
             transition(session, order, "submitted", reason="auto_pay_off",
                        detail="CJ_AUTO_PAY is off: pay the order on My CJ")
         return "submitted"
     if not order.cj_order_id:
         return "waiting_for_cj_order_id"
+    blocked = _payment_blocked(session, order, runtime)
+    if blocked:
+        return blocked
+    seen = order.canonical
     session.commit()
     try:
         if order.cj_pay_state == "pending" or (not order.cj_confirmed and not fresh):
@@ -194,9 +244,15 @@ def pay_if_allowed(session: Session, *, order: Order, runtime: Runtime, fresh: b
             runtime.cj.confirm_order(order.cj_order_id)
             order.cj_confirmed = True
             session.commit()
+            _reread(session, order, seen)
+            blocked = _payment_blocked(session, order, runtime)
+            if blocked:
+                return blocked
         order.cj_pay_state = "pending"
         session.commit()
         runtime.cj.pay_balance(order.cj_order_id)
+    except OrderChanged as exc:
+        raise RetryLater(f"{exc}; deciding again before paying", retry_after=0.5, count_attempt=False) from None
     except CjTransportError as exc:
         raise RetryLater(str(exc)) from None
     except CjApiError as exc:
@@ -212,11 +268,66 @@ def pay_if_allowed(session: Session, *, order: Order, runtime: Runtime, fresh: b
     return _mark_paid(session, order, "paid from the CJ wallet balance")
 
 
+def _payment_blocked(session: Session, order: Order, runtime: Runtime) -> str | None:
+    """Why this order must not be paid now (it is held or handed to the cancel job), or None."""
+    if order.cancelled:
+        return _cancel_instead(session, order)
+    if order.state == "held" and order.hold_reason in PAYMENT_BLOCKING_HOLDS \
+            and not acknowledged(order, order.hold_reason):
+        return "held"
+    if order.canonical.get("refunded") and not acknowledged(order, "refunded_after_submission"):
+        hold(session, order, "refunded_after_submission",
+             f"the store refunded the whole order without cancelling it; CJ order {order.cj_order_id} is not "
+             "paid and is not paid while this hold stands. Resolution: cancel the order in the store to delete "
+             "the CJ order, or POST /admin/orders/<id>/acknowledge to pay and ship it anyway.")
+        return "held"
+    cap = shipping.cap_for(session, order)
+    if cap is not None and order.cj_postage_amount is not None and order.cj_postage_amount > cap \
+            and not acknowledged(order, "postage_over_cap"):
+        hold(session, order, "postage_over_cap",
+             f"CJ's order {order.cj_order_id} charges ${order.cj_postage_amount} postage, over the shipping "
+             f"rule's cap of ${cap} (the freight quote was ${order.cj_shipping_cost}). It is not paid. "
+             "Resolution: POST /admin/orders/<id>/acknowledge to pay it anyway, raise the cap (PUT "
+             "/admin/shipping-rules, which resumes the order), or cancel the order in the store.")
+        return "held"
+    if order.state == "held" and order.hold_reason in _RECHECKED_HOLDS:
+        transition(session, order, "submitted", reason="hold_cause_gone",
+                   detail=f"{order.hold_reason} no longer applies")
+    return None
+
+
 def _mark_paid(session: Session, order: Order, detail: str) -> str:
     order.cj_pay_state = "paid"
     order.cj_paid_at = utcnow()
-    transition(session, order, "paid", reason="cj_paid", detail=detail)
+    advance(session, order, "paid", reason="cj_paid", detail=detail)
     return "paid"
+
+
+def _cancel_instead(session: Session, order: Order) -> str:
+    """The store cancelled the order: nothing goes to CJ, and a CJ order that may exist is cancelled."""
+    if order.cj_create_state is None:
+        if order.state != "cancelled":
+            transition(session, order, "cancelled", reason="store_cancelled")
+        return "cancelled"
+    enqueue(session, kind="cancel_cj_order", payload={"order_id": order.id},
+            dedupe_key=f"cancel_cj_order:{order.id}")
+    return "cancel_queued"
+
+
+def _step_aside_for_store_change(order: Order) -> None:
+    """A store change for this order is waiting for our lock: let it go first (it may be a cancel)."""
+    waiting = order.store_change_waiting_at
+    if waiting is not None and utcnow() - waiting < STORE_CHANGE_WAIT:
+        raise RetryLater("a store change for this order is waiting: it is applied first",
+                         retry_after=STEP_ASIDE_SECONDS, count_attempt=False)
+
+
+def _reread(session: Session, order: Order, seen: dict) -> None:
+    """Read the order again after a CJ call; a store change made meanwhile wins over what this job saw."""
+    session.refresh(order)
+    _step_aside_for_store_change(order)
+    if not order.cancelled and order.canonical != seen:
+        raise OrderChanged("the store order changed while this job waited for CJ")
 
 
 def _cj_failure(session: Session, order: Order, exc: Exception, *, stage: str) -> str:
@@ -245,13 +356,13 @@ def _customer_name(address: dict) -> str:
     return name or " ".join(p for p in (address.get("first_name"), address.get("last_name")) if p).strip()
 
 
-def _money(value) -> float | None:
-    return None if value in (None, "") else float(Decimal(str(value)))
-
-
 def build_create_request(*, order: Order, store: Store, mapped: list[mapping.MappedLine],
-                         choice: shipping.ShippingChoice, from_country: str) -> dict:
-    """The createOrderV2 body for this order (cj-api.md §5.1); payType 3 = create only."""
+                         choice: shipping.ShippingChoice, from_country: str, usd_rate: Decimal | None) -> dict:
+    """The createOrderV2 body for this order (cj-api.md §5.1); payType 3 = create only.
+
+    Amounts are declared in USD at usd_rate (USD per unit of the store's currency), or left out when no
+    rate is known: CJ reads them as USD, and a yen amount sent as dollars would be off by a hundredfold.
+    """
     a = order.canonical["shipping_address"]
     body = {
         "orderNumber": order.cj_order_number,
@@ -275,12 +386,12 @@ def build_create_request(*, order: Order, store: Store, mapped: list[mapping.Map
     }
     for key, limit in _LIMITS.items():
         body[key] = str(body[key])[:limit]
-    shop_amount = _money(order.canonical.get("total_price"))
+    shop_amount = in_usd(order.canonical.get("total_price"), usd_rate)
     if shop_amount is not None:
         body["shopAmount"] = shop_amount
     for m in mapped:
         product = {"vid": m.vid, "quantity": int(m.line["quantity"]), "storeLineItemId": m.line["line_id"]}
-        price = _money(m.line.get("unit_price"))
+        price = in_usd(m.line.get("unit_price"), usd_rate)
         if price is not None:
             product["unitPrice"] = price
         body["products"].append(product)

@@ -4,16 +4,22 @@ from __future__ import annotations
 import logging
 from decimal import Decimal
 
-from sqlalchemy import select
+from contextlib import contextmanager
+from typing import Iterator
+
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from adapters import get_adapter
 from adapters.base import ORDER_DELETED_EVENT, ORDER_EVENT, PRIVACY_EVENT, UNINSTALL_EVENT, NotSupported
 from service.intake import json_body
 from service.canonical import CanonicalOrderError
+from service.jobs.order_lock import order_lock
+from service.jobs.outcomes import RetryLater
 from service.jobs.queue import enqueue
 from service.storage.models import Order, Store, WebhookEvent
-from service.pipeline import privacy
+from service.pipeline import after_submission, privacy
+from service.pipeline.cj_attempts import cj_order_number
 from service.pipeline.order_state import note, transition
 from service.pipeline.store_context import store_context
 from service.timeutil import parse_iso_utc, utcnow
@@ -22,17 +28,16 @@ log = logging.getLogger("cj_bridge.pipeline")
 
 # Fields whose change means an order not yet at CJ should be looked at again.
 _FORWARD_RELEVANT = ("lines", "shipping_address", "paid", "cancelled", "test", "financial_status")
-
-
-def cj_order_number(store_id: int, store_order_id: str) -> str:
-    """Deterministic CJ orderNumber for a store order (≤ 50 characters)."""
-    return f"CJB{store_id}-{store_order_id}"[:50]
+# A store change waits for the order lock this long at a time (no attempt used): the job holding it is
+# told (Order.store_change_waiting_at) and steps aside before its next CJ call.
+WAIT_FOR_ORDER_SECONDS = 1.0
 
 
 def process_event(session: Session, *, event_id: int, runtime=None) -> str:
     """Apply one stored store delivery; returns what happened (for the event row and logs).
 
     runtime is needed only when the payload is incomplete and the order must be fetched from the store.
+    A change to an existing order is applied under that order's lock, as every job that touches an order is.
     """
     event = session.get(WebhookEvent, event_id)
     if event is None or event.status != "queued":
@@ -55,7 +60,8 @@ def process_event(session: Session, *, event_id: int, runtime=None) -> str:
             if not canonical["lines"] and runtime is not None:
                 canonical = _refetch(session, adapter=adapter, store=store, canonical=canonical, runtime=runtime,
                                      topic=event.topic)
-            outcome = apply_order(session, store=store, canonical=canonical)
+            with _order_locked(session, store_id=store.id, store_order_id=canonical["store_order_id"]):
+                return _finish(session, event, store, apply_order(session, store=store, canonical=canonical))
     elif kind == ORDER_DELETED_EVENT:
         try:
             store_order_id = adapter.deleted_order_id(json_body.loads(event.raw_body))
@@ -64,7 +70,9 @@ def process_event(session: Session, *, event_id: int, runtime=None) -> str:
             event.note = str(exc)
         else:
             event.subject_id = store_order_id
-            outcome = apply_deletion(session, store=store, store_order_id=store_order_id)
+            with _order_locked(session, store_id=store.id, store_order_id=store_order_id):
+                return _finish(session, event, store,
+                               apply_deletion(session, store=store, store_order_id=store_order_id))
     elif kind == PRIVACY_EVENT:
         request = adapter.privacy_request(event.topic, json_body.loads(event.raw_body))
         if request.action == "redact_shop":
@@ -80,12 +88,38 @@ def process_event(session: Session, *, event_id: int, runtime=None) -> str:
             outcome = "data request: we hold orders " + (", ".join(held) or "none") + "; see GET /admin/orders"
     else:
         outcome = "ignored"
+    return _finish(session, event, store, outcome)
+
+
+def _finish(session: Session, event: WebhookEvent, store: Store, outcome: str) -> str:
+    """Record what became of the event and commit it together with the order change it made."""
     event.status = "rejected" if outcome == "rejected" else "processed"
     event.note = (event.note or outcome)[:2000]
     event.processed_at = utcnow()
+    session.commit()
     log.info("event_processed", extra={"fields": {"event_id": event.id, "store_id": store.id,
                                                    "topic": event.topic, "outcome": outcome}})
     return outcome
+
+
+@contextmanager
+def _order_locked(session: Session, *, store_id: int, store_order_id: str) -> Iterator[None]:
+    """The order's lock for the block (a new order needs none: no other job knows it yet).
+
+    When another job holds the order (a forward waiting for its CJ slot, say), the order is marked so that
+    job steps aside before its next CJ call, and this event is retried in a moment: a cancel that lands
+    while the order is being forwarded is applied before CJ is asked to create or pay it.
+    """
+    order_id = session.scalar(select(Order.id).where(Order.store_id == store_id,
+                                                     Order.platform_order_id == store_order_id))
+    with order_lock(session.get_bind(), order_id) as mine:
+        if not mine:
+            session.rollback()
+            session.execute(update(Order).where(Order.id == order_id).values(store_change_waiting_at=utcnow()))
+            session.commit()
+            raise RetryLater(f"order {order_id} is being worked on by another job; this store change is "
+                             "applied next", retry_after=WAIT_FOR_ORDER_SECONDS, count_attempt=False)
+        yield
 
 
 def apply_order(session: Session, *, store: Store, canonical: dict) -> str:
@@ -101,6 +135,7 @@ def apply_order(session: Session, *, store: Store, canonical: dict) -> str:
         session.add(order)
         previous = None
     else:
+        order.store_change_waiting_at = None
         if order.platform_updated_at and updated_at < order.platform_updated_at:
             return "stale"
         previous = order.canonical or {}
@@ -121,17 +156,8 @@ def apply_order(session: Session, *, store: Store, canonical: dict) -> str:
         note(session, order, "received", f"{canonical['platform']} order {canonical.get('name') or order.platform_order_id}")
 
     if order.cj_create_state is not None:
-        # Already at (or possibly at) CJ: only a cancellation changes what we do.
-        if order.cancelled and not was_cancelled:
-            note(session, order, "store_cancelled", "the store cancelled the order after it was sent to CJ")
-            enqueue(session, kind="cancel_cj_order", payload={"order_id": order.id},
-                    dedupe_key=f"cancel_cj_order:{order.id}")
-            return "cancel_requested"
-        if previous is not None and any(previous.get(k) != canonical.get(k) for k in ("lines", "shipping_address")):
-            note(session, order, "changed_after_submission",
-                 "the store order changed after it was sent to CJ; CJ keeps the original lines and address")
-        return "updated"
-
+        return after_submission.apply_store_change(session, order=order, previous=previous,
+                                                   was_cancelled=was_cancelled)
     if order.cancelled:
         transition(session, order, "cancelled", reason="store_cancelled", detail="cancelled in the store before "
                    "it was sent to CJ")

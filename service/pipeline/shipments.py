@@ -1,12 +1,20 @@
-"""Tracking numbers reported by CJ become Shipment rows that the write-back job delivers."""
+"""Tracking numbers reported by CJ become Shipment rows that the write-back job delivers.
+
+CJ may ship one order in several parcels (a split across warehouses, ORDERSPLIT), and it never says that a
+new number replaces an earlier one. So a new number is never swapped in for an old one: a parcel whose lines
+are known and not yet shipped gets a fulfillment of its own; any other new number is added to the existing
+shipment's fulfillment as another tracking entry, and the customer sees every number.
+"""
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
 from service.jobs.queue import enqueue
 from service.storage.models import Order, Shipment
-from service.pipeline.order_state import note, transition
+from service.pipeline.order_state import advance, note
 from service.timeutil import utcnow
+
+LIVE = ("pending", "written")
 
 
 def record_shipment(session: Session, order: Order, *, tracking_number: str, carrier: str | None,
@@ -21,26 +29,42 @@ def record_shipment(session: Session, order: Order, *, tracking_number: str, car
             _queue_write_back(session, order)
         return existing
 
-    replaced = None
-    live = [s for s in order.shipments if s.status in ("pending", "written")]
-    same_lines = [s for s in live if not s.store_line_ids or not store_line_ids
-                  or sorted(s.store_line_ids) == sorted(store_line_ids)]
-    if same_lines:
-        # CJ changed the tracking number of the same parcel: update it instead of adding another.
-        replaced = same_lines[-1]
-        replaced.status = "replaced"
-        note(session, order, "tracking_changed",
-             f"CJ replaced tracking {replaced.tracking_number} with {tracking_number}")
+    live = [s for s in order.shipments if s.status in LIVE]
+    joins = None
+    if live and not (store_line_ids and _lines_not_yet_shipped(live, store_line_ids)):
+        # Another number for lines already on their way: one more tracking entry on that fulfillment.
+        joins = _root(session, live[-1])
+        note(session, order, "tracking_added",
+             f"CJ reported another tracking number, {tracking_number}, besides {joins.tracking_number}; both are "
+             "kept")
     shipment = Shipment(order_id=order.id, tracking_number=tracking_number, carrier=carrier,
                         tracking_url=tracking_url, store_line_ids=store_line_ids, status="pending",
-                        replaces_shipment_id=replaced.id if replaced else None, created_at=utcnow())
+                        adds_to_shipment_id=joins.id if joins else None, created_at=utcnow())
     session.add(shipment)
     order.shipments.append(shipment)
     if order.state in ("submitted", "paid", "held", "fulfilled"):
-        transition(session, order, "shipped", reason="tracking_received",
-                   detail=f"{carrier or 'carrier unknown'} {tracking_number}")
+        # A hold for a human stays (the number is noted beside it); an automatic one is moot once CJ shipped.
+        advance(session, order, "shipped", reason="tracking_received",
+                detail=f"{carrier or 'carrier unknown'} {tracking_number}")
     _queue_write_back(session, order)
     return shipment
+
+
+def _lines_not_yet_shipped(live: list[Shipment], line_ids: list[str]) -> bool:
+    """True when none of these lines is on a live shipment that names its lines (or on one that names none)."""
+    shipped: set[str] = set()
+    for s in live:
+        if not s.store_line_ids:
+            return False  # that parcel covers every line
+        shipped |= set(s.store_line_ids)
+    return not (shipped & set(line_ids))
+
+
+def _root(session: Session, shipment: Shipment) -> Shipment:
+    """The shipment whose fulfillment a group of numbers shares."""
+    if shipment.adds_to_shipment_id is None:
+        return shipment
+    return session.get(Shipment, shipment.adds_to_shipment_id) or shipment
 
 
 def _queue_write_back(session: Session, order: Order) -> None:

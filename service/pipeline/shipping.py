@@ -22,6 +22,13 @@ def rule_for(session: Session, country_code: str) -> ShippingRule | None:
     return session.get(ShippingRule, country_code.upper()) or session.get(ShippingRule, DEFAULT_RULE)
 
 
+def cap_for(session: Session, order) -> Decimal | None:
+    """The shipping cost cap of the rule that applies to the order's destination, if any."""
+    country = ((order.canonical or {}).get("shipping_address") or {}).get("country_code")
+    rule = rule_for(session, country) if country else None
+    return rule.max_shipping_cost if rule is not None else None
+
+
 def _price(option: dict) -> Decimal | None:
     for key in ("totalPostageFee", "logisticPrice"):
         value = option.get(key)

@@ -1,4 +1,8 @@
-"""write_back: deliver each pending shipment's tracking to the store that sold the order."""
+"""write_back: deliver each pending shipment's tracking to the store that sold the order.
+
+Only what was sent to CJ is written back: lines added in the store after the CJ order was placed are not
+marked shipped with CJ's tracking.
+"""
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
@@ -8,19 +12,38 @@ from adapters.base import ShipmentToWrite
 from service.jobs.outcomes import NeedsHuman
 from service.storage.models import Order, Shipment, Store
 from service.pipeline.call_log import record_call
-from service.pipeline.order_state import hold, transition
+from service.pipeline.order_state import advance, hold, note
 from service.pipeline.store_context import store_context
 from service.runtime import Runtime
 from service.timeutil import utcnow
 
 
-def _shippable_line_ids(order: Order) -> set[str]:
-    return {l["line_id"] for l in (order.canonical or {}).get("lines", [])
-            if l.get("requires_shipping", True) and l.get("quantity", 0) > 0}
+def sent_lines(order: Order) -> list[dict]:
+    """The order's lines as sent to CJ: only those lines, with the quantities CJ was asked to ship.
+
+    Orders sent before the lines were recorded fall back to the store's current shippable lines.
+    """
+    lines = [l for l in (order.canonical or {}).get("lines", [])
+             if l.get("requires_shipping", True) and l.get("quantity", 0) > 0]
+    if order.cj_lines is None:
+        return lines
+    sent: dict[str, int] = {}
+    for line in order.cj_lines:
+        sent[line["line_id"]] = sent.get(line["line_id"], 0) + int(line["quantity"])
+    out = []
+    for line in lines:
+        if line["line_id"] in sent:
+            out.append(dict(line, quantity=min(int(line["quantity"]), sent.pop(line["line_id"]))))
+    # A line the store has since removed still shipped from CJ: it is written back as it was sent.
+    for line in order.cj_lines:
+        if line["line_id"] in sent:
+            out.append({"line_id": line["line_id"], "line_ref": line.get("line_ref"),
+                        "quantity": sent.pop(line["line_id"]), "requires_shipping": True})
+    return out
 
 
-def _is_final(order: Order, shipment: Shipment) -> bool:
-    """True when, with this shipment, every shippable line has a tracking number."""
+def _is_final(order: Order, shipment: Shipment, lines: list[dict]) -> bool:
+    """True when, with this shipment, every line sent to CJ has a tracking number."""
     if not shipment.store_line_ids:
         return True
     shipped = set(shipment.store_line_ids)
@@ -29,7 +52,7 @@ def _is_final(order: Order, shipment: Shipment) -> bool:
             if not other.store_line_ids:
                 return True
             shipped |= set(other.store_line_ids)
-    return _shippable_line_ids(order) <= shipped
+    return {l["line_id"] for l in lines} <= shipped
 
 
 def write_back_order(session: Session, *, order_id: int, runtime: Runtime) -> str:
@@ -39,6 +62,12 @@ def write_back_order(session: Session, *, order_id: int, runtime: Runtime) -> st
     pending = [s for s in order.shipments if s.status == "pending"]
     if not pending:
         return "nothing_pending"
+    if order.cancelled:
+        # CJ shipped an order the store cancelled (the hold that says so stays): no fulfillment on a
+        # cancelled store order; the numbers are kept on the order for the merchant.
+        note(session, order, "tracking_not_written", "the store order is cancelled; tracking "
+             f"{', '.join(s.tracking_number for s in pending)} is kept here, not written to the store")
+        return "store_order_cancelled"
     store = session.get(Store, order.store_id)
     if not store.active:
         hold(session, order, "store_inactive", f"store {store.domain} is uninstalled or inactive, tracking "
@@ -47,13 +76,19 @@ def write_back_order(session: Session, *, order_id: int, runtime: Runtime) -> st
         return "held"
     adapter = get_adapter(store.platform)
     context = store_context(store, runtime)
-    snapshot = dict(order.canonical, cj_order_id=order.cj_order_id)
+    lines = sent_lines(order)
+    snapshot = dict(order.canonical, lines=lines, cj_order_id=order.cj_order_id)
     for shipment in pending:
-        replaced = session.get(Shipment, shipment.replaces_shipment_id) if shipment.replaces_shipment_id else None
+        joins = session.get(Shipment, shipment.adds_to_shipment_id) if shipment.adds_to_shipment_id else None
+        if joins is not None and joins.status != "written":
+            continue  # its group's first number is written first (it comes earlier in this loop or a retry)
+        group = [s for s in order.shipments if joins is not None and s.status in ("pending", "written")
+                 and (s.id == joins.id or s.adds_to_shipment_id == joins.id)]
         to_write = ShipmentToWrite(tracking_number=shipment.tracking_number, carrier=shipment.carrier,
                                    tracking_url=shipment.tracking_url, store_line_ids=shipment.store_line_ids,
-                                   replaces_fulfillment_id=replaced.store_fulfillment_id if replaced else None,
-                                   final=_is_final(order, shipment))
+                                   add_to_fulfillment_id=joins.store_fulfillment_id if joins else None,
+                                   group_tracking=[(s.tracking_number, s.tracking_url) for s in group],
+                                   final=_is_final(order, shipment, lines))
         session.commit()  # no transaction stays open across the store call
         try:
             result = adapter.write_back(http=runtime.http, store=context, order=snapshot, shipment=to_write)
@@ -77,7 +112,9 @@ def write_back_order(session: Session, *, order_id: int, runtime: Runtime) -> st
                     response={"outcome": result.outcome, "fulfillment_id": result.fulfillment_id,
                               **result.details}, outcome="ok")
         session.commit()
+    if any(s.status == "pending" for s in order.shipments):
+        return "partly_written"
     if order.state in ("shipped", "held", "paid", "submitted"):
-        transition(session, order, "fulfilled", reason="tracking_written",
-                   detail=", ".join(s.tracking_number for s in pending))
+        advance(session, order, "fulfilled", reason="tracking_written",
+                detail=", ".join(s.tracking_number for s in pending))
     return "fulfilled"

@@ -148,17 +148,28 @@ class Order(Base):
     test: Mapped[bool] = mapped_column(Boolean, default=False)
     currency: Mapped[str | None] = mapped_column(String(8))
     total_price: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))
-    cj_order_number: Mapped[str] = mapped_column(String(50))
+    cj_order_number: Mapped[str] = mapped_column(String(50))  # of the current CJ attempt
+    cj_attempt: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))  # 0 = first
+    cj_attempt_history: Mapped[list] = mapped_column(JSON, default=list)  # earlier CJ orders of this store order
     cj_create_state: Mapped[str | None] = mapped_column(String(16))  # None, pending, created
-    cj_order_id: Mapped[str | None] = mapped_column(String(64))
+    cj_order_id: Mapped[str | None] = mapped_column(String(64))  # CJ's numeric order id (createOrderV2 orderId)
+    cj_order_code: Mapped[str | None] = mapped_column(String(64))  # CJ's "CJ…" order code, shown on My CJ
+    # What the create request sent: [{line_id, line_ref, vid, quantity}]; write-back never ships more.
+    cj_lines: Mapped[list | None] = mapped_column(JSON)
     cj_status: Mapped[str | None] = mapped_column(String(32))
     cj_logistic_name: Mapped[str | None] = mapped_column(String(100))
     cj_shipping_cost: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))
     cj_order_amount: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))
+    cj_product_amount: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))
+    cj_postage_amount: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))  # what CJ's create answer charges
+    usd_rate: Mapped[Decimal | None] = mapped_column(Numeric(18, 8))  # USD per unit of `currency`, as sent to CJ
     cj_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
     cj_pay_state: Mapped[str | None] = mapped_column(String(16))  # None, pending, paid
     cj_paid_at: Mapped[datetime | None] = mapped_column(DateTime)
     last_cj_update_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # A store change for this order is waiting for the order lock (set by the event job, cleared when applied).
+    store_change_waiting_at: Mapped[datetime | None] = mapped_column(DateTime)
+    acknowledged_holds: Mapped[list] = mapped_column(JSON, default=list)  # holds a human has cleared
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
@@ -193,14 +204,26 @@ class Shipment(Base):
     carrier: Mapped[str | None] = mapped_column(String(100))
     tracking_url: Mapped[str | None] = mapped_column(String(500))
     store_line_ids: Mapped[list | None] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, written, replaced
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, written (replaced: old rows)
     store_fulfillment_id: Mapped[str | None] = mapped_column(String(255))
-    replaces_shipment_id: Mapped[int | None] = mapped_column(BigId)
+    # Another parcel of the same lines: its number is added to that shipment's fulfillment, never swapped in.
+    adds_to_shipment_id: Mapped[int | None] = mapped_column(BigId)
     last_error: Mapped[str | None] = mapped_column(Text)
     written_at: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     order: Mapped[Order] = relationship(back_populates="shipments")
+
+
+class CjOrderPart(Base):
+    """A sub-order CJ split an order into (ORDERSPLIT): its code, and the store lines it ships."""
+    __tablename__ = "cj_order_parts"
+
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    store_line_ids: Mapped[list] = mapped_column(JSON, default=list)
+    cj_status: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class ExternalCall(Base):
@@ -267,3 +290,15 @@ class CjAccountState(Base):
     open_id: Mapped[str | None] = mapped_column(String(64))
     last_get_token_at: Mapped[datetime | None] = mapped_column(DateTime)
     next_request_at: Mapped[float] = mapped_column(Float, default=0.0)
+    # Daily budgets CJ said are used up, until when: {"points": iso, "<operation>": iso}. Kept apart from
+    # next_request_at so that an exhausted points budget never holds back the 0-point order and payment calls.
+    exhausted_until: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class ExchangeRate(Base):
+    """USD per unit of a store currency: CJ takes declared amounts (shopAmount, unitPrice) in USD."""
+    __tablename__ = "exchange_rates"
+
+    currency: Mapped[str] = mapped_column(String(8), primary_key=True)
+    usd_per_unit: Mapped[Decimal] = mapped_column(Numeric(18, 8))
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)

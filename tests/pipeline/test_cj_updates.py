@@ -10,9 +10,9 @@ from sqlalchemy import select, update
 from service.storage.models import Order
 from service.timeutil import utcnow
 from service.jobs.worker import schedule_periodic
-from tests.conftest import the_order, CJ_SAMPLES, post_cj, run_jobs
+from tests.conftest import the_order, CJ_SAMPLES, post_cj, post_shopify, run_jobs, shopify_order
 from tests.fakes import FakeCj, FakeShopify
-from tests.pipeline.test_full_path import place_mapped_order
+from tests.pipeline.test_full_path import logistic_message, place_mapped_order, setup_catalog
 
 
 
@@ -66,3 +66,42 @@ def test_message_for_an_unknown_order_is_recorded_not_failed(client, runtime, se
     with session_factory() as s:
         assert s.scalars(select(WebhookEvent)).one().note == "no_matching_order"
         assert s.scalars(select(Job)).one().status == "done"
+
+
+@responses.activate
+def test_the_periodic_sync_binds_cjs_order_id_not_its_order_code(app_with_store, session_factory):
+    """Issue 19 (8): getOrderDetail's cjOrderId is a "CJ…" code; bound as the id, LOGISTIC messages matched nothing."""
+    client, runtime, store = app_with_store(CJ_AUTO_PAY="false")
+    cj = FakeCj(responses.mock)
+    original = cj._getOrderDetail
+
+    def detail_with_code(body, query):
+        answer = original(body, query)
+        if answer.get("data"):
+            answer["data"]["cjOrderId"] = answer["data"]["cjOrderCode"] = "CJ2509231420054512345"
+        return answer
+    cj._getOrderDetail = detail_with_code
+    setup_catalog(client, store["id"])
+    original_create = cj.create_order
+
+    def create_without_id(body):  # a line that is not a CJ SKU: the create answer carries no orderId
+        answer = original_create(body)
+        answer["data"].pop("orderId")
+        return answer
+    cj.create_order = create_without_id
+    post_shopify(client, shopify_order())
+    run_jobs(runtime)
+    order = the_order(session_factory)
+    assert order.cj_order_id is None and order.state == "submitted"
+    with session_factory() as s:
+        s.execute(update(Order).values(last_cj_update_at=utcnow() - timedelta(days=1)))
+        s.commit()
+    schedule_periodic(runtime)
+    run_jobs(runtime)
+    order = the_order(session_factory)
+    real_id = cj.orders[order.cj_order_number]["orderId"]
+    assert order.cj_order_id == real_id and order.cj_order_code == "CJ2509231420054512345"
+    # CJ's LOGISTIC message names the numeric id: it finds the order.
+    post_cj(client, logistic_message(real_id))
+    run_jobs(runtime)
+    assert the_order(session_factory).state in ("shipped", "fulfilled")

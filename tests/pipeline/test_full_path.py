@@ -116,7 +116,9 @@ def _shipments(session_factory):
 
 
 @responses.activate
-def test_changed_tracking_updates_the_existing_fulfillment(client, shopify_store, runtime, session_factory):
+def test_a_second_tracking_number_is_added_to_the_fulfillment_never_swapped_in(client, shopify_store, runtime,
+                                                                               session_factory):
+    """CJ may ship one order in several parcels and never says a number replaces another: keep both."""
     FakeCj(responses.mock)
     shop = FakeShopify(responses.mock)
     place_mapped_order(client, runtime, shopify_store["id"])
@@ -129,8 +131,11 @@ def test_changed_tracking_updates_the_existing_fulfillment(client, shopify_store
     updates = shop.operations("UpdateTracking")
     assert len(updates) == 1
     assert updates[0]["variables"]["fulfillmentId"] == "gid://shopify/Fulfillment/1"
-    assert updates[0]["variables"]["trackingInfoInput"]["number"] == "9400111899562345678901"
-    assert [s.status for s in _shipments(session_factory)] == ["replaced", "written"]
+    assert updates[0]["variables"]["trackingInfoInput"]["numbers"] == ["CJPKD0000000001US", "9400111899562345678901"]
+    assert updates[0]["variables"]["notifyCustomer"] is True
+    assert shop.fulfillments[0]["trackingInfo"][0]["numbers"] == ["CJPKD0000000001US", "9400111899562345678901"]
+    assert [s.status for s in _shipments(session_factory)] == ["written", "written"]
+    assert the_order(session_factory).state == "fulfilled"
 
 
 @responses.activate

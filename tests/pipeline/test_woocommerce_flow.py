@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 import responses
 from sqlalchemy import select, update
@@ -29,6 +30,9 @@ def test_woo_order_to_cj_to_tracking_to_completed(client, woo_store, runtime, se
     cj = FakeCj(responses.mock)
     woo = FakeWoo(responses.mock)
     woo_catalog(client, woo_store["id"])
+    # The sample order is in EUR; CJ takes declared amounts in USD.
+    assert client.put("/admin/exchange-rates", headers=admin_headers(),
+                      json={"currency": "EUR", "usd_per_unit": "1.08"}).status_code == 200
     assert post_woo(client, woo_order()).status_code == 200
     run_jobs(runtime)
     (create,) = cj.ops("createOrderV2")
@@ -38,9 +42,11 @@ def test_woo_order_to_cj_to_tracking_to_completed(client, woo_store, runtime, se
     assert body["shippingCustomerName"] == "Jonas Becker" and body["shippingZip"] == "04109"
     assert body["shippingProvince"] == "Leipzig"  # no state in the address: the city stands in
     assert body["products"] == [
-        {"vid": "vid-earbuds", "quantity": 1, "storeLineItemId": "7710", "unitPrice": 29.9},
-        {"vid": "vid-cable", "quantity": 2, "storeLineItemId": "7711", "unitPrice": 5.0}]
+        {"vid": "vid-earbuds", "quantity": 1, "storeLineItemId": "7710", "unitPrice": 32.29},  # 29.90 EUR
+        {"vid": "vid-cable", "quantity": 2, "storeLineItemId": "7711", "unitPrice": 5.4}]  # 5.00 EUR
     order = the_order(session_factory)
+    assert body["shopAmount"] == float((order.total_price * Decimal("1.08")).quantize(Decimal("0.01")))
+    assert order.usd_rate == Decimal("1.08")
     assert order.state == "paid"
 
     post_cj(client, logistic_message(order.cj_order_id))

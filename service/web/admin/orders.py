@@ -5,11 +5,12 @@ from flask import request
 from sqlalchemy import select
 
 from service.pipeline.order_state import STATES
-from service.pipeline.resume import NotRetryable, retry_order
+from service.pipeline.resume import NotRetryable, acknowledge_hold, retry_order
 from service.storage.models import ExternalCall, Order
 from service.timeutil import iso
 from service.web.admin import bp
-from service.web.admin.inputs import MAX_PAGE, get_or_404, int_arg
+from service.web.admin.inputs import MAX_PAGE, get_or_404, int_arg, json_body, load
+from service.web.admin.schemas import AcknowledgeSchema
 from service.web.context import db_session, runtime
 from service.web.json_api import ApiError, ok
 
@@ -18,9 +19,9 @@ def _order_summary(order: Order) -> dict:
     return {"id": order.id, "store_id": order.store_id, "platform_order_id": order.platform_order_id,
             "name": order.name, "state": order.state, "hold_reason": order.hold_reason,
             "hold_detail": order.hold_detail, "cj_order_number": order.cj_order_number,
-            "cj_order_id": order.cj_order_id, "cj_status": order.cj_status,
-            "cj_logistic_name": order.cj_logistic_name,
-            "total_price": str(order.total_price) if order.total_price is not None else None,
+            "cj_order_id": order.cj_order_id, "cj_order_code": order.cj_order_code, "cj_status": order.cj_status,
+            "cj_logistic_name": order.cj_logistic_name, "cj_attempt": order.cj_attempt,
+            "total_price": _money(order.total_price),
             "currency": order.currency, "updated_at": iso(order.updated_at), "created_at": iso(order.created_at)}
 
 
@@ -58,6 +59,13 @@ def get_order(order_id: int):
         data = _order_summary(order)
         data.update({
             "canonical": order.canonical,
+            "cj_lines_sent": order.cj_lines,
+            "cj_amounts": {"order": _money(order.cj_order_amount), "product": _money(order.cj_product_amount),
+                           "postage": _money(order.cj_postage_amount),
+                           "quoted_postage": _money(order.cj_shipping_cost)},
+            "usd_rate": _money(order.usd_rate),
+            "cj_attempt_history": order.cj_attempt_history or [],
+            "acknowledged_holds": order.acknowledged_holds or [],
             "history": [{"at": iso(t.at), "from": t.from_state, "to": t.to_state, "reason": t.reason,
                          "detail": t.detail} for t in order.transitions],
             "cj_calls": [_call_json(c) for c in calls if c.service == "cj"],
@@ -71,6 +79,10 @@ def get_order(order_id: int):
         return ok(data)
     finally:
         session.close()
+
+
+def _money(value) -> str | None:
+    return None if value is None else str(value)
 
 
 def _call_json(call: ExternalCall) -> dict:
@@ -90,5 +102,23 @@ def retry_order_route(order_id: int):
         session.commit()
         runtime().notifier.jobs_committed()
         return ok({"order_id": order.id, "queued": kind}, 202)
+    finally:
+        session.close()
+
+
+@bp.post("/orders/<int:order_id>/acknowledge")
+def acknowledge_order_route(order_id: int):
+    """The merchant has dealt with a hold that asked for a human (optional body: {"comment": "…"})."""
+    data = load(AcknowledgeSchema(), json_body() if request.get_data() else {})
+    session = db_session()
+    try:
+        order = get_or_404(session, Order, order_id)
+        try:
+            state = acknowledge_hold(session, order=order, comment=data.get("comment"))
+        except NotRetryable as exc:
+            raise ApiError(409, "not_held_for_a_human", str(exc)) from None
+        session.commit()
+        runtime().notifier.jobs_committed()
+        return ok({"order_id": order.id, "state": state})
     finally:
         session.close()

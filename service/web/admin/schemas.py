@@ -79,3 +79,20 @@ class ShippingRuleSchema(Schema):
     logistic_names = fields.List(fields.String(validate=validate.Length(min=1, max=50)), required=True,
                                  validate=validate.Length(min=1))
     max_shipping_cost = fields.Decimal(allow_none=True, validate=validate.Range(min=0), as_string=True)
+
+
+class AcknowledgeSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    comment = fields.String(validate=validate.Length(max=500), allow_none=True)
+
+
+class ExchangeRateSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    currency = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z]{3}$",
+                                                                     error="ISO-4217 code, e.g. EUR"))
+    usd_per_unit = fields.Decimal(required=True, as_string=True, places=None,
+                                  validate=validate.Range(min=0, min_inclusive=False))

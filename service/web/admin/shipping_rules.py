@@ -47,7 +47,8 @@ def put_rules():
             session.add(rule)
             saved.append(rule)
         session.flush()
-        resumed = resume_held(session, reason="needs_shipping_rule")
+        # A CJ order held because its postage went over the old cap is decided again with the new one.
+        resumed = sum(resume_held(session, reason=reason) for reason in ("needs_shipping_rule", "postage_over_cap"))
         session.commit()
         runtime().notifier.jobs_committed()
         return ok({"rules": [_rule_json(r) for r in saved], "resumed_orders": resumed})

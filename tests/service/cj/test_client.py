@@ -1,6 +1,7 @@
 """CJ client: stored tokens, refresh, the 5-minute login guard, envelope errors, shared throttle."""
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -164,13 +165,40 @@ def test_envelope_codes_are_classified(code, http, category):
 
 
 @responses.activate
-def test_points_exhausted_waits_an_hour(runtime):
+def test_used_up_points_hold_back_only_the_calls_that_cost_points(runtime, session_factory):
+    """Issue 19 (13): a points error once pushed back the shared throttle an hour, blocking order and payment calls."""
     cj = FakeCj(responses.mock)
     runtime.cj.get_order_detail("warm-up")
     cj.fail_next["freightCalculate"] = [(429, CJ_SAMPLES["error_points_exhausted"]["body"])]
     with pytest.raises(CjApiError) as err:
         runtime.cj.freight_calculate(start_country="CN", end_country="US", zip_code=None, products=[])
-    assert err.value.category == RATE_LIMITED and err.value.retry_after == 3600.0
+    reset = account.next_daily_reset(utcnow())
+    assert err.value.category == RATE_LIMITED
+    assert err.value.retry_after == pytest.approx((reset - utcnow()).total_seconds(), abs=5)  # CJ's 00:00 UTC
+    assert _row(session_factory).next_request_at < time.time() + 1  # the per-second throttle is untouched
+    # 0-point calls go on at once: an order can still be created, looked up and paid.
+    runtime.cj.create_order_v2({"orderNumber": "N1", "logisticName": "CJPacket Ordinary", "products": []})
+    runtime.cj.get_order_detail("N1")
+    # A points-costing call is not even sent until the reset.
+    sent = len(cj.ops("freightCalculate"))
+    with pytest.raises(CjApiError) as again:
+        runtime.cj.query_variants_by_sku("CJ-ANY")
+    assert again.value.category == RATE_LIMITED and again.value.retry_after > 3600
+    assert len(cj.ops("freightCalculate")) == sent and cj.ops("variantQuery") == []
+
+
+@responses.activate
+def test_a_used_up_interface_quota_holds_back_that_interface_only(runtime):
+    cj = FakeCj(responses.mock)
+    runtime.cj.get_order_detail("warm-up")
+    cj.fail_next["variantQuery"] = [(200, {"code": 1600201, "result": False, "message": "Quota has been used up"})]
+    with pytest.raises(CjApiError):
+        runtime.cj.query_variants_by_sku("CJ-ANY")
+    with pytest.raises(CjApiError):
+        runtime.cj.query_variants_by_sku("CJ-OTHER")
+    assert len(cj.ops("variantQuery")) == 1
+    runtime.cj.freight_calculate(start_country="CN", end_country="US", zip_code=None, products=[])
+    assert len(cj.ops("freightCalculate")) == 1
 
 
 def test_missing_api_key_is_an_auth_error_not_a_call(make_app):

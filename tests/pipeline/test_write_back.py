@@ -1,0 +1,100 @@
+"""Write-back writes what CJ was sent and shipped, nothing more: added lines, split parcels, cancelled orders."""
+from __future__ import annotations
+
+import copy
+
+import responses
+from sqlalchemy import select
+
+from service.storage.models import Shipment
+
+from tests.conftest import admin_headers, post_cj, post_shopify, run_jobs, shopify_order, the_order
+from tests.fakes import FakeCj, FakeShopify
+from tests.pipeline.test_exactly_once import _make_due
+from tests.pipeline.test_full_path import logistic_message, place_mapped_order
+
+
+def _with_added_line(**changes):
+    order = shopify_order(updated_at="2026-11-28T17:00:00-05:00", **changes)
+    added = dict(order["line_items"][0], id=16011223344003, admin_graphql_api_id="gid://shopify/LineItem/16011223344003",
+                 sku="ADDED-LATER", title="Gift wrap", variant_id=50011223344999, quantity=1, current_quantity=1)
+    order["line_items"].append(added)
+    return order
+
+
+@responses.activate
+def test_lines_added_after_submission_are_held_and_never_marked_shipped(client, shopify_store, runtime,
+                                                                         session_factory):
+    """Issue 19 (10): an item added in Shopify after the CJ order was placed was fulfilled with CJ's tracking."""
+    FakeCj(responses.mock)
+    shop = FakeShopify(responses.mock)
+    added_node = {"id": "gid://shopify/FulfillmentOrderLineItem/99", "sku": "ADDED-LATER", "totalQuantity": 1,
+                  "remainingQuantity": 1, "lineItem": {"id": "gid://shopify/LineItem/16011223344003",
+                                                       "sku": "ADDED-LATER"}}
+    shop.order["fulfillmentOrders"]["nodes"][0]["lineItems"]["nodes"].append(added_node)
+    place_mapped_order(client, runtime, shopify_store["id"])
+    post_shopify(client, _with_added_line(), topic="orders/updated")
+    run_jobs(runtime)
+    order = the_order(session_factory)
+    assert order.state == "held" and order.hold_reason == "changed_after_submission"
+    assert "1 × line 16011223344003" in order.hold_detail and "Resolution:" in order.hold_detail
+    post_cj(client, logistic_message(order.cj_order_id))
+    run_jobs(runtime)
+    (create,) = shop.operations("CreateFulfillment")
+    items = [i for g in create["variables"]["fulfillment"]["lineItemsByFulfillmentOrder"]
+             for i in g["fulfillmentOrderLineItems"]]
+    assert "gid://shopify/FulfillmentOrderLineItem/99" not in {i["id"] for i in items}
+    assert added_node["remainingQuantity"] == 1  # the added item is still to be shipped by the merchant
+    order = the_order(session_factory)
+    assert order.state == "held" and order.hold_reason == "changed_after_submission"  # tracking beside the hold
+    res = client.post(f"/admin/orders/{order.id}/acknowledge", headers=admin_headers())
+    assert res.status_code == 200 and res.get_json()["data"]["state"] == "fulfilled"
+
+
+@responses.activate
+def test_an_order_that_shrank_before_shipping_is_not_held(client, shopify_store, runtime, session_factory):
+    FakeCj(responses.mock)
+    place_mapped_order(client, runtime, shopify_store["id"])
+    smaller = shopify_order(updated_at="2026-11-28T17:00:00-05:00")
+    smaller["line_items"][0]["current_quantity"] = 1
+    post_shopify(client, smaller, topic="orders/updated")
+    run_jobs(runtime)
+    assert the_order(session_factory).state == "paid"
+
+
+def _split_over_two_locations(shop):
+    """The sample's two lines, stocked at two locations: one fulfillment order each."""
+    first = shop.order["fulfillmentOrders"]["nodes"][0]
+    second = copy.deepcopy(first)
+    second.update(id="gid://shopify/FulfillmentOrder/6543210987602",
+                  assignedLocation={"name": "Second Warehouse", "location": {"id": "gid://shopify/Location/2"}})
+    second["lineItems"]["nodes"] = [first["lineItems"]["nodes"].pop(1)]
+    shop.order["fulfillmentOrders"]["nodes"].append(second)
+
+
+@responses.activate
+def test_a_write_back_that_failed_half_way_is_finished_on_retry(client, shopify_store, runtime, session_factory):
+    """Issue 19 (11): the retry saw the number on the first location's fulfillment and stopped there."""
+    FakeCj(responses.mock)
+    shop = FakeShopify(responses.mock)
+    _split_over_two_locations(shop)
+    place_mapped_order(client, runtime, shopify_store["id"])
+    order = the_order(session_factory)
+    shop.fail_creates = {2}  # the second location's create fails once
+    post_cj(client, logistic_message(order.cj_order_id))
+    run_jobs(runtime)
+    assert len(shop.fulfillments) == 1 and the_order(session_factory).state == "shipped"
+    _make_due(session_factory)
+    run_jobs(runtime)
+    assert len(shop.fulfillments) == 2
+    assert all(n["remainingQuantity"] == 0 for fo in shop.order["fulfillmentOrders"]["nodes"]
+               for n in fo["lineItems"]["nodes"])
+    order = the_order(session_factory)
+    assert order.state == "fulfilled"
+    with session_factory() as s:
+        (shipment,) = s.scalars(select(Shipment)).all()
+        assert shipment.store_fulfillment_id == "gid://shopify/Fulfillment/1,gid://shopify/Fulfillment/2"
+    # Once more: nothing is left to write, and nothing is written twice.
+    post_cj(client, logistic_message(order.cj_order_id, message_id="again"))
+    run_jobs(runtime)
+    assert len(shop.fulfillments) == 2 and len(shop.operations("CreateFulfillment")) == 3  # one of them failed
