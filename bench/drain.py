@@ -95,7 +95,7 @@ def idle_latencies(svc, cj, shop, store_id, count) -> dict:
         wait_until(lambda: cj.order(number)["status"] == "UNSHIPPED", timeout=30, interval=0.005,
                    what="payment")
         raw, headers = cj.logistic_message(cj.ship(number))
-        assert svc.deliver(raw, headers, path="/webhooks/cj") == 200
+        assert svc.deliver(raw, headers, path=svc.cj_webhook_path) == 200
         acked = time.time()
         gid = body["admin_graphql_api_id"]
         wait_until(lambda: gid in shop.write_times, timeout=30, interval=0.002, what="the write-back")
@@ -138,7 +138,7 @@ def burst_drain(svc, cj, shop, engine, store_id, args) -> dict:
 
     def post(item):
         gid, (raw, headers) = item
-        assert svc.deliver(raw, headers, path="/webhooks/cj") == 200
+        assert svc.deliver(raw, headers, path=svc.cj_webhook_path) == 200
         acked[gid] = time.time()
 
     with ThreadPoolExecutor(16) as pool:

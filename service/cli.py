@@ -37,6 +37,20 @@ def register_cli(app: Flask) -> None:
                    f"reactivated: {', '.join(result['reactivated']) or 'none'}; "
                    f"already present: {', '.join(result['already_present']) or 'none'}")
 
+    @app.cli.command("register-cj-webhooks")
+    def register_cj_webhooks():
+        """Point CJ's order and logistics webhooks at this deployment (needs PUBLIC_BASE_URL, https)."""
+        from service.jobs.outcomes import NeedsHuman
+        from service.pipeline.cj_webhook_setup import register_cj_webhooks as register
+        from service.storage.database import transaction
+        runtime = current_app.extensions["cj_bridge"]
+        try:
+            with transaction(runtime.session_factory) as session:
+                result = register(session, runtime=runtime)
+        except NeedsHuman as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"CJ webhooks: {result['outcome']} for topics {', '.join(result['topics'])}")
+
     @app.cli.command("run-jobs")
     @click.option("--max-jobs", default=1000, show_default=True)
     def run_jobs(max_jobs: int):

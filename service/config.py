@@ -52,7 +52,6 @@ class Settings:
     admin_token: str
     cj_api_base_url: str
     cj_api_key: str
-    cj_open_id: str
     cj_qps: float
     cj_auto_pay: bool
     cj_dry_run: bool
@@ -140,7 +139,6 @@ def load_settings(env: Mapping[str, str] | None = None, *, instance_path: str | 
         admin_token=admin_token,
         cj_api_base_url=(env.get("CJ_API_BASE_URL", "").strip() or CJ_PRODUCTION_BASE_URL).rstrip("/"),
         cj_api_key=cj_api_key,
-        cj_open_id=env.get("CJ_OPEN_ID", "").strip(),
         cj_qps=_number("CJ_QPS", env.get("CJ_QPS"), 1.0, float),
         cj_auto_pay=cj_auto_pay,
         cj_dry_run=cj_dry_run,

@@ -26,6 +26,7 @@ CJ_OPEN_ID = "1048576"
 CJ_BASE = "https://cj.test/api2.0/v1"
 SHOP_DOMAIN = "acme-gadgets-demo.myshopify.com"
 ADMIN_TOKEN = "test-admin-token"
+TEST_SECRET_KEY = "test-secret-key-0123456789"
 
 
 def load_fixture(name: str) -> dict:
@@ -85,9 +86,9 @@ def session_factory(engine):
 
 @pytest.fixture
 def base_env(database_url) -> dict:
-    return {"DATABASE_URL": database_url, "SECRET_KEY": "test-secret-key-0123456789", "ADMIN_TOKEN": ADMIN_TOKEN,
+    return {"DATABASE_URL": database_url, "SECRET_KEY": TEST_SECRET_KEY, "ADMIN_TOKEN": ADMIN_TOKEN,
             "CJ_API_KEY": "CJ1234567@api@0f1e2d3c4b5a69788796a5b4c3d2e1f0", "CJ_DRY_RUN": "false",
-            "CJ_API_BASE_URL": CJ_BASE, "CJ_OPEN_ID": CJ_OPEN_ID, "CJ_QPS": "1000", "CJ_AUTO_PAY": "true",
+            "CJ_API_BASE_URL": CJ_BASE, "CJ_QPS": "1000", "CJ_AUTO_PAY": "true",
             "LOG_LEVEL": "WARNING", "PUBLIC_BASE_URL": "https://bridge.example.com"}
 
 
@@ -160,10 +161,17 @@ def post_shopify(client, body, *, topic="orders/create", webhook_id=None, event_
                        environ_overrides=environ)
 
 
-def post_cj(client, message: dict | None = None, *, raw: bytes | None = None, open_id: str = CJ_OPEN_ID):
+def cj_webhook_path(secret_key: str = TEST_SECRET_KEY) -> str:
+    from service.cj.webhook_address import path_secret
+    return f"/webhooks/cj/{path_secret(secret_key)}"
+
+
+def post_cj(client, message: dict | None = None, *, raw: bytes | None = None, open_id: str = CJ_OPEN_ID,
+            path: str | None = None):
+    """A CJ message, signed as CJ signs (the signature is not relied on), to the deployment's secret path."""
     raw = compact(message) if raw is None else raw
-    return client.post("/webhooks/cj", data=raw, headers={"Content-Type": "application/json",
-                                                          "sign": sign(open_id, raw)})
+    return client.post(path or cj_webhook_path(), data=raw, headers={"Content-Type": "application/json",
+                                                                      "sign": sign(open_id, raw)})
 
 
 def run_jobs(runtime) -> int:

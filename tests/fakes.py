@@ -34,6 +34,8 @@ class FakeCj:
             ("POST", "/logistic/freightCalculate", "freightCalculate"),
             ("POST", "/shopping/order/createOrderV2", "createOrderV2"),
             ("GET", "/shopping/order/getOrderDetail", "getOrderDetail"),
+            ("GET", "/shopping/order/list", "orderList"),
+            ("POST", "/webhook/set", "webhookSet"),
             ("PATCH", "/shopping/order/confirmOrder", "confirmOrder"),
             ("POST", "/shopping/pay/payBalance", "payBalance"),
             ("DELETE", "/shopping/order/deleteOrder", "deleteOrder"),
@@ -47,7 +49,9 @@ class FakeCj:
 
     def _dispatch(self, op):
         def handler(request):
-            query = {k: v[0] for k, v in parse_qs(urlsplit(request.url).query).items()}
+            parsed = parse_qs(urlsplit(request.url).query)
+            query = {k: v[0] for k, v in parsed.items()}
+            self.query_lists = parsed  # repeated parameters (orderIds=…&orderIds=…)
             body = json.loads(request.body) if request.body else {}
             self.calls.append((op, body or query))
             queued = self.fail_next.get(op)
@@ -108,6 +112,21 @@ class FakeCj:
                          "orderStatus": order["orderStatus"], "logisticName": order["logisticName"],
                          "trackNumber": order.get("trackNumber"), "trackingUrl": order.get("trackingUrl"),
                          "orderAmount": order["orderAmount"], "productList": []})
+
+    def _orderList(self, body, query):
+        wanted = set(self.query_lists.get("orderIds") or [])
+        rows = []
+        for order in self.orders.values():
+            if order["orderId"] in wanted:
+                rows.append({"orderId": order["orderId"], "orderNum": order["orderNumber"],
+                             "cjOrderId": "CJ" + order["orderId"][-10:], "orderStatus": order["orderStatus"],
+                             "logisticName": order["logisticName"], "trackNumber": order.get("trackNumber"),
+                             "trackingUrl": order.get("trackingUrl"), "orderAmount": order["orderAmount"]})
+        return envelope({"pageNum": 1, "pageSize": len(wanted), "total": len(rows), "list": rows})
+
+    def _webhookSet(self, body, query):
+        self.webhook_settings = body
+        return envelope(True)
 
     def _confirmOrder(self, body, query):
         order = self._find(body.get("orderId"))

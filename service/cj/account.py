@@ -129,9 +129,4 @@ def store_tokens(row: CjAccountState, box: CredentialBox, data: dict) -> None:
         row.refresh_token_enc = box.seal(str(data["refreshToken"]))
         row.refresh_expires_at = parse_iso_utc(data.get("refreshTokenExpiryDate"))
     if data.get("openId") is not None:
-        row.open_id = str(data["openId"])
-
-
-def stored_open_id(session: Session) -> str | None:
-    row = session.get(CjAccountState, ACCOUNT_ROW_ID)
-    return row.open_id if row else None
+        row.open_id_enc = box.seal(str(data["openId"]))

@@ -164,6 +164,20 @@ class CjClient:
     def create_order_v2(self, body: dict) -> dict:
         return self._call("POST", "/shopping/order/createOrderV2", operation="createOrderV2", json=body) or {}
 
+    def list_orders(self, cj_order_ids: list[str]) -> list[dict]:
+        """Up to 100 orders by CJ order id in one call (0 points): the batched read behind CJ's webhooks."""
+        data = self._call("GET", "/shopping/order/list", operation="orderList",
+                          params={"orderIds": list(cj_order_ids), "pageNum": 1, "pageSize": max(1, len(cj_order_ids))})
+        rows = (data or {}).get("list") if isinstance(data, dict) else None
+        return [r for r in rows or [] if isinstance(r, dict)]
+
+    def set_webhooks(self, callback_url: str) -> object:
+        """Point CJ's order and logistics topics at callback_url; product and stock stay off."""
+        topic = {"type": "ENABLE", "callbackUrls": [callback_url]}
+        off = {"type": "CANCEL", "callbackUrls": []}
+        return self._call("POST", "/webhook/set", operation="webhookSet",
+                          json={"product": off, "stock": off, "order": topic, "logistics": topic})
+
     def get_order_detail(self, order_id: str) -> dict | None:
         """Look an order up by our orderNumber or CJ's order id; None when CJ has no such order."""
         try:

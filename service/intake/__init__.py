@@ -1,1 +1,1 @@
-"""The durable webhook write path: deliveries stored with their dedupe keys and jobs, group commit, store lookup, body decoding."""
+"""The durable webhook write path: deliveries stored with their keys and jobs, group commit, store lookup, decoding."""

@@ -15,7 +15,7 @@ BACKOFF_BASE_SECONDS = 15
 # Claim order among due jobs (lower first). Work that uses CJ's request budget comes before event
 # intake, so a burst spends CJ slots from its first second instead of after every event is ingested
 # (bench/drain.py: 91 % → steady 97 %); intake cannot starve, since CJ work only comes from it.
-KIND_PRIORITY = {"apply_cj_event": 0, "write_back": 0, "forward_order": 1, "cancel_cj_order": 1,
+KIND_PRIORITY = {"apply_cj_event": 0, "read_cj_orders": 0, "write_back": 0, "forward_order": 1, "cancel_cj_order": 1,
                  "sync_cj_order": 1, "process_event": 2}
 DEFAULT_PRIORITY = 3
 BACKOFF_CAP_SECONDS = 3600

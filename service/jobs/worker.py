@@ -21,7 +21,8 @@ from service.jobs.queue import claim, complete, enqueue, fail
 from service.storage.models import Job, PeriodicSchedule, WorkerHeartbeat
 from service.jobs.wakeup import JobWakeup
 from service.jobs.order_lock import order_lock_or_retry
-from service.pipeline import cancel, cj_updates, forward, ingest, polling, privacy, resume, store_setup, write_back
+from service.pipeline import (cancel, cj_hints, cj_updates, cj_webhook_setup, forward, ingest, polling, privacy, resume,
+                              store_setup, write_back)
 from service.runtime import Runtime, build_runtime
 from service.observability.structured_logging import configure_logging
 from service.timeutil import utcnow
@@ -39,7 +40,8 @@ def _handlers() -> dict[str, Handler]:
         return job.payload["order_id"]
     return {
         "process_event": lambda s, j, rt: ingest.process_event(s, event_id=j.payload["event_id"], runtime=rt),
-        "apply_cj_event": lambda s, j, rt: cj_updates.apply_cj_event(s, event_id=j.payload["event_id"], runtime=rt),
+        "apply_cj_event": lambda s, j, rt: cj_hints.apply_cj_event(s, event_id=j.payload["event_id"], runtime=rt),
+        "read_cj_orders": lambda s, j, rt: cj_hints.read_marked_orders(s, runtime=rt),
         "forward_order": lambda s, j, rt: forward.forward_order(s, order_id=order_id(j), runtime=rt),
         "write_back": lambda s, j, rt: write_back.write_back_order(s, order_id=order_id(j), runtime=rt),
         "cancel_cj_order": lambda s, j, rt: cancel.cancel_cj_order(s, order_id=order_id(j), runtime=rt,
@@ -53,6 +55,7 @@ def _handlers() -> dict[str, Handler]:
         "poll_store": lambda s, j, rt: polling.poll_store(s, store_id=j.payload["store_id"], runtime=rt),
         "register_webhooks": lambda s, j, rt: str(store_setup.register_store_webhooks(
             s, store_id=j.payload["store_id"], runtime=rt)),
+        "register_cj_webhooks": lambda s, j, rt: str(cj_webhook_setup.register_cj_webhooks(s, runtime=rt)),
     }
 
 

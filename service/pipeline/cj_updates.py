@@ -1,27 +1,31 @@
-"""CJ ORDER and LOGISTIC messages (webhook or poll) applied to our orders."""
+"""What CJ's API says about an order (order list, order detail) applied to our order.
+
+Only authenticated reads of CJ's API reach this module. CJ's webhooks are hints that such a read is due
+(service/pipeline/cj_hints.py): their signature is keyed by a number CJ's own messages carry in clear.
+"""
 from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from service.cj.order_ids import cj_ids
-from service.intake import json_body
-from service.jobs.order_lock import order_lock_or_retry
 from service.cj.errors import CjApiError, CjTransportError, retry_if_transient
+from service.cj.order_ids import cj_ids
 from service.jobs.outcomes import RetryLater
 from service.jobs.queue import enqueue
-from service.storage.models import Order, WebhookEvent
+from service.storage.models import Order
 from service.pipeline.order_state import CJ_PAID_STATUSES, advance, hold, note, transition
 from service.pipeline.shipments import record_shipment
+from service.pipeline.tracking_urls import safe_tracking_url
+from service.pipeline.usd_amounts import CENT
 from service.runtime import Runtime
 from service.timeutil import utcnow
 
 log = logging.getLogger("cj_bridge.pipeline")
-DELIVERED_TRACKING_STATUS = 12
-SYNCABLE_STATES = ("submitted", "paid", "shipped")
+SYNCABLE_STATES = ("submitted", "paid", "shipped", "held")
 
 
 def _str(value) -> str | None:
@@ -39,53 +43,28 @@ def find_order(session: Session, *, order_number: str | None, cj_order_id: str |
     return session.scalars(select(Order).where(or_(*conditions)).limit(1)).first()
 
 
-def apply_cj_event(session: Session, *, event_id: int, runtime: Runtime | None = None) -> str:
-    """Apply one stored CJ webhook delivery, under the lock of the order it names."""
-    event = session.get(WebhookEvent, event_id)
-    if event is None or event.status != "queued":
-        return "already_processed"
-    message = json_body.loads(event.raw_body)
-    params = message.get("params") or {}
-    kind = str(message.get("type") or "").upper()
-    if kind == "ORDER":
-        order_number = _str(params.get("orderNumber") or params.get("orderNum"))
-        cj_id, _code = cj_ids(params)
-        order = find_order(session, order_number=order_number, cj_order_id=cj_id)
-        with order_lock_or_retry(session.get_bind(), order.id if order else None):
-            outcome = apply_order_status(session, params=params,
-                                         message_type=str(message.get("messageType") or ""))
-    elif kind == "LOGISTIC":
-        order = find_order(session, order_number=None, cj_order_id=_str(params.get("orderId")))
-        with order_lock_or_retry(session.get_bind(), order.id if order else None):
-            outcome = apply_logistic(session, params=params)
-    else:
-        outcome = "ignored"
-    event.status = "processed"
-    event.note = outcome
-    event.processed_at = utcnow()
-    log.info("cj_event_processed", extra={"fields": {"event_id": event.id, "type": kind, "outcome": outcome}})
-    return outcome
-
-
-def apply_order_status(session: Session, *, params: dict, message_type: str = "UPDATE") -> str:
-    """An ORDER message or a getOrderDetail answer: status, CJ id and tracking."""
-    order_number = _str(params.get("orderNumber") or params.get("orderNum"))
-    cj_id, code = cj_ids(params)
-    order = find_order(session, order_number=order_number, cj_order_id=cj_id)
-    if order is None:
-        return "no_matching_order"
+def apply_cj_read(session: Session, *, order: Order, data: dict) -> str:
+    """Apply what an authenticated read of CJ's API (order list row or order detail) says about this order."""
     order.last_cj_update_at = utcnow()
-    if code and not order.cj_order_code:
+    order.cj_sync_requested_at = None
+    cj_id, code = cj_ids(data)
+    if code and order.cj_order_code != code:
         order.cj_order_code = code
-    if cj_id and order.cj_order_id != cj_id and (message_type.upper() == "ORDER_CONNNECTED" or not order.cj_order_id):
+    if cj_id and order.cj_order_id != cj_id:
+        # Read by our orderNumber: the id CJ gives is the real one (ORDER_CONNNECTED replaces a provisional id).
         note(session, order, "cj_order_connected", f"CJ order id is now {cj_id}")
         order.cj_order_id = cj_id
         order.cj_create_state = "created"
-        if order.state == "received" or order.state == "ready":
+        if order.state in ("received", "ready"):
             transition(session, order, "submitted", reason="cj_order_connected")
         enqueue(session, kind="forward_order", payload={"order_id": order.id},
                 dedupe_key=f"forward_order:{order.id}")  # payment may have waited for the id
-    status = _str(params.get("orderStatus"))
+    for attr, key in (("cj_order_amount", "orderAmount"), ("cj_product_amount", "productAmount"),
+                      ("cj_postage_amount", "postageAmount")):
+        amount = _money(data.get(key))
+        if amount is not None:
+            setattr(order, attr, amount)
+    status = _str(data.get("orderStatus"))
     if status and status != order.cj_status:
         order.cj_status = status
         note(session, order, "cj_status", status)
@@ -94,54 +73,40 @@ def apply_order_status(session: Session, *, params: dict, message_type: str = "U
         order.cj_paid_at = order.cj_paid_at or utcnow()
         if order.state in ("submitted", "held"):
             advance(session, order, "paid", reason="cj_reports_paid")
-    if status == "CANCELLED" and order.state not in ("cancelled",):
+    if status == "CANCELLED" and order.state != "cancelled":
         if order.cancelled:
             transition(session, order, "cancelled", reason="cj_cancelled", detail="cancelled at CJ and in the store")
         else:
             hold(session, order, "cj_cancelled", "CJ cancelled its order while the store order is still open. "
                  "Resolution: check the order on My CJ; then cancel or refund it in the store, POST "
                  "/admin/orders/<id>/retry to send a new CJ order, or /acknowledge to close it here.")
-    track = _str(params.get("trackNumber") or params.get("trackingNumber"))
-    if track:
-        line_ids = [str(i["storeLineItemId"]) for i in params.get("orderItems") or params.get("productList") or []
+    track = _str(data.get("trackNumber") or data.get("trackingNumber"))
+    if track and status != "CANCELLED":
+        line_ids = [str(i["storeLineItemId"]) for i in data.get("productList") or []
                     if isinstance(i, dict) and i.get("storeLineItemId")]
-        record_shipment(session, order, tracking_number=track, carrier=_str(params.get("logisticName")),
-                        tracking_url=_str(params.get("trackingUrl")), store_line_ids=line_ids or None)
+        carrier = _str(data.get("logisticName"))
+        record_shipment(session, order, tracking_number=track, carrier=carrier,
+                        tracking_url=safe_tracking_url(_str(data.get("trackingUrl")), track),
+                        store_line_ids=line_ids or None)
     if status == "DELIVERED":
-        _mark_delivered(session, order)
+        if order.state == "fulfilled":
+            transition(session, order, "delivered", reason="carrier_delivered")
+        else:
+            note(session, order, "carrier_delivered", "CJ reports the parcel delivered")
     return "applied"
 
 
-def apply_logistic(session: Session, *, params: dict) -> str:
-    cj_id = _str(params.get("orderId"))
-    order = find_order(session, order_number=None, cj_order_id=cj_id)
-    if order is None:
-        return "no_matching_order"
-    order.last_cj_update_at = utcnow()
-    track = _str(params.get("trackingNumber"))
-    if track:
-        record_shipment(session, order, tracking_number=track, carrier=_str(params.get("logisticName")),
-                        tracking_url=_str(params.get("trackingUrl")), store_line_ids=None)
+def _money(value) -> Decimal | None:
     try:
-        tracking_status = int(params.get("trackingStatus"))
-    except (TypeError, ValueError):
-        tracking_status = None
-    if tracking_status == DELIVERED_TRACKING_STATUS:
-        _mark_delivered(session, order)
-    return "applied"
-
-
-def _mark_delivered(session: Session, order: Order) -> None:
-    if order.state == "fulfilled":
-        transition(session, order, "delivered", reason="carrier_delivered")
-    else:
-        note(session, order, "carrier_delivered", "the carrier reports the parcel delivered")
+        return None if value in (None, "") else Decimal(str(value)).quantize(CENT)
+    except InvalidOperation:
+        return None
 
 
 def sync_cj_order(session: Session, *, order_id: int, runtime: Runtime) -> str:
-    """Polling fallback: read getOrderDetail and apply it like an ORDER message."""
+    """Read one order with getOrderDetail and apply it (an admin retry; orders CJ has not given an id yet)."""
     order = session.get(Order, order_id)
-    if order is None or order.state not in SYNCABLE_STATES + ("held",):
+    if order is None or order.state not in SYNCABLE_STATES:
         return "nothing_to_do"
     if runtime.settings.cj_dry_run:
         return "dry_run"
@@ -154,21 +119,30 @@ def sync_cj_order(session: Session, *, order_id: int, runtime: Runtime) -> str:
         raise RetryLater(str(exc)) from None  # a refused lookup is retried too: the poll is only a safety net
     if detail is None:
         order.last_cj_update_at = utcnow()
+        order.cj_sync_requested_at = None
         note(session, order, "cj_lookup_empty", f"getOrderDetail found no CJ order {key}")
         return "not_found"
-    detail = dict(detail)
-    detail.setdefault("orderNumber", order.cj_order_number)
-    return apply_order_status(session, params=detail)
+    return apply_cj_read(session, order=order, data=detail)
 
 
-def enqueue_stale_syncs(session: Session, *, runtime: Runtime, limit: int = 200) -> int:
-    """Periodic: queue a CJ lookup for every order at CJ that no update has reached for a while."""
+def enqueue_stale_syncs(session: Session, *, runtime: Runtime, limit: int = 500) -> int:
+    """Periodic: ask for a CJ read of every order at CJ that no update has reached for a while."""
     cutoff = utcnow() - timedelta(minutes=runtime.settings.cj_sync_stale_minutes)
-    orders = session.scalars(select(Order).where(
-        Order.state.in_(SYNCABLE_STATES), Order.cj_create_state == "created",
+    ids = session.scalars(select(Order.id).where(
+        Order.state.in_(SYNCABLE_STATES), Order.cj_create_state == "created", Order.cj_sync_requested_at.is_(None),
         or_(Order.last_cj_update_at.is_(None), Order.last_cj_update_at < cutoff)).order_by(
         Order.last_cj_update_at).limit(limit)).all()
-    for order in orders:
-        enqueue(session, kind="sync_cj_order", payload={"order_id": order.id},
-                dedupe_key=f"sync_cj_order:{order.id}")
-    return len(orders)
+    request_reads(session, order_ids=list(ids))
+    return len(ids)
+
+
+def request_reads(session: Session, *, order_ids: list[int]) -> None:
+    """Mark these orders for a read from CJ's API; one batched job reads every marked order."""
+    if not order_ids:
+        return
+    session.execute(update(Order).where(Order.id.in_(order_ids), Order.cj_sync_requested_at.is_(None))
+                    .values(cj_sync_requested_at=utcnow()))
+    enqueue(session, kind=READ_JOB, payload={}, dedupe_key=READ_JOB)
+
+
+READ_JOB = "read_cj_orders"

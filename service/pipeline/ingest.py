@@ -153,7 +153,8 @@ def apply_order(session: Session, *, store: Store, canonical: dict) -> str:
     order.total_price = Decimal(canonical["total_price"]) if canonical.get("total_price") else None
     session.flush()
     if previous is None:
-        note(session, order, "received", f"{canonical['platform']} order {canonical.get('name') or order.platform_order_id}")
+        note(session, order, "received",
+             f"{canonical['platform']} order {canonical.get('name') or order.platform_order_id}")
 
     if order.cj_create_state is not None:
         return after_submission.apply_store_change(session, order=order, previous=previous,

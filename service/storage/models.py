@@ -167,6 +167,8 @@ class Order(Base):
     cj_pay_state: Mapped[str | None] = mapped_column(String(16))  # None, pending, paid
     cj_paid_at: Mapped[datetime | None] = mapped_column(DateTime)
     last_cj_update_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # CJ said something about this order (a webhook, which is only a hint): read it from CJ's API soon.
+    cj_sync_requested_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
     # A store change for this order is waiting for the order lock (set by the event job, cleared when applied).
     store_change_waiting_at: Mapped[datetime | None] = mapped_column(DateTime)
     acknowledged_holds: Mapped[list] = mapped_column(JSON, default=list)  # holds a human has cleared
@@ -213,17 +215,6 @@ class Shipment(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     order: Mapped[Order] = relationship(back_populates="shipments")
-
-
-class CjOrderPart(Base):
-    """A sub-order CJ split an order into (ORDERSPLIT): its code, and the store lines it ships."""
-    __tablename__ = "cj_order_parts"
-
-    code: Mapped[str] = mapped_column(String(64), primary_key=True)
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
-    store_line_ids: Mapped[list] = mapped_column(JSON, default=list)
-    cj_status: Mapped[str | None] = mapped_column(String(32))
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class ExternalCall(Base):
@@ -287,12 +278,13 @@ class CjAccountState(Base):
     access_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
     refresh_token_enc: Mapped[str | None] = mapped_column(Text)
     refresh_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
-    open_id: Mapped[str | None] = mapped_column(String(64))
+    open_id_enc: Mapped[str | None] = mapped_column(Text)  # CJ's openId keys its webhook signatures: sealed
     last_get_token_at: Mapped[datetime | None] = mapped_column(DateTime)
     next_request_at: Mapped[float] = mapped_column(Float, default=0.0)
     # Daily budgets CJ said are used up, until when: {"points": iso, "<operation>": iso}. Kept apart from
     # next_request_at so that an exhausted points budget never holds back the 0-point order and payment calls.
     exhausted_until: Mapped[dict] = mapped_column(JSON, default=dict)
+    webhook_registration: Mapped[dict] = mapped_column(JSON, default=dict)  # the last webhook/set: when, URL, answer
 
 
 class ExchangeRate(Base):

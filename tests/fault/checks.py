@@ -54,7 +54,7 @@ def ship_all_and_wait_for_write_back(service, cj, shop, session_factory, orders,
         tracking[f"gid://shopify/Order/{order.platform_order_id}"] = shipped["trackNumber"]
         raw, headers = cj.logistic_message(shipped)
         for _ in range(deliveries):
-            assert service.deliver(raw, headers, path="/webhooks/cj") == 200
+            assert service.deliver(raw, headers, path=service.cj_webhook_path) == 200
     wait_until(lambda: all(shop.fulfillments.get(gid) for gid in tracking), timeout=timeout,
                what="every tracking number to reach Shopify")
     wait_until(lambda: all(o.state == "fulfilled" for o in order_numbers(session_factory, orders).values()),

@@ -216,6 +216,15 @@ class FakeCjServer:
                 "orderId", "orderStatus", "logisticName", "trackNumber", "orderAmount")} | {
                 "orderNum": order["orderNumber"], "trackingUrl": None}))
 
+        @app.get("/api2.0/v1/shopping/order/list")
+        def order_list():
+            wanted = request.args.getlist("orderIds")
+            with fake.lock:
+                rows = [dict({k: o.get(k) for k in ("orderId", "orderStatus", "logisticName", "trackNumber",
+                                                     "orderAmount")}, orderNum=o["orderNumber"], trackingUrl=None)
+                        for o in fake.orders.values() if o["orderId"] in wanted]
+            return jsonify(envelope({"pageNum": 1, "pageSize": len(wanted), "total": len(rows), "list": rows}))
+
         @app.patch("/api2.0/v1/shopping/order/confirmOrder")
         def confirm():
             order = find((request.get_json() or {}).get("orderId"))

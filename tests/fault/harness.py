@@ -77,7 +77,7 @@ class Service:
         self.env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": "fault-secret-key-0123456789",
                     "ADMIN_TOKEN": "fault-admin-token", "CJ_API_KEY": cj.API_KEY, "CJ_DRY_RUN": "false",
                     "CJ_API_BASE_URL": f"{cj_url}/api2.0/v1", "CJ_QPS": str(qps), "CJ_AUTO_PAY": "true",
-                    "CJ_OPEN_ID": cj.OPEN_ID, "JOB_LEASE_SECONDS": "3", "WORKER_POLL_SECONDS": "0.05",
+                    "JOB_LEASE_SECONDS": "3", "WORKER_POLL_SECONDS": "0.05",
                     "JOB_BACKOFF_SECONDS": "0.5",
                     "HTTP_TIMEOUT": "1", "LOG_LEVEL": "WARNING", "PORT": str(self.port),
                     "PUBLIC_BASE_URL": self.base, "PYTHONUNBUFFERED": "1", **(extra_env or {})}
@@ -133,6 +133,11 @@ class Service:
             {"store_id": store["id"], "store_variant_id": "50011223344502", "cj_vid": "2409150812345678911"}])
         self.admin("PUT", "/shipping-rules", json={"country_code": "*", "logistic_names": ["CJPacket Ordinary"]})
         return store["id"]
+
+    @property
+    def cj_webhook_path(self) -> str:
+        from service.cj.webhook_address import path_secret
+        return f"/webhooks/cj/{path_secret(self.env['SECRET_KEY'])}"
 
     def deliver(self, raw: bytes, headers: dict, path="/webhooks/shopify") -> int:
         return requests.post(f"{self.base}{path}", data=raw, headers=headers, timeout=10).status_code

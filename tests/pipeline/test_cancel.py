@@ -6,11 +6,11 @@ from sqlalchemy import select, update
 
 from service.jobs.worker import schedule_periodic
 from service.storage.models import Order, PeriodicSchedule, Shipment
-from tests.conftest import the_order, SHOPIFY_SAMPLES, admin_headers, post_cj, post_shopify, run_jobs, shopify_order
+from tests.conftest import the_order, SHOPIFY_SAMPLES, admin_headers, post_shopify, run_jobs, shopify_order
 from tests.fakes import FakeCj, FakeShopify, envelope, timeout_error
 from tests.pipeline.test_exactly_once import _make_due
 from tests.pipeline.test_forward import run_first
-from tests.pipeline.test_full_path import logistic_message, place_mapped_order, setup_catalog
+from tests.pipeline.test_full_path import cj_ships, place_mapped_order, setup_catalog
 
 
 def _cancelled_version():
@@ -101,14 +101,14 @@ def test_a_held_unpaid_order_cancelled_in_the_store_deletes_its_cj_order(client,
 @responses.activate
 def test_tracking_does_not_clear_a_hold_that_asks_a_human(client, shopify_store, runtime, session_factory):
     """Issue 19 (4): cancel_needs_attention went held → shipped → fulfilled when CJ's tracking arrived."""
-    FakeCj(responses.mock)
+    cj = FakeCj(responses.mock)
     shop = FakeShopify(responses.mock)
     place_mapped_order(client, runtime, shopify_store["id"])
     post_shopify(client, _cancelled_version(), topic="orders/cancelled")
     run_jobs(runtime)
     order = the_order(session_factory)
     assert order.hold_reason == "cancel_needs_attention"
-    post_cj(client, logistic_message(order.cj_order_id))
+    cj_ships(client, cj, order)
     run_jobs(runtime)
     order = the_order(session_factory)
     assert order.state == "held" and order.hold_reason == "cancel_needs_attention"

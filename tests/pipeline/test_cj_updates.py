@@ -12,7 +12,7 @@ from service.timeutil import utcnow
 from service.jobs.worker import schedule_periodic
 from tests.conftest import the_order, CJ_SAMPLES, post_cj, post_shopify, run_jobs, shopify_order
 from tests.fakes import FakeCj, FakeShopify
-from tests.pipeline.test_full_path import logistic_message, place_mapped_order, setup_catalog
+from tests.pipeline.test_full_path import cj_ships, place_mapped_order, setup_catalog
 
 
 
@@ -45,17 +45,30 @@ def test_recently_updated_orders_are_not_polled(client, shopify_store, runtime, 
 
 
 @responses.activate
-def test_order_connected_message_binds_the_real_cj_id(client, shopify_store, runtime, session_factory):
-    FakeCj(responses.mock)
-    place_mapped_order(client, runtime, shopify_store["id"])
+def test_order_connected_binds_the_id_cj_reports(app_with_store, session_factory):
+    """A line that is not a CJ SKU: the create answer has no orderId; CJ connects the order later."""
+    client, runtime, store = app_with_store(CJ_AUTO_PAY="false")
+    cj = FakeCj(responses.mock)
+    original_create = cj.create_order
+
+    def create_without_id(body):
+        answer = original_create(body)
+        answer["data"].pop("orderId")
+        return answer
+    cj.create_order = create_without_id
+    place_mapped_order(client, runtime, store["id"])
     order = the_order(session_factory)
+    assert order.cj_order_id is None
+    cj.orders[order.cj_order_number]["orderId"] = "9999000011112222333"  # CJ connected it
     message = json.loads(CJ_SAMPLES["webhook_order_message"]["raw_body"])
     message.update(messageId="connected-1", messageType="ORDER_CONNNECTED")
     message["params"].update(cjOrderId="9999000011112222333", orderNumber=order.cj_order_number,
-                             orderNum=order.cj_order_number, orderStatus="UNSHIPPED", trackNumber=None)
+                             orderNum=order.cj_order_number, orderStatus="UNPAID", trackNumber=None)
     post_cj(client, message)
     run_jobs(runtime)
-    assert the_order(session_factory).cj_order_id == "9999000011112222333"
+    order = the_order(session_factory)
+    assert order.cj_order_id == "9999000011112222333"
+    assert [c[1]["orderId"] for c in cj.ops("getOrderDetail")] == [order.cj_order_number]  # read by our number
 
 
 def test_message_for_an_unknown_order_is_recorded_not_failed(client, runtime, session_factory):
@@ -102,6 +115,6 @@ def test_the_periodic_sync_binds_cjs_order_id_not_its_order_code(app_with_store,
     real_id = cj.orders[order.cj_order_number]["orderId"]
     assert order.cj_order_id == real_id and order.cj_order_code == "CJ2509231420054512345"
     # CJ's LOGISTIC message names the numeric id: it finds the order.
-    post_cj(client, logistic_message(real_id))
+    cj_ships(client, cj, order)
     run_jobs(runtime)
     assert the_order(session_factory).state in ("shipped", "fulfilled")

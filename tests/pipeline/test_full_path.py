@@ -43,6 +43,14 @@ def logistic_message(cj_order_id: str, tracking="CJPKD0000000001US", message_id=
     return message
 
 
+def cj_ships(client, cj, order, tracking="CJPKD0000000001US", message_id="b81d7c06e2f34a59a0d4c7e9f3a21c58",
+             status="SHIPPED"):
+    """CJ ships the order (its API says so from now on) and posts its LOGISTIC message, which is only a hint."""
+    cj.ship(order.cj_order_number, tracking)
+    cj.orders[order.cj_order_number]["orderStatus"] = status
+    return post_cj(client, logistic_message(order.cj_order_id, tracking=tracking, message_id=message_id))
+
+
 def place_mapped_order(client, runtime, store_id, **order_changes):
     """Catalog set up, a paid order delivered, and the worker run: the usual start of a test."""
     setup_catalog(client, store_id)
@@ -70,7 +78,7 @@ def test_paid_order_reaches_cj_once_and_tracking_reaches_shopify(client, shopify
     assert order.cj_order_id == cj.orders[order.cj_order_number]["orderId"]
     assert order.cj_logistic_name == "CJPacket Ordinary" and str(order.cj_shipping_cost) == "4.71"
 
-    res = post_cj(client, logistic_message(order.cj_order_id))
+    res = cj_ships(client, cj, order)
     assert res.status_code == 200
     run_jobs(runtime)
 
@@ -101,9 +109,10 @@ def test_paid_order_reaches_cj_once_and_tracking_reaches_shopify(client, shopify
     assert len(shop.operations("CreateFulfillment")) == 1
     assert len(cj.ops("createOrderV2")) == 1
 
-    # Delivered: the LOGISTIC trackingStatus 12 closes the lifecycle.
+    # Delivered: CJ's API says so once its message about it came.
     delivered = logistic_message(order.cj_order_id, message_id="delivered-msg")
     delivered["params"]["trackingStatus"] = 12
+    cj.orders[order.cj_order_number]["orderStatus"] = "DELIVERED"
     post_cj(client, delivered)
     run_jobs(runtime)
     assert the_order(session_factory).state == "delivered"
@@ -119,13 +128,13 @@ def _shipments(session_factory):
 def test_a_second_tracking_number_is_added_to_the_fulfillment_never_swapped_in(client, shopify_store, runtime,
                                                                                session_factory):
     """CJ may ship one order in several parcels and never says a number replaces another: keep both."""
-    FakeCj(responses.mock)
+    cj = FakeCj(responses.mock)
     shop = FakeShopify(responses.mock)
     place_mapped_order(client, runtime, shopify_store["id"])
     order = the_order(session_factory)
-    post_cj(client, logistic_message(order.cj_order_id))
+    cj_ships(client, cj, order)
     run_jobs(runtime)
-    post_cj(client, logistic_message(order.cj_order_id, tracking="9400111899562345678901", message_id="m-new"))
+    cj_ships(client, cj, order, tracking="9400111899562345678901", message_id="m-new")
     run_jobs(runtime)
     assert len(shop.operations("CreateFulfillment")) == 1
     updates = shop.operations("UpdateTracking")
@@ -140,12 +149,12 @@ def test_a_second_tracking_number_is_added_to_the_fulfillment_never_swapped_in(c
 
 @responses.activate
 def test_shopify_throttling_is_waited_out_not_failed(client, shopify_store, runtime, session_factory):
-    FakeCj(responses.mock)
+    cj = FakeCj(responses.mock)
     shop = FakeShopify(responses.mock)
     place_mapped_order(client, runtime, shopify_store["id"])
     order = the_order(session_factory)
     shop.throttle_next = 1
-    post_cj(client, logistic_message(order.cj_order_id))
+    cj_ships(client, cj, order)
     run_jobs(runtime)
     from service.storage.models import Job
     with session_factory() as s:

@@ -11,9 +11,9 @@ from sqlalchemy import func, select, update
 from service.storage.models import ExternalCall, Order, SkuMapping, Store, WebhookEvent
 from service.pipeline.privacy import purge_old_events
 from service.timeutil import utcnow
-from tests.conftest import SHOPIFY_SAMPLES, post_cj, post_shopify, run_jobs, shopify_order
+from tests.conftest import SHOPIFY_SAMPLES, post_shopify, run_jobs, shopify_order
 from tests.fakes import FakeCj, FakeShopify
-from tests.pipeline.test_full_path import logistic_message, setup_catalog
+from tests.pipeline.test_full_path import cj_ships, setup_catalog
 
 PII = ["maria.lopez@example.org", "742 Evergreen", "+15415550142", "Maria Lopez", "Lopez"]
 SECRETS = ["7c1e9a4b2d3f4e5a8b6c0d1e2f3a4b5c", "shpat_EXAMPLE_NOT_REAL", "test-client-secret-NOT-REAL",
@@ -23,14 +23,14 @@ SECRETS = ["7c1e9a4b2d3f4e5a8b6c0d1e2f3a4b5c", "shpat_EXAMPLE_NOT_REAL", "test-c
 @responses.activate
 def test_logs_of_a_full_order_carry_no_pii_or_secrets(client, shopify_store, runtime, session_factory, caplog):
     caplog.set_level(logging.DEBUG)
-    FakeCj(responses.mock)
+    cj = FakeCj(responses.mock)
     FakeShopify(responses.mock)
     setup_catalog(client, shopify_store["id"])
     post_shopify(client, shopify_order())
     run_jobs(runtime)
     with session_factory() as s:
         order = s.scalars(select(Order)).one()
-    post_cj(client, logistic_message(order.cj_order_id))
+    cj_ships(client, cj, order)
     run_jobs(runtime)
     text = caplog.text
     assert "outbound_call" in {r.getMessage() for r in caplog.records}  # the calls were logged

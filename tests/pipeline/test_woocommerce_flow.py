@@ -13,7 +13,7 @@ from service.timeutil import utcnow
 from service.jobs.worker import beat
 from tests.conftest import admin_headers, post_cj, post_woo, run_jobs, the_order, woo_order
 from tests.fakes import FakeCj, FakeWoo
-from tests.pipeline.test_full_path import logistic_message
+from tests.pipeline.test_full_path import cj_ships, logistic_message
 
 
 def woo_catalog(client, store_id):
@@ -49,7 +49,7 @@ def test_woo_order_to_cj_to_tracking_to_completed(client, woo_store, runtime, se
     assert order.usd_rate == Decimal("1.08")
     assert order.state == "paid"
 
-    post_cj(client, logistic_message(order.cj_order_id))
+    cj_ships(client, cj, order)
     run_jobs(runtime)
     assert the_order(session_factory).state == "fulfilled"
     assert [t["tracking_number"] for t in woo.trackings[4821]] == ["CJPKD0000000001US"]

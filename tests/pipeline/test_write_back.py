@@ -11,7 +11,7 @@ from service.storage.models import Shipment
 from tests.conftest import admin_headers, post_cj, post_shopify, run_jobs, shopify_order, the_order
 from tests.fakes import FakeCj, FakeShopify
 from tests.pipeline.test_exactly_once import _make_due
-from tests.pipeline.test_full_path import logistic_message, place_mapped_order
+from tests.pipeline.test_full_path import cj_ships, logistic_message, place_mapped_order
 
 
 def _with_added_line(**changes):
@@ -26,7 +26,7 @@ def _with_added_line(**changes):
 def test_lines_added_after_submission_are_held_and_never_marked_shipped(client, shopify_store, runtime,
                                                                          session_factory):
     """Issue 19 (10): an item added in Shopify after the CJ order was placed was fulfilled with CJ's tracking."""
-    FakeCj(responses.mock)
+    cj = FakeCj(responses.mock)
     shop = FakeShopify(responses.mock)
     added_node = {"id": "gid://shopify/FulfillmentOrderLineItem/99", "sku": "ADDED-LATER", "totalQuantity": 1,
                   "remainingQuantity": 1, "lineItem": {"id": "gid://shopify/LineItem/16011223344003",
@@ -38,7 +38,7 @@ def test_lines_added_after_submission_are_held_and_never_marked_shipped(client, 
     order = the_order(session_factory)
     assert order.state == "held" and order.hold_reason == "changed_after_submission"
     assert "1 × line 16011223344003" in order.hold_detail and "Resolution:" in order.hold_detail
-    post_cj(client, logistic_message(order.cj_order_id))
+    cj_ships(client, cj, order)
     run_jobs(runtime)
     (create,) = shop.operations("CreateFulfillment")
     items = [i for g in create["variables"]["fulfillment"]["lineItemsByFulfillmentOrder"]
@@ -75,13 +75,13 @@ def _split_over_two_locations(shop):
 @responses.activate
 def test_a_write_back_that_failed_half_way_is_finished_on_retry(client, shopify_store, runtime, session_factory):
     """Issue 19 (11): the retry saw the number on the first location's fulfillment and stopped there."""
-    FakeCj(responses.mock)
+    cj = FakeCj(responses.mock)
     shop = FakeShopify(responses.mock)
     _split_over_two_locations(shop)
     place_mapped_order(client, runtime, shopify_store["id"])
     order = the_order(session_factory)
     shop.fail_creates = {2}  # the second location's create fails once
-    post_cj(client, logistic_message(order.cj_order_id))
+    cj_ships(client, cj, order)
     run_jobs(runtime)
     assert len(shop.fulfillments) == 1 and the_order(session_factory).state == "shipped"
     _make_due(session_factory)

@@ -20,4 +20,4 @@ def _require_token():
         raise ApiError(401, "unauthorized", "send Authorization: Bearer <ADMIN_TOKEN>")
 
 
-from service.web.admin import exchange_rates, jobs, orders, shipping_rules, sku_mappings, stores  # noqa: E402,F401  (routes on bp)
+from service.web.admin import cj_account, exchange_rates, jobs, orders, shipping_rules, sku_mappings, stores  # noqa: E402,F401  (routes on bp)

@@ -30,7 +30,7 @@ def test_token_is_fetched_once_stored_encrypted_and_reused(runtime, session_fact
     assert len(cj.ops("getAccessToken")) == 1
     assert cj.ops("getAccessToken")[0][1] == {"apiKey": "CJ1234567@api@0f1e2d3c4b5a69788796a5b4c3d2e1f0"}
     row = _row(session_factory)
-    assert row.open_id == "1048576"
+    assert runtime.box.open(row.open_id_enc) == "1048576" and "1048576" not in row.open_id_enc  # sealed
     assert "7c1e9a4b" not in (row.access_token_enc or "")  # not stored in clear
     assert runtime.box.open(row.access_token_enc) == "7c1e9a4b2d3f4e5a8b6c0d1e2f3a4b5c"
     sent = [c.request.headers.get("CJ-Access-Token") for c in responses.calls if "getOrderDetail" in c.request.url]

@@ -11,7 +11,8 @@ down_revision = '0002'
 branch_labels = None
 depends_on = None
 
-# As in service/job_queue.py (now service/jobs/queue.py) at the time of this migration: existing rows get the order they had.
+# As in service/job_queue.py (now service/jobs/queue.py) at the time of this migration: existing rows get the
+# order they had.
 _PRIORITY_SQL = ("CASE kind WHEN 'apply_cj_event' THEN 0 WHEN 'write_back' THEN 0 WHEN 'forward_order' THEN 1 "
                  "WHEN 'cancel_cj_order' THEN 1 WHEN 'sync_cj_order' THEN 1 WHEN 'process_event' THEN 2 ELSE 3 END")
 

@@ -1,6 +1,7 @@
 """Orders: CJ attempts and their history, CJ's order code, the lines sent, CJ's amounts, the USD rate used,
-held-for-lock and acknowledged-hold marks; shipments add to (never replace) another; CJ's sub-orders; exchange
-rates; CJ budget exhaustion kept apart from the request throttle.
+held-for-lock and acknowledged-hold marks, a CJ-read-requested mark (CJ webhooks are hints); shipments add to
+(never replace) another; exchange rates; CJ budget exhaustion kept apart from the request throttle; CJ's
+openId sealed.
 
 Revision ID: 0004
 Revises: 0003
@@ -31,29 +32,34 @@ def upgrade() -> None:
         batch_op.alter_column('replaces_shipment_id', new_column_name='adds_to_shipment_id')
     with op.batch_alter_table('cj_account_state', schema=None) as batch_op:
         batch_op.add_column(sa.Column('exhausted_until', sa.JSON(), nullable=False, server_default=sa.text("'{}'")))
+        batch_op.add_column(sa.Column('webhook_registration', sa.JSON(), nullable=False,
+                                      server_default=sa.text("'{}'")))
     op.create_table(
         'exchange_rates',
         sa.Column('currency', sa.String(length=8), nullable=False),
         sa.Column('usd_per_unit', sa.Numeric(precision=18, scale=8), nullable=False),
         sa.Column('updated_at', sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint('currency'))
-    op.create_table(
-        'cj_order_parts',
-        sa.Column('code', sa.String(length=64), nullable=False),
-        sa.Column('order_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-        sa.Column('store_line_ids', sa.JSON(), nullable=False),
-        sa.Column('cj_status', sa.String(length=32), nullable=True),
-        sa.Column('created_at', sa.DateTime(), nullable=False),
-        sa.ForeignKeyConstraint(['order_id'], ['orders.id'], ondelete='CASCADE'),
-        sa.PrimaryKeyConstraint('code'))
-    op.create_index(op.f('ix_cj_order_parts_order_id'), 'cj_order_parts', ['order_id'], unique=False)
+    with op.batch_alter_table('orders', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('cj_sync_requested_at', sa.DateTime(), nullable=True))
+        batch_op.create_index(batch_op.f('ix_orders_cj_sync_requested_at'), ['cj_sync_requested_at'], unique=False)
+    # The openId is sealed from now on; a plain one already stored is dropped (it is filled in again from
+    # the next token response): the migration has no SECRET_KEY to seal it with.
+    with op.batch_alter_table('cj_account_state', schema=None) as batch_op:
+        batch_op.drop_column('open_id')
+        batch_op.add_column(sa.Column('open_id_enc', sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
-    op.drop_index(op.f('ix_cj_order_parts_order_id'), table_name='cj_order_parts')
-    op.drop_table('cj_order_parts')
+    with op.batch_alter_table('cj_account_state', schema=None) as batch_op:
+        batch_op.drop_column('open_id_enc')
+        batch_op.add_column(sa.Column('open_id', sa.String(length=64), nullable=True))
+    with op.batch_alter_table('orders', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_orders_cj_sync_requested_at'))
+        batch_op.drop_column('cj_sync_requested_at')
     op.drop_table('exchange_rates')
     with op.batch_alter_table('cj_account_state', schema=None) as batch_op:
+        batch_op.drop_column('webhook_registration')
         batch_op.drop_column('exhausted_until')
     with op.batch_alter_table('shipments', schema=None) as batch_op:
         batch_op.alter_column('adds_to_shipment_id', new_column_name='replaces_shipment_id')

@@ -1,0 +1,39 @@
+"""Admin API: the CJ account's webhook address (shown to the operator) and its registration with CJ."""
+from __future__ import annotations
+
+from service.cj.webhook_address import callback_url
+from service.jobs.queue import enqueue
+from service.storage.models import CjAccountState
+from service.web.admin import bp
+from service.web.context import db_session, runtime, settings
+from service.web.json_api import ApiError, ok
+
+
+@bp.get("/cj/webhook")
+def cj_webhook_address():
+    """Where CJ must send its webhooks (the path is secret: it keeps strangers out), and the last registration."""
+    session = db_session()
+    try:
+        row = session.get(CjAccountState, 1)
+        base = settings().public_base_url
+        return ok({"callback_url": callback_url(base, settings().secret_key) if base else None,
+                   "public_base_url_set": bool(base), "open_id_known": bool(row and row.open_id_enc),
+                   "last_registration": (row.webhook_registration if row else None) or None})
+    finally:
+        session.close()
+
+
+@bp.post("/cj/webhook")
+def register_cj_webhook():
+    """Queue CJ's /webhook/set for the order and logistics topics (the worker makes the call)."""
+    if not settings().public_base_url.startswith("https://"):
+        raise ApiError(409, "public_url_missing", "set PUBLIC_BASE_URL to this service's public https:// address "
+                       "first: CJ only calls public HTTPS addresses")
+    session = db_session()
+    try:
+        job = enqueue(session, kind="register_cj_webhooks", payload={}, dedupe_key="register_cj_webhooks")
+        session.commit()
+        runtime().notifier.jobs_committed()
+        return ok({"job_id": job.id, "status": "queued", "result_at": "/admin/cj/webhook (last_registration)"}, 202)
+    finally:
+        session.close()
