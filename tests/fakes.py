@@ -108,10 +108,16 @@ class FakeCj:
         order = self._find(query.get("orderId"))
         if order is None:
             return envelope(code=1600300, message="order not found")
+        request = order.get("request") or {}
         return envelope({"orderId": order["orderId"], "orderNum": order["orderNumber"],
                          "orderStatus": order["orderStatus"], "logisticName": order["logisticName"],
                          "trackNumber": order.get("trackNumber"), "trackingUrl": order.get("trackingUrl"),
-                         "orderAmount": order["orderAmount"], "productList": []})
+                         "orderAmount": order["orderAmount"],
+                         "shippingCountryCode": request.get("shippingCountryCode"),
+                         "shippingCustomerName": request.get("shippingCustomerName"),
+                         "productList": [{"vid": p["vid"], "quantity": p["quantity"],
+                                          "storeLineItemId": p.get("storeLineItemId")}
+                                         for p in request.get("products") or []]})
 
     def _orderList(self, body, query):
         wanted = set(self.query_lists.get("orderIds") or [])

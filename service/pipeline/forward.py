@@ -7,6 +7,7 @@ decides what happens next, never the snapshot this job started with.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from datetime import timedelta
 from decimal import Decimal
 
@@ -56,6 +57,9 @@ def forward_order(session: Session, *, order_id: int, runtime: Runtime) -> str:
             and order.hold_reason == "cj_cancelled":
         # The merchant's retry of a CJ-cancelled order asks for a new CJ order.
         start_new_attempt(session, order, why="CJ cancelled its order; re-sent on the merchant's retry")
+        transition(session, order, "ready", reason="resend_requested")
+    elif order.state == "held" and order.hold_reason == "cj_order_number_taken":
+        start_new_attempt(session, order, why="CJ's order under this number is not ours; sent under a new number")
         transition(session, order, "ready", reason="resend_requested")
     if order.cj_create_state == "created" or order.cj_order_id:
         return pay_if_allowed(session, order=order, runtime=runtime)
@@ -149,6 +153,9 @@ def create_exactly_once(session: Session, *, order: Order, body: dict, runtime: 
         except (CjApiError, CjTransportError) as exc:
             return _cj_failure(session, order, exc, stage="getOrderDetail")
         if detail:
+            taken = _not_ours(detail, body)
+            if taken:
+                return _number_taken(session, order, taken)
             bind_cj_order(session, order, detail, how="found by lookup after an unknown create outcome")
             return pay_if_allowed(session, order=order, runtime=runtime)
 
@@ -168,6 +175,9 @@ def create_exactly_once(session: Session, *, order: Order, body: dict, runtime: 
             detail = runtime.cj.get_order_detail(order.cj_order_number)
             if not detail:
                 raise RetryLater("CJ says the order exists (1603003) but the lookup found nothing yet")
+            taken = _not_ours(detail, body)
+            if taken:
+                return _number_taken(session, order, taken)
             bind_cj_order(session, order, detail, how="CJ answered 1603003 (already exists); bound to it")
             return pay_if_allowed(session, order=order, runtime=runtime)
         if exc.category in (NEEDS_HUMAN, RATE_LIMITED, AUTH):
@@ -180,6 +190,38 @@ def create_exactly_once(session: Session, *, order: Order, body: dict, runtime: 
     call.outcome = "ok"
     bind_cj_order(session, order, data, how="created")
     return pay_if_allowed(session, order=order, runtime=runtime, fresh=True)
+
+
+def _not_ours(detail: dict, body: dict) -> str | None:
+    """How CJ's existing order with our orderNumber differs from the one we asked for (None: it is ours).
+
+    Only what CJ's answer states is compared: another deployment or shop sharing the CJ account (or a
+    re-created database) can have used the number for a different order, and binding it would ship, pay and
+    track someone else's parcel as ours.
+    """
+    differences = []
+    country = str(detail.get("shippingCountryCode") or "").strip().upper()
+    if country and country != body["shippingCountryCode"].upper():
+        differences.append(f"destination {country}")
+    name = " ".join(str(detail.get("shippingCustomerName") or "").split()).lower()
+    if name and name != " ".join(body["shippingCustomerName"].split()).lower():
+        differences.append("customer name")
+    products = [p for p in detail.get("productList") or [] if isinstance(p, dict)]
+    if products:
+        theirs = Counter((str(p.get("vid")), int(p.get("quantity") or 0)) for p in products)
+        if theirs != Counter((p["vid"], int(p["quantity"])) for p in body["products"]):
+            differences.append("lines")
+    return ", ".join(differences) or None
+
+
+def _number_taken(session: Session, order: Order, differences: str) -> str:
+    order.cj_create_state = None  # nothing of ours exists under this number
+    hold(session, order, "cj_order_number_taken",
+         f"CJ already has an order numbered {order.cj_order_number} that is not this one (it differs in: "
+         f"{differences}): another store or deployment on this CJ account used the number. It was not bound. "
+         "Resolution: look at that order on My CJ; then POST /admin/orders/<id>/retry to send this order "
+         "under a new number.")
+    return "held"
 
 
 def bind_cj_order(session: Session, order: Order, data: dict, *, how: str) -> None:

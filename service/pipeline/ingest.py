@@ -19,7 +19,7 @@ from service.jobs.outcomes import RetryLater
 from service.jobs.queue import enqueue
 from service.storage.models import Order, Store, WebhookEvent
 from service.pipeline import after_submission, privacy
-from service.pipeline.cj_attempts import cj_order_number
+from service.pipeline.cj_attempts import cj_order_number, deployment_prefix
 from service.pipeline.order_state import note, transition
 from service.pipeline.store_context import store_context
 from service.timeutil import parse_iso_utc, utcnow
@@ -131,7 +131,8 @@ def apply_order(session: Session, *, store: Store, canonical: dict) -> str:
     order = session.scalar(stmt)
     if order is None:
         order = Order(store_id=store.id, platform_order_id=canonical["store_order_id"], state="received",
-                      cj_order_number=cj_order_number(store.id, canonical["store_order_id"]))
+                      cj_order_number=cj_order_number(store.id, canonical["store_order_id"],
+                                                      prefix=deployment_prefix(session)))
         session.add(order)
         previous = None
     else:

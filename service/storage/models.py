@@ -285,6 +285,9 @@ class CjAccountState(Base):
     # next_request_at so that an exhausted points budget never holds back the 0-point order and payment calls.
     exhausted_until: Mapped[dict] = mapped_column(JSON, default=dict)
     webhook_registration: Mapped[dict] = mapped_column(JSON, default=dict)  # the last webhook/set: when, URL, answer
+    # This deployment's part of every CJ orderNumber (drawn by migration 0005): two deployments sharing one CJ
+    # account never number two orders alike. None: numbered as before it existed (CJB<store>-<order>).
+    order_number_prefix: Mapped[str | None] = mapped_column(String(12))
 
 
 class ExchangeRate(Base):

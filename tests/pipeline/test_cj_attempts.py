@@ -6,7 +6,7 @@ import json
 import responses
 from sqlalchemy import select
 
-from service.pipeline.cj_attempts import ORDER_NUMBER_MAX, cj_order_number
+from service.pipeline.cj_attempts import ORDER_NUMBER_MAX, attempt_number, cj_order_number
 from service.storage.models import OrderTransition
 from tests.conftest import (CJ_SAMPLES, admin_headers, post_cj, post_shopify, post_woo, run_jobs, shopify_order,
                             the_order, woo_order)
@@ -100,7 +100,78 @@ def test_a_store_order_reopened_while_its_cj_order_stands_carries_on_with_it(cli
 def test_long_store_order_ids_never_share_a_cj_order_number():
     """Issue 19 (13): cutting to 50 characters made two long store ids collide."""
     a, b = "X" * 60 + "1", "X" * 60 + "2"
-    numbers = {cj_order_number(7, a), cj_order_number(7, b), cj_order_number(7, a, 1), cj_order_number(7, b, 1)}
-    assert len(numbers) == 4 and all(len(n) <= ORDER_NUMBER_MAX for n in numbers)
+    firsts = {cj_order_number(7, a), cj_order_number(7, b)}
+    numbers = firsts | {attempt_number(n, 1) for n in firsts} | {attempt_number(n, 12) for n in firsts}
+    assert len(numbers) == 6 and all(len(n) <= ORDER_NUMBER_MAX for n in numbers)
     assert cj_order_number(7, a) == cj_order_number(7, a)  # deterministic
-    assert cj_order_number(3, "4821") == "CJB3-4821" and cj_order_number(3, "4821", 2) == "CJB3-4821-R2"
+    assert cj_order_number(3, "4821") == "CJB3-4821" and attempt_number("CJB3-4821", 2) == "CJB3-4821-R2"
+    assert cj_order_number(3, "4821", prefix="K7Q2M") == "CJBK7Q2M-3-4821"
+
+
+def test_each_deployment_draws_its_own_order_number_prefix(tmp_path):
+    """Issue 22 (8): CJB<store>-<order> is not unique per CJ account (two deployments, a re-created SQLite file)."""
+    from service.storage.database import make_engine, make_session_factory
+    from service.storage.migrate import upgrade
+    from service.pipeline.cj_attempts import deployment_prefix
+    prefixes = []
+    for name in ("one", "two"):
+        url = f"sqlite:///{tmp_path / name}.sqlite3"
+        upgrade(url)
+        engine = make_engine(url)
+        with make_session_factory(engine)() as s:
+            prefixes.append(deployment_prefix(s))
+        engine.dispose()
+    assert all(p and len(p) == 5 and p.isalnum() for p in prefixes) and prefixes[0] != prefixes[1]
+
+
+@responses.activate
+def test_new_orders_carry_the_deployment_prefix(client, shopify_store, runtime, session_factory):
+    from service.storage.models import CjAccountState
+    with session_factory() as s:
+        s.get(CjAccountState, 1).order_number_prefix = "K7Q2M"
+        s.commit()
+    cj = FakeCj(responses.mock)
+    place_mapped_order(client, runtime, shopify_store["id"])
+    order = the_order(session_factory)
+    assert order.cj_order_number == f"CJBK7Q2M-{shopify_store['id']}-7012345678901"
+    assert list(cj.orders) == [order.cj_order_number] and order.state == "paid"
+
+
+@responses.activate
+def test_a_cj_order_under_our_number_that_is_not_ours_is_never_bound(client, shopify_store, runtime,
+                                                                     session_factory):
+    """Issue 22 (8): on 1603003 the existing CJ order was bound whatever it was (another shop's order)."""
+    cj = FakeCj(responses.mock)
+    number = f"CJB{shopify_store['id']}-7012345678901"
+    cj.create_order({"orderNumber": number, "logisticName": "CJPacket Ordinary", "shippingCountryCode": "DE",
+                     "shippingCustomerName": "Someone Else", "products": [{"vid": "other-vid", "quantity": 1}]})
+    place_mapped_order(client, runtime, shopify_store["id"])
+    order = the_order(session_factory)
+    assert order.state == "held" and order.hold_reason == "cj_order_number_taken"
+    assert order.cj_order_id is None and order.cj_create_state is None
+    assert "destination DE" in order.hold_detail and "Resolution:" in order.hold_detail
+    assert cj.ops("payBalance") == []
+    assert client.post(f"/admin/orders/{order.id}/retry", headers=admin_headers()).status_code == 202
+    run_jobs(runtime)
+    order = the_order(session_factory)
+    assert order.state == "paid" and order.cj_order_number == f"{number}-R1"
+    assert cj.orders[number]["orderStatus"] == "CREATED"  # the other order is left alone
+
+
+@responses.activate
+def test_the_same_order_found_after_1603003_is_bound(client, shopify_store, runtime, session_factory):
+    cj = FakeCj(responses.mock)
+    from tests.fakes import timeout_error
+    from tests.pipeline.test_exactly_once import _make_due
+    original = cj.create_order
+
+    def accept_then_time_out(body):
+        original(body)
+        raise timeout_error()
+    cj.fail_next["createOrderV2"] = [lambda body, query: accept_then_time_out(body)]
+    place_mapped_order(client, runtime, shopify_store["id"])
+    _make_due(session_factory)
+    run_jobs(runtime)
+    order = the_order(session_factory)
+    assert order.state == "paid" and len(cj.orders) == 1
+    assert order.cj_order_id == cj.orders[order.cj_order_number]["orderId"]
