@@ -32,7 +32,9 @@ def _serve(conn, qps: float) -> None:
     def snapshot():
         with fake.lock:
             return jsonify({"request_times": list(fake.request_times), "create_times": dict(fake.create_times),
-                            "rate_limited": fake.rate_limited, "duplicates_refused": fake.duplicates_refused})
+                            "rate_limited": fake.rate_limited, "duplicates_refused": fake.duplicates_refused,
+                            "op_counts": dict(fake.op_counts), "payments": fake.payments,
+                            "paid_in_create": fake.paid_in_create})
 
     with ServerThread(fake.app) as server:
         conn.send(server.url)

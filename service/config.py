@@ -52,7 +52,7 @@ class Settings:
     admin_token: str
     cj_api_base_url: str
     cj_api_key: str
-    cj_qps: float
+    cj_qps: float | None  # None: the account's own qpsLimit (GET /setting/get), else 1
     cj_auto_pay: bool
     cj_dry_run: bool
     cj_from_country: str
@@ -71,6 +71,11 @@ class Settings:
     event_retention_days: int
     store_poll_minutes: int
     webhook_grace_minutes: int
+    freight_cache_hours: float = 6.0
+    freight_zip_countries: tuple[str, ...] = ()
+    cj_warehouses: dict = field(default_factory=dict)  # origin country → destination countries it serves
+    stock_cache_minutes: int = 30
+    cj_daily_points: int = 50000
     extra: dict = field(default_factory=dict)
 
     def as_flask_config(self) -> dict:
@@ -139,7 +144,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, instance_path: str | 
         admin_token=admin_token,
         cj_api_base_url=(env.get("CJ_API_BASE_URL", "").strip() or CJ_PRODUCTION_BASE_URL).rstrip("/"),
         cj_api_key=cj_api_key,
-        cj_qps=_number("CJ_QPS", env.get("CJ_QPS"), 1.0, float),
+        cj_qps=_number("CJ_QPS", env.get("CJ_QPS"), None, float),
         cj_auto_pay=cj_auto_pay,
         cj_dry_run=cj_dry_run,
         cj_from_country=(env.get("CJ_FROM_COUNTRY", "").strip() or "CN").upper(),
@@ -158,4 +163,41 @@ def load_settings(env: Mapping[str, str] | None = None, *, instance_path: str | 
         event_retention_days=_number("EVENT_RETENTION_DAYS", env.get("EVENT_RETENTION_DAYS"), 30, int),
         store_poll_minutes=_number("STORE_POLL_MINUTES", env.get("STORE_POLL_MINUTES"), 5, int),
         webhook_grace_minutes=_number("WEBHOOK_GRACE_MINUTES", env.get("WEBHOOK_GRACE_MINUTES"), 10, int),
+        freight_cache_hours=_number("FREIGHT_CACHE_HOURS", env.get("FREIGHT_CACHE_HOURS"), 6.0, float),
+        freight_zip_countries=_country_list("FREIGHT_ZIP_COUNTRIES", env.get("FREIGHT_ZIP_COUNTRIES", "")),
+        cj_warehouses=_warehouses(env.get("CJ_WAREHOUSES")),
+        stock_cache_minutes=_number("STOCK_CACHE_MINUTES", env.get("STOCK_CACHE_MINUTES"), 30, int),
+        cj_daily_points=_number("CJ_DAILY_POINTS", env.get("CJ_DAILY_POINTS"), 50000, int),
     )
+
+
+# CJ's local warehouses and the destinations each ships to, unless CJ_WAREHOUSES says otherwise.
+DEFAULT_WAREHOUSES = "US: US CA; DE: DE AT BE FR IT NL ES PL CZ DK LU; GB: GB"
+
+
+def _country_list(name: str, value: str) -> tuple[str, ...]:
+    codes = tuple(c.strip().upper() for c in value.replace(",", " ").split() if c.strip())
+    bad = [c for c in codes if len(c) != 2 or not c.isalpha()]
+    if bad:
+        raise ConfigError(f"{name} must list ISO-3166 alpha-2 country codes (e.g. US,CA); got {', '.join(bad)}")
+    return codes
+
+
+def _warehouses(value: str | None) -> dict:
+    """'US: US CA; DE: DE FR' → {"US": ("US", "CA"), "DE": ("DE", "FR")}; 'off' → {} (always CJ_FROM_COUNTRY)."""
+    value = DEFAULT_WAREHOUSES if value is None or not value.strip() else value
+    if value.strip().lower() == "off":
+        return {}
+    out = {}
+    for part in value.split(";"):
+        if not part.strip():
+            continue
+        origin, sep, destinations = part.partition(":")
+        if not sep:
+            raise ConfigError(f"CJ_WAREHOUSES: '{part.strip()}' must be 'ORIGIN: DEST DEST', e.g. "
+                              "'US: US CA; DE: DE FR' (or 'off')")
+        out[_country_list("CJ_WAREHOUSES", origin)[0] if origin.strip() else ""] = \
+            _country_list("CJ_WAREHOUSES", destinations)
+    if "" in out:
+        raise ConfigError("CJ_WAREHOUSES: a warehouse entry has no origin country")
+    return out

@@ -35,7 +35,7 @@ def build_runtime(settings: Settings, *, session_factory: sessionmaker[Session] 
     cj = CjClient(settings=settings, session_factory=session_factory, http=http, sleep=sleep)
     box = CredentialBox(settings.secret_key)
     engine = session_factory.kw["bind"]
-    notifier = JobNotifier(engine)
+    notifier = JobNotifier.for_engine(engine)
     return Runtime(settings=settings, session_factory=session_factory, http=http, cj=cj, box=box,
                    notifier=notifier, stores=StoreDirectory(session_factory, box),
                    deliveries=DeliveryWriter(engine, on_jobs_committed=notifier.jobs_committed))

@@ -27,6 +27,8 @@ class FakeCj:
         self.freight = freight if freight is not None else CJ_SAMPLES["freightCalculate_response"]["body"]["data"]
         self.fail_next: dict[str, list] = {}  # operation → queued failures (Exception or (status, body))
         self.variants: dict[str, list] = {}
+        self.stock: dict[str, dict[str, int]] = {}  # vid → {warehouse country: count}; unknown vids: China only
+        self.settings = {"qpsLimit": 20, "quotaLimits": []}
         self.next_id = 2509231418372749100
         for method, path, op in [
             ("POST", "/authentication/getAccessToken", "getAccessToken"),
@@ -40,6 +42,8 @@ class FakeCj:
             ("POST", "/shopping/pay/payBalance", "payBalance"),
             ("DELETE", "/shopping/order/deleteOrder", "deleteOrder"),
             ("GET", "/product/variant/query", "variantQuery"),
+            ("GET", "/product/stock/queryByVid", "stockQueryByVid"),
+            ("GET", "/setting/get", "settingGet"),
         ]:
             rsps.add_callback(method, re.compile(re.escape(CJ_BASE + path) + r"(\?.*)?$"),
                               callback=self._dispatch(op))
@@ -91,8 +95,14 @@ class FakeCj:
         order = {"orderId": str(self.next_id), "orderNumber": number, "orderStatus": "CREATED",
                  "orderAmount": 18.31, "request": body, "logisticName": body["logisticName"]}
         self.orders[number] = order
+        if body.get("payType") == 2:  # CJ carts, confirms and pays from the balance in the same call
+            order["orderStatus"] = "UNPAID"
+            if self.balance < order["orderAmount"]:
+                return envelope(code=1604000, message="Balance is insufficient")
+            self.balance -= order["orderAmount"]
+            order["orderStatus"] = "UNSHIPPED"
         data = copy.deepcopy(CJ_SAMPLES["createOrderV2_response"]["body"]["data"])
-        data.update({"orderId": order["orderId"], "orderNumber": number})
+        data.update({"orderId": order["orderId"], "orderNumber": number, "orderStatus": order["orderStatus"]})
         return envelope(data)
 
     def _createOrderV2(self, body, query):
@@ -160,6 +170,14 @@ class FakeCj:
             return envelope(code=1603100, message="order not found")
         order["orderStatus"] = "CANCELLED"
         return envelope(order["orderId"])
+
+    def _stockQueryByVid(self, body, query):
+        by_country = self.stock.get(query.get("vid"), {"CN": 5000})
+        return envelope([{"areaEn": f"{country} warehouse", "countryCode": country, "totalInventoryNum": count,
+                          "cjInventoryNum": count, "factoryInventoryNum": 0} for country, count in by_country.items()])
+
+    def _settingGet(self, body, query):
+        return envelope({"setting": self.settings} | self.settings)
 
     def _variantQuery(self, body, query):
         variants = self.variants.get(query.get("variantSku"))

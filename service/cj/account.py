@@ -48,11 +48,13 @@ class BudgetUsedUp(Exception):
         self.until = until
 
 
-def reserve_request_slot(session_factory: sessionmaker[Session], qps: float, *, budgets: tuple[str, ...] = (),
-                         sleep=time.sleep) -> float:
+def reserve_request_slot(session_factory: sessionmaker[Session], qps: float | None, *,
+                         budgets: tuple[str, ...] = (), points: int = 0, sleep=time.sleep) -> float:
     """Take the next CJ request slot for the whole account and wait for it; returns seconds waited.
 
-    Raises BudgetUsedUp, without taking a slot, when one of `budgets` is marked used up (mark_exhausted).
+    qps None: the account's own qpsLimit as CJ states it (read_account_settings), else 1. Raises BudgetUsedUp,
+    without taking a slot, when one of `budgets` is marked used up (mark_exhausted). `points` (what the call
+    costs) are added to today's count.
     """
     waited = 0.0
     for attempt in range(LATE_SLOT_RETRIES + 1):
@@ -63,7 +65,9 @@ def reserve_request_slot(session_factory: sessionmaker[Session], qps: float, *, 
                 raise BudgetUsedUp(until)
             now = time.time()
             slot = max(now, row.next_request_at or 0.0)
-            row.next_request_at = slot + THROTTLE_SPACING_FACTOR / qps
+            row.next_request_at = slot + THROTTLE_SPACING_FACTOR / (qps or account_qps(row))
+            if points and attempt == 0:
+                count_points(row, points)
         wait = slot - now
         if wait > 0:
             sleep(wait)
@@ -102,6 +106,21 @@ def push_back_requests(session_factory: sessionmaker[Session], seconds: float) -
     with transaction(session_factory) as session:
         row = locked_account(session)
         row.next_request_at = max(row.next_request_at or 0.0, time.time() + seconds)
+
+
+def account_qps(row: CjAccountState) -> float:
+    """The account's request limit as CJ states it (GET /setting/get qpsLimit), 1 until known."""
+    try:
+        return max(0.1, float((row.account_settings or {}).get("qpsLimit") or 1))
+    except (TypeError, ValueError):
+        return 1.0
+
+
+def count_points(row: CjAccountState, points: int) -> None:
+    today = utcnow().date().isoformat()  # CJ's points reset at 00:00 UTC
+    if row.points_day != today:
+        row.points_day, row.points_used = today, 0
+    row.points_used = (row.points_used or 0) + points
 
 
 class StoredTokens:

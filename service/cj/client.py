@@ -1,6 +1,8 @@
 """CJ Open API 2.0 client: envelope handling, shared throttle, stored tokens, typed calls."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import requests
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -16,7 +18,12 @@ from service.timeutil import utcnow
 
 
 # Daily points each metered endpoint costs (cj-api.md §2); order, payment, tracking and auth calls cost none.
-POINT_COSTS = {"freightCalculate": 10, "variantQuery": 10}
+POINT_COSTS = {"freightCalculate": 10, "variantQuery": 10, "stockQueryByVid": 10}
+
+
+# A token CJ rejects is dropped at once (the call is retried with a fresh one), so keeping it in the process
+# for a while costs nothing; the bound keeps a token another worker renewed from being used for long.
+TOKEN_CACHE = timedelta(minutes=10)
 
 
 class CjClient:
@@ -27,6 +34,7 @@ class CjClient:
         self.http = http
         self.box = CredentialBox(settings.secret_key)
         self._sleep = sleep
+        self._token: tuple[str, datetime] | None = None  # (access token, use until) for this process
 
     # -- transport -----------------------------------------------------------------------------
     def _send(self, method: str, path: str, *, operation: str, token: str | None, params=None, json=None):
@@ -34,7 +42,8 @@ class CjClient:
         budgets = (operation, POINTS_EXHAUSTED) if operation in POINT_COSTS else (operation,)
         kwargs = {"sleep": self._sleep} if self._sleep else {}
         try:
-            account.reserve_request_slot(self.session_factory, self.settings.cj_qps, budgets=budgets, **kwargs)
+            account.reserve_request_slot(self.session_factory, self.settings.cj_qps, budgets=budgets,
+                                         points=POINT_COSTS.get(operation, 0), **kwargs)
         except account.BudgetUsedUp as used_up:
             # Nothing is sent: CJ would only refuse it again until its daily reset.
             raise CjApiError(code=429 if operation in POINT_COSTS else QUOTA_USED_UP, http_status=0,
@@ -97,10 +106,14 @@ class CjClient:
         if not self.settings.cj_api_key:
             raise CjApiError(code=1600002, message="CJ_API_KEY is not set", http_status=0, request_id=None,
                              operation="authenticate")
+        now = utcnow()
+        cached = self._token
+        if cached is not None and cached[1] > now:
+            return cached[0]
         with transaction(self.session_factory) as session:
             tokens = account.StoredTokens(account.locked_account(session), self.box)
-        now = utcnow()
         if tokens.access_valid(now):
+            self._remember(tokens.access_token, tokens.access_expires_at)
             return tokens.access_token
         if tokens.refresh_valid(now):
             try:
@@ -138,9 +151,19 @@ class CjClient:
 
     def _save_tokens(self, data: dict) -> None:
         with transaction(self.session_factory) as session:
-            account.store_tokens(account.locked_account(session), self.box, data)
+            row = account.locked_account(session)
+            account.store_tokens(row, self.box, data)
+            self._remember(str(data["accessToken"]), row.access_expires_at)
+
+    def _remember(self, token: str, expires_at) -> None:
+        """Keep the token in this process until shortly before it expires (reading it from the locked account
+        row before every call made the calls of all workers queue on that row, bench/drain.py)."""
+        horizon = utcnow() + TOKEN_CACHE
+        until = horizon if expires_at is None else min(horizon, expires_at - account.TOKEN_SAFETY_MARGIN)
+        self._token = (token, until)
 
     def _invalidate_access_token(self, token: str) -> None:
+        self._token = None
         with transaction(self.session_factory) as session:
             row = account.locked_account(session)
             if self.box.open(row.access_token_enc) == token:
@@ -177,6 +200,16 @@ class CjClient:
         off = {"type": "CANCEL", "callbackUrls": []}
         return self._call("POST", "/webhook/set", operation="webhookSet",
                           json={"product": off, "stock": off, "order": topic, "logistics": topic})
+
+    def query_stock(self, vid: str) -> list[dict]:
+        """CJ's stock of one variant, per warehouse (10 points)."""
+        data = self._call("GET", "/product/stock/queryByVid", operation="stockQueryByVid", params={"vid": vid})
+        return [row for row in data if isinstance(row, dict)] if isinstance(data, list) else []
+
+    def account_settings(self) -> dict:
+        """The account's own limits: qpsLimit and quotaLimits (GET /setting/get, 0 points)."""
+        data = self._call("GET", "/setting/get", operation="settingGet")
+        return data if isinstance(data, dict) else {}
 
     def get_order_detail(self, order_id: str) -> dict | None:
         """Look an order up by our orderNumber or CJ's order id; None when CJ has no such order."""

@@ -25,15 +25,14 @@ def order_lock(engine: Engine, order_id: int | None) -> Iterator[bool]:
         yield True
         return
     key = int(order_id) % 2_147_483_647
-    with engine.connect() as conn:
+    # Autocommit: one round trip to take the lock and one to release it (no BEGIN and COMMIT around each).
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         got = conn.execute(text(f"SELECT pg_try_advisory_lock({_LOCK_CLASS_SQL}, :k)"), {"k": key}).scalar()
-        conn.commit()
         try:
             yield bool(got)
         finally:
             if got:
                 conn.execute(text(f"SELECT pg_advisory_unlock({_LOCK_CLASS_SQL}, :k)"), {"k": key})
-                conn.commit()
 
 
 @contextmanager

@@ -54,8 +54,13 @@ def enqueue(session: Session, *, kind: str, payload: dict, run_at=None, dedupe_k
     return job
 
 
-def claim(session_factory: sessionmaker[Session], *, worker_id: str, lease_seconds: int) -> Job | None:
-    """Claim one due job (or one whose lease expired) for worker_id, committing the lease."""
+def claim(session_factory: sessionmaker[Session], *, worker_id: str, lease_seconds: int,
+          expired_leases: bool = True) -> Job | None:
+    """Claim one due job (or, with expired_leases, one whose lease expired) for worker_id, committing the lease.
+
+    A worker looks for expired leases about once a second rather than on every claim: they are rare (a
+    worker died), and the extra query cost a round trip per job (bench/drain.py).
+    """
     session = session_factory()
     try:
         now = utcnow()
@@ -63,8 +68,10 @@ def claim(session_factory: sessionmaker[Session], *, worker_id: str, lease_secon
         # Then queued jobs in claim order, along ix_jobs_queued_claim_order: one OR over both cases
         # made PostgreSQL sort every due job on each claim.
         job = None
-        for stmt in (select(Job).where(Job.status == "running", Job.lease_expires_at < now),
-                     select(Job).where(Job.status == "queued", Job.run_at <= now)):
+        queries = [select(Job).where(Job.status == "queued", Job.run_at <= now)]
+        if expired_leases:
+            queries.insert(0, select(Job).where(Job.status == "running", Job.lease_expires_at < now))
+        for stmt in queries:
             stmt = stmt.order_by(Job.priority, Job.run_at, Job.id).limit(1)
             if session.bind.dialect.name == "postgresql":
                 stmt = stmt.with_for_update(skip_locked=True)

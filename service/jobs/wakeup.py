@@ -9,6 +9,7 @@ cost, and nothing needs sending.
 """
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -86,7 +87,19 @@ class JobWakeup:
 
 
 class JobNotifier:
-    """Tells listening workers 'new jobs', at most one NOTIFY in flight, bursts coalesced."""
+    """Tells listening workers 'new jobs', at most one NOTIFY in flight, bursts coalesced.
+
+    Use for_engine(): one notifier (one thread, one connection) per database and process, however many
+    apps the process builds (tests build hundreds; each had kept a connection open).
+    """
+
+    @classmethod
+    def for_engine(cls, engine: Engine) -> "JobNotifier":
+        key = (os.getpid(), engine.url.render_as_string(hide_password=False))
+        with _notifiers_lock:
+            if key not in _notifiers:
+                _notifiers[key] = cls(engine)
+            return _notifiers[key]
 
     def __init__(self, engine: Engine):
         self.engine = engine
@@ -125,3 +138,7 @@ class JobNotifier:
                     conn.close()
                 conn = None
                 time.sleep(0.5)
+
+
+_notifiers: dict[tuple[int, str], JobNotifier] = {}
+_notifiers_lock = threading.Lock()

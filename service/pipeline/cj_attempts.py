@@ -45,8 +45,17 @@ def _fit(base: str, suffix: str) -> str:
 
 
 def deployment_prefix(session: Session) -> str | None:
-    row = session.get(CjAccountState, 1)
-    return row.order_number_prefix if row else None
+    """This deployment's orderNumber prefix; drawn once by the migration, so it is read once per process."""
+    key = session.get_bind().url.render_as_string(hide_password=True)
+    if key not in _prefixes:
+        row = session.get(CjAccountState, 1)
+        if row is None or not row.order_number_prefix:
+            return None  # a database migrated before the prefix existed (or a test's): not cached
+        _prefixes[key] = row.order_number_prefix
+    return _prefixes[key]
+
+
+_prefixes: dict[str, str] = {}
 
 
 def start_new_attempt(session: Session, order: Order, *, why: str) -> None:

@@ -11,15 +11,16 @@ from collections import Counter
 from datetime import timedelta
 from decimal import Decimal
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.cj.errors import (AUTH, EXISTS, INSUFFICIENT_BALANCE_CODES, NEEDS_HUMAN, RATE_LIMITED, CjApiError,
-                               CjTransportError, retry_if_transient)
+from service.cj.errors import (AUTH, EXISTS, INSUFFICIENT_BALANCE_CODES, NEEDS_HUMAN, POINTS_EXHAUSTED, RATE_LIMITED,
+                               CjApiError, CjTransportError, retry_if_transient)
 from service.cj.order_ids import cj_ids
 from service.jobs.outcomes import RetryLater
 from service.jobs.queue import enqueue
-from service.storage.models import Order, Store
-from service.pipeline import mapping, shipping
+from service.storage.models import ExternalCall, Order, Store
+from service.pipeline import freight_quotes, mapping, origin_choice, shipping
 from service.pipeline.call_log import record_call
 from service.pipeline.cj_attempts import start_new_attempt
 from service.pipeline.order_state import (CJ_PAID_STATUSES, acknowledged, advance, hold, held_for_human, note,
@@ -38,6 +39,11 @@ _RECHECKED_HOLDS = ("refunded_after_submission", "postage_over_cap")
 # A store change marked as waiting longer than this is no longer waited for (its job may have died).
 STORE_CHANGE_WAIT = timedelta(minutes=2)
 STEP_ASIDE_SECONDS = 3.0
+PAY_IN_CREATE, CREATE_ONLY = 2, 3  # createOrderV2 payType
+# A quote above this share of the rule's cap is paid only after CJ's create answer states the postage.
+CAP_MARGIN = Decimal("0.9")
+PAYMENT_REFUSED_CODES = (1604000, 1604001)
+METHOD_REFUSED_CODES = (1605000, 1605001)  # logistic not found / invalid
 _LIMITS = {"shippingCountryCode": 20, "shippingCountry": 50, "shippingProvince": 50, "shippingCity": 50,
            "shippingZip": 20, "shippingAddress": 200, "shippingAddress2": 200, "shippingCustomerName": 50,
            "shippingPhone": 20, "email": 50, "remark": 500}
@@ -101,31 +107,54 @@ def _create(session: Session, *, order: Order, runtime: Runtime) -> str:
              "Resolution: PUT /admin/shipping-rules with a rule for this country or '*'; the order resumes by itself.")
         return "held"
     products = [{"vid": m.vid, "quantity": int(m.line["quantity"])} for m in mapped]
-    if runtime.settings.cj_dry_run:
-        choice = shipping.ShippingChoice(logistic_name=rule.logistic_names[0], cost=None, aging=None)
-        freight_request = {"startCountryCode": runtime.settings.cj_from_country, "endCountryCode": country,
-                           "zip": address.get("zip"), "products": products}
-        record_call(session, order_id=order.id, service="cj", operation="freightCalculate",
-                    request=freight_request, outcome="dry_run")
-    else:
-        session.commit()  # no transaction may stay open across a CJ call
-        try:
-            options = runtime.cj.freight_calculate(start_country=runtime.settings.cj_from_country,
-                                                   end_country=country, zip_code=address.get("zip"),
-                                                   products=products)
-        except (CjApiError, CjTransportError) as exc:
-            return _cj_failure(session, order, exc, stage="freightCalculate")
+    default_origin = runtime.settings.cj_from_country
+    origin = origin_choice.choose_origin(session, runtime=runtime, destination=country, products=products)
+    choice = quote = names = None
+    for start in dict.fromkeys([origin.country, default_origin]):  # the chosen warehouse, then the default
+        names = shipping.allowed_names(rule, start, default_origin)
+        key = freight_quotes.quote_key(start=start, end=country, products=products,
+                                       zone=freight_quotes.zone_of(runtime, country, address.get("zip")))
+        cached = freight_quotes.cached_options(session, runtime=runtime, key=key)
+        if cached is not None:
+            quote = freight_quotes.Quote(cached, key, True)
+            choice = shipping.choose(rule, cached, names)
+        elif len(names) == 1 and rule.max_shipping_cost is None and not _unquoted_method_refused(session, order):
+            # One allowed method and no cap: nothing to choose and nothing to check, so no quote (10 points and
+            # a request slot). CJ's create answer states the postage; a refusal of the method asks for a quote.
+            choice = shipping.ShippingChoice(logistic_name=names[0], cost=None, aging=None)
+        elif runtime.settings.cj_dry_run:
+            # Nothing is asked of CJ: the request is recorded and the rule's first method assumed.
+            record_call(session, order_id=order.id, service="cj", operation="freightCalculate", outcome="dry_run",
+                        request={"startCountryCode": start, "endCountryCode": country, "zip": address.get("zip"),
+                                 "products": products})
+            choice = shipping.ShippingChoice(logistic_name=names[0], cost=None, aging=None) if names else None
+        else:
+            try:
+                quote = freight_quotes.freight_options(session, runtime=runtime, start=start, end=country,
+                                                       zip_code=address.get("zip"), products=products)
+            except (CjApiError, CjTransportError) as exc:
+                if start != default_origin:
+                    continue  # the local warehouse could not be quoted: ship from the default origin
+                return _cj_failure(session, order, exc, stage="freightCalculate")
+            choice = shipping.choose(rule, quote.options, names)
+        if choice is not None:
+            break
+    if not runtime.settings.cj_dry_run:
         _reread(session, order, seen)
         if order.cancelled:
             return _cancel_instead(session, order)
-        choice = shipping.choose(rule, options)
-        if choice is None:
-            hold(session, order, "needs_shipping_rule", shipping.describe_no_option(rule, country, options))
-            return "held"
+    if choice is None:
+        hold(session, order, "needs_shipping_rule", shipping.describe_no_option(
+            rule, country, quote.options if quote else [], names, start if start != default_origin else None))
+        return "held"
+    why = origin.why if start == origin.country else \
+        f"{origin.why}, but no allowed method from {origin.country} was offered; shipped from {start}"
+    note(session, order, "ships_from", f"{start}: {why}")
+    order.cj_from_country = start
 
     rate = usd_rate(session, order.currency)
-    body = build_create_request(order=order, store=store, mapped=mapped, choice=choice,
-                                from_country=runtime.settings.cj_from_country, usd_rate=rate)
+    body = build_create_request(order=order, store=store, mapped=mapped, choice=choice, from_country=start,
+                                usd_rate=rate, pay_in_create=_pay_in_create(order, choice, rule, runtime))
     if rate is None and order.canonical.get("total_price"):
         note(session, order, "amounts_not_declared", f"no USD rate for {order.currency or 'an unknown currency'}: "
              "shopAmount and unitPrice were left out of the CJ order (CJ reads them as USD). Resolution: PUT "
@@ -141,11 +170,35 @@ def _create(session: Session, *, order: Order, runtime: Runtime) -> str:
         hold(session, order, "dry_run", "CJ_DRY_RUN is on: the createOrderV2 request was recorded, nothing was "
              "sent. Resolution: set CJ_API_KEY and CJ_DRY_RUN=false, then POST /admin/orders/<id>/retry.")
         return "dry_run"
-    return create_exactly_once(session, order=order, body=body, runtime=runtime)
+    return create_exactly_once(session, order=order, body=body, runtime=runtime, quote=quote)
 
 
-def create_exactly_once(session: Session, *, order: Order, body: dict, runtime: Runtime) -> str:
-    """Create the CJ order unless it may already exist; an unknown earlier outcome is looked up first."""
+def _unquoted_method_refused(session: Session, order: Order) -> bool:
+    """Whether CJ already refused a method this order named without a fresh quote: then it is quoted."""
+    refused = session.scalars(select(ExternalCall.response).where(
+        ExternalCall.order_id == order.id, ExternalCall.operation == "createOrderV2", ExternalCall.outcome == "error"))
+    return any((response or {}).get("code") in METHOD_REFUSED_CODES for response in refused)
+
+
+def _pay_in_create(order: Order, choice: shipping.ShippingChoice, rule, runtime: Runtime) -> bool:
+    """Whether createOrderV2 should also pay (payType 2: one CJ call per order instead of three).
+
+    Not when auto-pay is off, nor for an order refunded in full, nor when the quote is near the rule's cap:
+    CJ's create answer can charge more postage than its quote, and such an order must be checked before it
+    is paid (then it is created, checked, confirmed and paid: three calls).
+    """
+    if not runtime.settings.cj_auto_pay or order.canonical.get("refunded"):
+        return False
+    cap = rule.max_shipping_cost
+    return cap is None or choice.cost is None or choice.cost <= cap * CAP_MARGIN
+
+
+def create_exactly_once(session: Session, *, order: Order, body: dict, runtime: Runtime,
+                        quote: freight_quotes.Quote | None = None) -> str:
+    """Create the CJ order unless it may already exist; an unknown earlier outcome is looked up first.
+
+    quote: where the shipping method came from; a cached quote that CJ contradicts is forgotten.
+    """
     if order.cj_create_state == "pending":
         session.commit()
         try:
@@ -180,6 +233,21 @@ def create_exactly_once(session: Session, *, order: Order, body: dict, runtime: 
                 return _number_taken(session, order, taken)
             bind_cj_order(session, order, detail, how="CJ answered 1603003 (already exists); bound to it")
             return pay_if_allowed(session, order=order, runtime=runtime)
+        if exc.code in METHOD_REFUSED_CODES and (quote is None or quote.cached):
+            # The method was not quoted for this order (one allowed method, or a cached quote) and CJ refuses
+            # it: the next attempt asks CJ for a fresh quote.
+            if quote is not None:
+                freight_quotes.forget(session, quote.key, why=f"CJ refused the quoted method ({exc.code})")
+            order.cj_create_state = None
+            call.outcome = "error"
+            session.commit()
+            raise RetryLater(f"CJ refused a method it had not just quoted ({exc.code}); quoting again",
+                             retry_after=0.5, count_attempt=False)
+        if exc.code in PAYMENT_REFUSED_CODES and body.get("payType") == PAY_IN_CREATE:
+            # Create-and-pay: CJ may have created the order and only the payment failed. Bind it if so.
+            call.outcome = "error"
+            session.commit()
+            return _unpaid_after_create(session, order=order, body=body, exc=exc, runtime=runtime)
         if exc.category in (NEEDS_HUMAN, RATE_LIMITED, AUTH):
             # CJ answered and refused: nothing was created, a later create is safe. Retryable codes
             # (busy, read timed out) leave the outcome unknown, so the mark stays and we look up first.
@@ -188,8 +256,45 @@ def create_exactly_once(session: Session, *, order: Order, body: dict, runtime: 
         return _cj_failure(session, order, exc, stage="createOrderV2")
     call.response = data
     call.outcome = "ok"
-    bind_cj_order(session, order, data, how="created")
+    bind_cj_order(session, order, data, how="created" + (" and paid in one call" if body.get("payType") ==
+                                                          PAY_IN_CREATE else ""))
+    if quote is not None and order.cj_postage_amount is not None and order.cj_shipping_cost is not None \
+            and order.cj_postage_amount != order.cj_shipping_cost:
+        # CJ charges another price than it quoted: the next order asks for a fresh quote.
+        freight_quotes.forget(session, quote.key, why=f"quoted {order.cj_shipping_cost}, charged "
+                                                      f"{order.cj_postage_amount}")
+        session.commit()
+    intercepted = [r for r in (data.get("interceptOrderReasons") or []) if isinstance(r, dict)]
+    if intercepted and order.cj_pay_state != "paid":
+        reasons = "; ".join(f"{r.get('code')}: {r.get('message')}" for r in intercepted)
+        hold(session, order, "cj_intercepted", f"CJ created order {order.cj_order_id} but intercepted it ({reasons}). "
+             "Resolution: resolve it on My CJ (the reasons say what CJ needs), then POST /admin/orders/<id>/retry.")
+        return "held"
+    if body.get("payType") == PAY_IN_CREATE and order.cj_pay_state != "paid" and order.cj_status != "UNPAID":
+        # CJ did not say the order is paid or awaiting payment: its status decides before anything is paid.
+        return pay_if_allowed(session, order=order, runtime=runtime)
     return pay_if_allowed(session, order=order, runtime=runtime, fresh=True)
+
+
+def _unpaid_after_create(session: Session, *, order: Order, body: dict, exc: CjApiError, runtime: Runtime) -> str:
+    """createOrderV2 with payType 2 answered 1604000/1604001: the order may exist, unpaid."""
+    try:
+        detail = runtime.cj.get_order_detail(order.cj_order_number)
+    except (CjApiError, CjTransportError):
+        raise RetryLater(f"{exc}; whether CJ created the order unpaid is looked up before anything else") from None
+    if detail and not _not_ours(detail, body):
+        bind_cj_order(session, order, detail, how=f"created by CJ, not paid ({exc.cj_message})")
+        order.cj_confirmed = detail.get("orderStatus") == "UNPAID" or order.cj_confirmed
+    else:
+        order.cj_create_state = None  # nothing was created: the next attempt creates (and pays) it
+    if exc.code in INSUFFICIENT_BALANCE_CODES:
+        hold(session, order, "insufficient_balance", f"CJ wallet balance is too low to pay CJ order "
+             f"{order.cj_order_id or order.cj_order_number} ({exc.cj_message}). Resolution: top up the CJ balance; "
+             "the order is retried on a schedule, or now with POST /admin/orders/<id>/retry.")
+    else:
+        hold(session, order, "cj_rejected", f"CJ refused to pay order {order.cj_order_id or order.cj_order_number} "
+             f"from the balance: code {exc.code}: {exc.cj_message}. Resolution: {exc.resolution}.")
+    return "held"
 
 
 def _not_ours(detail: dict, body: dict) -> str | None:
@@ -375,6 +480,13 @@ def _reread(session: Session, order: Order, seen: dict) -> None:
 def _cj_failure(session: Session, order: Order, exc: Exception, *, stage: str) -> str:
     """Turn a CJ failure into a retry (transient) or a hold that says how to fix it."""
     session.commit()  # what we learned (call log, create mark reset) must survive the retry's rollback
+    if isinstance(exc, CjApiError) and exc.budget is not None:
+        # A daily budget is used up: waiting in the queue until CJ's reset would only burn retries.
+        budget = "points" if exc.budget == POINTS_EXHAUSTED else f"{exc.budget} quota"
+        hold(session, order, "cj_budget_used_up", f"CJ's daily {budget} budget is used up ({exc.cj_message}); "
+             f"{stage} cannot run before CJ's reset at 00:00 UTC. Resolution: none needed, the order resumes by "
+             "itself after the reset; GET /readyz shows the points left.")
+        return "held"
     retry_if_transient(exc)
     assert isinstance(exc, CjApiError)
     if exc.category in (NEEDS_HUMAN, AUTH):
@@ -399,8 +511,10 @@ def _customer_name(address: dict) -> str:
 
 
 def build_create_request(*, order: Order, store: Store, mapped: list[mapping.MappedLine],
-                         choice: shipping.ShippingChoice, from_country: str, usd_rate: Decimal | None) -> dict:
-    """The createOrderV2 body for this order (cj-api.md §5.1); payType 3 = create only.
+                         choice: shipping.ShippingChoice, from_country: str, usd_rate: Decimal | None,
+                         pay_in_create: bool = False) -> dict:
+    """The createOrderV2 body for this order (cj-api.md §5.1): payType 2 creates and pays from the
+    balance in one call, payType 3 only creates.
 
     Amounts are declared in USD at usd_rate (USD per unit of the store's currency), or left out when no
     rate is known: CJ reads them as USD, and a yen amount sent as dollars would be off by a hundredfold.
@@ -422,7 +536,7 @@ def build_create_request(*, order: Order, store: Store, mapped: list[mapping.Map
         "logisticName": choice.logistic_name,
         "fromCountryCode": from_country,
         "platform": store.platform,
-        "payType": 3,
+        "payType": PAY_IN_CREATE if pay_in_create else CREATE_ONLY,
         "shopLogisticsType": 2,
         "products": [],
     }

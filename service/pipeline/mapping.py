@@ -61,10 +61,17 @@ def vid_from_variants(variant_sku: str, variants: list[dict]) -> str | None:
 
 
 def resolve_lines(session: Session, *, store_id: int, lines: list[dict]) -> tuple[list[MappedLine], list[dict]]:
-    """Split lines into mapped ones and the ones still missing a CJ variant."""
+    """Split lines into mapped ones and the ones still missing a CJ variant (one query for all the lines)."""
+    variants = {l["variant_id"] for l in lines if l.get("variant_id")}
+    skus = {l["sku"] for l in lines if l.get("sku")}
+    rows = session.scalars(select(SkuMapping).where(SkuMapping.store_id == store_id, or_(
+        SkuMapping.store_variant_id.in_(variants), SkuMapping.store_sku.in_(skus)))).all() if variants or skus else []
+    by_variant = {r.store_variant_id: r for r in rows if r.store_variant_id}
+    by_sku = {r.store_sku: r for r in rows if r.store_sku}
     mapped, missing = [], []
     for line in lines:
-        mapping = find_mapping(session, store_id=store_id, line=line)
+        # Variant id first (SKUs can be empty or reused), then the SKU: as find_mapping.
+        mapping = by_variant.get(line.get("variant_id")) or by_sku.get(line.get("sku"))
         if mapping is not None:
             mapped.append(MappedLine(line=line, vid=mapping.cj_vid, cj_sku=mapping.cj_sku))
             continue

@@ -158,6 +158,7 @@ class Order(Base):
     cj_lines: Mapped[list | None] = mapped_column(JSON)
     cj_status: Mapped[str | None] = mapped_column(String(32))
     cj_logistic_name: Mapped[str | None] = mapped_column(String(100))
+    cj_from_country: Mapped[str | None] = mapped_column(String(8))  # the CJ warehouse country it ships from
     cj_shipping_cost: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))
     cj_order_amount: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))
     cj_product_amount: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))
@@ -259,12 +260,36 @@ class CjVariantCache(Base):
     fetched_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
+class FreightQuote(Base):
+    """CJ's freightCalculate answer for one (origin, destination, zone, variants and quantities), reused for a while."""
+    __tablename__ = "freight_quotes"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the request's parts
+    start_country: Mapped[str] = mapped_column(String(8))
+    end_country: Mapped[str] = mapped_column(String(8))
+    zone: Mapped[str | None] = mapped_column(String(20))  # the zip, where CJ prices by zone (FREIGHT_ZIP_COUNTRIES)
+    products: Mapped[list] = mapped_column(JSON, default=list)
+    options: Mapped[list] = mapped_column(JSON, default=list)
+    fetched_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class VariantStock(Base):
+    """CJ's stock of one variant per warehouse country, as last read (/product/stock/queryByVid)."""
+    __tablename__ = "variant_stock"
+
+    vid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    by_country: Mapped[dict] = mapped_column(JSON, default=dict)  # {"US": 12, "CN": 3400}
+    fetched_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
 class ShippingRule(Base):
     """Allowed CJ logistic names for a destination country ('*' = default), with a cost cap."""
     __tablename__ = "shipping_rules"
 
     country_code: Mapped[str] = mapped_column(String(8), primary_key=True)
     logistic_names: Mapped[list] = mapped_column(JSON, default=list)
+    # Methods allowed when the order ships from another origin than CJ_FROM_COUNTRY: {"US": ["USPS+"]}.
+    logistic_names_by_origin: Mapped[dict] = mapped_column(JSON, default=dict)
     max_shipping_cost: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
@@ -288,6 +313,12 @@ class CjAccountState(Base):
     # This deployment's part of every CJ orderNumber (drawn by migration 0005): two deployments sharing one CJ
     # account never number two orders alike. None: numbered as before it existed (CJB<store>-<order>).
     order_number_prefix: Mapped[str | None] = mapped_column(String(12))
+    # The account's own limits as CJ states them (GET /setting/get), read at start and daily.
+    account_settings: Mapped[dict] = mapped_column(JSON, default=dict)
+    account_settings_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Points this service spent today (UTC), counted per call from CJ's published costs.
+    points_day: Mapped[str | None] = mapped_column(String(10))
+    points_used: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class ExchangeRate(Base):

@@ -8,7 +8,8 @@ from service.storage.migrate import current_revision, head_revision
 from service.storage.models import Job, Store, WorkerHeartbeat
 from service.pipeline.polling import webhook_health
 from service.timeutil import utcnow
-from service.web.context import db_session
+from service.pipeline.cj_budget import budget_status
+from service.web.context import db_session, runtime
 
 bp = Blueprint("health", __name__)
 
@@ -54,6 +55,10 @@ def readyz():
             # Not a readiness failure (polling covers it), but someone should re-enable those webhooks.
             warnings.append(f"polling found orders that no webhook brought for store(s) {disabled}: check their "
                             "webhooks (POST /admin/stores/<id>/webhooks re-creates or re-activates them)")
+        budget = budget_status(session, runtime=runtime())
+        checks["cj_budget"] = budget
+        if budget.get("warning"):
+            warnings.append(budget["warning"])
         if age is None:
             problems.append("no worker has reported a heartbeat: start the worker process")
         elif age > MAX_HEARTBEAT_AGE_SECONDS:

@@ -64,6 +64,10 @@ class FakeCjServer:
         self.orders: dict[str, dict] = {}          # orderNumber → order
         self.create_attempts: collections.Counter = collections.Counter()
         self.duplicates_refused = 0
+        self.paid_in_create = 0
+        self.stock_reads = 0
+        self.op_counts: collections.Counter = collections.Counter()  # API calls by operation
+        self.payments = 0  # payBalance calls that paid
         self.rate_limited = 0
         self.token_logins: list[float] = []
         self.recent: collections.deque = collections.deque()
@@ -148,6 +152,7 @@ class FakeCjServer:
                 return None  # the benchmark reading this fake's state (bench/remote_cj.py): not a CJ call
             op = request.path.rsplit("/", 1)[-1]
             fake.request_times.append(time.time())
+            fake.op_counts[op] += 1
             if fake.before_operation:
                 fake.before_operation(op)
             if not fake._rate_ok():
@@ -196,12 +201,15 @@ class FakeCjServer:
                 fake.next_id += 1
                 order = {"orderId": str(fake.next_id), "orderNumber": number, "orderStatus": "CREATED",
                          "logisticName": body["logisticName"], "orderAmount": 18.31, "request": body}
+                if body.get("payType") == 2:  # created, confirmed and paid in one call
+                    order["orderStatus"] = "UNSHIPPED"
+                    fake.paid_in_create += 1
                 fake.orders[number] = order
                 fake.create_times[number] = time.time()
             if fake.before_create_reply:
                 fake.before_create_reply(order)
-            return jsonify(envelope({"orderId": order["orderId"], "orderNumber": number, "orderStatus": "CREATED",
-                                     "orderAmount": 18.31}))
+            return jsonify(envelope({"orderId": order["orderId"], "orderNumber": number,
+                                     "orderStatus": order["orderStatus"], "orderAmount": 18.31}))
 
         def find(key):
             with fake.lock:
@@ -215,6 +223,15 @@ class FakeCjServer:
             return jsonify(envelope({k: order.get(k) for k in (
                 "orderId", "orderStatus", "logisticName", "trackNumber", "orderAmount")} | {
                 "orderNum": order["orderNumber"], "trackingUrl": None}))
+
+        @app.get("/api2.0/v1/product/stock/queryByVid")
+        def stock():
+            fake.stock_reads += 1
+            return jsonify(envelope([{"areaEn": "China", "countryCode": "CN", "totalInventoryNum": 5000}]))
+
+        @app.get("/api2.0/v1/setting/get")
+        def setting():
+            return jsonify(envelope({"setting": {"qpsLimit": fake.qps, "quotaLimits": []}}))
 
         @app.get("/api2.0/v1/shopping/order/list")
         def order_list():
@@ -244,6 +261,7 @@ class FakeCjServer:
                 if order["orderStatus"] in ("UNSHIPPED", "SHIPPED", "DELIVERED"):
                     return jsonify(envelope(code=1603101, message="order already paid"))
                 order["orderStatus"] = "UNSHIPPED"
+                fake.payments += 1
             return jsonify(envelope(None))
 
         return app
@@ -290,7 +308,11 @@ class FakeShopifyServer:
                                 {"field": ["fulfillment"], "message": "quantity exceeds remaining"}]}}})
                         order["remaining"][line_gid] -= item["quantity"]
                     fid = f"gid://shopify/Fulfillment/{uuid.uuid4().int % 10**12}"
-                    fulfillment = {"id": fid, "status": "SUCCESS", "trackingInfo": [f_input["trackingInfo"]]}
+                    fulfillment = {"id": fid, "status": "SUCCESS", "trackingInfo": [f_input["trackingInfo"]],
+                                   "fulfillmentLineItems": {"nodes": [
+                                       {"quantity": item["quantity"], "lineItem": {
+                                           "id": item["id"].replace("FulfillmentOrderLineItem", "LineItem")}}
+                                       for item in group["fulfillmentOrderLineItems"]]}}
                     fake.fulfillments[order_gid].append(fulfillment)
                     fake.write_times[order_gid] = time.time()
                 return jsonify({"data": {"fulfillmentCreate": {"fulfillment": fulfillment, "userErrors": []}}})

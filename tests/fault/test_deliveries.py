@@ -75,9 +75,10 @@ def _killed_worker_scenario(service, fake_cj, fake_shopify, session_factory, *, 
 
 
 def test_worker_killed_after_claiming_its_job(service, fake_cj, fake_shopify, session_factory):
-    # freightCalculate is the first thing forward_order does once it has claimed the job.
+    # Reading CJ's stock for a local warehouse (or a freight quote) is the first CJ call forward_order makes
+    # once it has claimed the job (the harness's rule has one method and no cap: no quote is needed).
     _killed_worker_scenario(service, fake_cj, fake_shopify, session_factory, hook="before_operation",
-                            should_kill=lambda operation: operation == "freightCalculate")
+                            should_kill=lambda operation: operation in ("queryByVid", "freightCalculate"))
 
 
 def test_worker_killed_after_cj_accepted_the_create(service, fake_cj, fake_shopify, session_factory):
@@ -94,7 +95,7 @@ def test_cj_500_timeout_busy_and_token_invalidation(service, fake_cj, fake_shopi
         fake_shopify.announce(body)
     fake_cj.faults["createOrderV2"] = ["500", "timeout", "busy"]
     fake_cj.faults["payBalance"] = ["timeout"]
-    fake_cj.faults["freightCalculate"] = ["500"]
+    fake_cj.faults["queryByVid"] = ["500"]  # a stock read that fails: shipped from China, nothing held up
     service.start_worker()
     for body in orders[:3]:
         assert service.deliver(*signed(body, "orders/paid")) == 200

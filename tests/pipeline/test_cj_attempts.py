@@ -125,8 +125,10 @@ def test_each_deployment_draws_its_own_order_number_prefix(tmp_path):
 
 
 @responses.activate
-def test_new_orders_carry_the_deployment_prefix(client, shopify_store, runtime, session_factory):
+def test_new_orders_carry_the_deployment_prefix(client, shopify_store, runtime, session_factory, monkeypatch):
+    from service.pipeline import cj_attempts
     from service.storage.models import CjAccountState
+    monkeypatch.setattr(cj_attempts, "_prefixes", {})  # the per-process cache must not outlive this test
     with session_factory() as s:
         s.get(CjAccountState, 1).order_number_prefix = "K7Q2M"
         s.commit()

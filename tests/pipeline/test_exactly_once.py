@@ -13,7 +13,7 @@ from service.pipeline import forward
 from service.timeutil import utcnow
 from tests.conftest import the_order, post_shopify, run_jobs, shopify_order
 from tests.fakes import FakeCj, timeout_error
-from tests.pipeline.test_full_path import setup_catalog
+from tests.pipeline.test_full_path import NEAR_CAP, setup_catalog
 
 
 class Killed(BaseException):
@@ -161,7 +161,7 @@ def test_pay_timeout_is_retried_and_paid_once(client, shopify_store, runtime, se
         cj._payBalance(body, query)
         raise timeout_error()
     cj.fail_next["payBalance"] = [pay_then_time_out]
-    setup_catalog(client, shopify_store["id"])
+    setup_catalog(client, shopify_store["id"], cap=NEAR_CAP)  # created, then confirmed and paid: 3 calls
     post_shopify(client, shopify_order())
     run_jobs(runtime)
     order = the_order(session_factory)
@@ -177,7 +177,7 @@ def test_pay_timeout_is_retried_and_paid_once(client, shopify_store, runtime, se
 def test_pay_timeout_before_cj_acted_pays_on_retry(client, shopify_store, runtime, session_factory):
     cj = FakeCj(responses.mock)
     cj.fail_next["payBalance"] = [timeout_error()]
-    setup_catalog(client, shopify_store["id"])
+    setup_catalog(client, shopify_store["id"], cap=NEAR_CAP)
     post_shopify(client, shopify_order())
     run_jobs(runtime)
     _make_due(session_factory)

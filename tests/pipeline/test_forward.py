@@ -14,7 +14,7 @@ from service.storage.models import Job, OrderTransition
 from tests.conftest import SHOPIFY_SAMPLES, admin_headers, post_shopify, run_jobs, shopify_order, the_order
 from tests.fakes import FakeCj, envelope, timeout_error
 from tests.pipeline.test_exactly_once import _make_due
-from tests.pipeline.test_full_path import setup_catalog
+from tests.pipeline.test_full_path import NEAR_CAP, setup_catalog
 
 
 def cancelled_version(**changes):
@@ -126,7 +126,7 @@ def test_a_payment_retry_never_pays_an_order_the_store_cancelled(client, shopify
     """Issue 19 (2): the 'submitted, unpaid → pay' shortcut ran before the cancelled check."""
     cj = FakeCj(responses.mock)
     cj.fail_next["payBalance"] = [timeout_error()]
-    setup_catalog(client, shopify_store["id"])
+    setup_catalog(client, shopify_store["id"], cap=NEAR_CAP)  # the 3-call flow, whose payment can be retried
     post_shopify(client, shopify_order())
     run_jobs(runtime)  # created, confirmed; the payment timed out and is queued again
     order = the_order(session_factory)
@@ -146,7 +146,7 @@ def test_a_payment_retry_never_pays_an_order_the_store_cancelled(client, shopify
 def test_a_dead_payment_job_holds_the_order_and_retry_pays_it(client, shopify_store, runtime, session_factory):
     """Issue 19 (7): after payBalance failed for hours the order sat in plain `submitted`, unpaid, forever."""
     cj = FakeCj(responses.mock)
-    setup_catalog(client, shopify_store["id"])
+    setup_catalog(client, shopify_store["id"], cap=NEAR_CAP)
     cj.fail_next["payBalance"] = [(200, envelope(code=1600000, message="system busy"))] * 8
     post_shopify(client, shopify_order())
     for _ in range(8):
@@ -250,7 +250,7 @@ def test_amounts_in_another_currency_are_declared_in_usd_or_not_at_all(client, s
     assert "shopAmount" not in body and all("unitPrice" not in p for p in body["products"])
     order = the_order(session_factory)
     assert order.usd_rate is None
-    assert ("paid", "cj_paid") in _history(session_factory, order.id)
+    assert ("paid", "cj_reports_paid") in _history(session_factory, order.id)
     with session_factory() as s:
         assert s.scalars(select(OrderTransition).where(OrderTransition.reason == "amounts_not_declared")).one()
     # With a rate, the next order declares USD amounts and keeps the rate it used.

@@ -9,7 +9,8 @@ from service.config import CJ_PRODUCTION_BASE_URL, ConfigError, load_settings
 def test_defaults_run_with_no_account_anywhere(tmp_path):
     s = load_settings({}, instance_path=str(tmp_path))
     assert s.database_url == f"sqlite:///{tmp_path}/cj_bridge.sqlite3"
-    assert s.cj_dry_run is True and s.cj_auto_pay is False and s.cj_qps == 1.0
+    assert s.cj_dry_run is True and s.cj_auto_pay is False
+    assert s.cj_qps is None  # the account's own qpsLimit once read, 1 until then
     assert s.cj_api_base_url == CJ_PRODUCTION_BASE_URL and s.shopify_api_version == "2026-10"
 
 

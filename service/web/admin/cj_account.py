@@ -1,8 +1,9 @@
-"""Admin API: the CJ account's webhook address (shown to the operator) and its registration with CJ."""
+"""Admin API: the CJ account: its request and points budget, its webhook address and registration with CJ."""
 from __future__ import annotations
 
 from service.cj.webhook_address import callback_url
 from service.jobs.queue import enqueue
+from service.pipeline.cj_budget import budget_status
 from service.storage.models import CjAccountState
 from service.web.admin import bp
 from service.web.context import db_session, runtime, settings
@@ -35,5 +36,15 @@ def register_cj_webhook():
         session.commit()
         runtime().notifier.jobs_committed()
         return ok({"job_id": job.id, "status": "queued", "result_at": "/admin/cj/webhook (last_registration)"}, 202)
+    finally:
+        session.close()
+
+
+@bp.get("/cj/account")
+def cj_account_budget():
+    """Requests per second in force, points spent today and left, budgets CJ said are used up."""
+    session = db_session()
+    try:
+        return ok(budget_status(session, runtime=runtime()))
     finally:
         session.close()

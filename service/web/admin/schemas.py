@@ -79,6 +79,11 @@ class ShippingRuleSchema(Schema):
     logistic_names = fields.List(fields.String(validate=validate.Length(min=1, max=50)), required=True,
                                  validate=validate.Length(min=1))
     max_shipping_cost = fields.Decimal(allow_none=True, validate=validate.Range(min=0), as_string=True)
+    # Methods allowed when the order ships from a local CJ warehouse (CJ_WAREHOUSES): {"US": ["USPS+"]}.
+    logistic_names_by_origin = fields.Dict(
+        keys=fields.String(validate=validate.Regexp(r"^[A-Za-z]{2}$", error="ISO-3166 alpha-2 code")),
+        values=fields.List(fields.String(validate=validate.Length(min=1, max=50)), validate=validate.Length(min=1)),
+        load_default=dict)
 
 
 class AcknowledgeSchema(Schema):

@@ -16,6 +16,7 @@ from service.web.json_api import ApiError, ok
 def _rule_json(r: ShippingRule) -> dict:
     return {"country_code": r.country_code, "logistic_names": r.logistic_names,
             "max_shipping_cost": str(r.max_shipping_cost) if r.max_shipping_cost is not None else None,
+            "logistic_names_by_origin": r.logistic_names_by_origin or {},
             "updated_at": iso(r.updated_at)}
 
 
@@ -44,6 +45,8 @@ def put_rules():
             rule = session.get(ShippingRule, code) or ShippingRule(country_code=code)
             rule.logistic_names = [n.strip() for n in row["logistic_names"]]
             rule.max_shipping_cost = row.get("max_shipping_cost")
+            rule.logistic_names_by_origin = {origin.upper(): [n.strip() for n in names]
+                                             for origin, names in row["logistic_names_by_origin"].items()}
             session.add(rule)
             saved.append(rule)
         session.flush()

@@ -65,3 +65,9 @@ def wait_for(condition, timeout: float = 10) -> None:
     while not condition():
         assert time.monotonic() < deadline
         time.sleep(0.01)
+
+
+def test_one_notifier_per_database_and_process(engine):
+    """Every app a process builds shares one notifier: one thread and one connection, not one per app."""
+    from service.jobs.wakeup import JobNotifier
+    assert JobNotifier.for_engine(engine) is JobNotifier.for_engine(engine)

@@ -20,7 +20,8 @@ def test_order_listing_and_detail_show_history_and_cj_calls(client, shopify_stor
     assert client.get("/admin/orders?state=bogus", headers=admin_headers()).status_code == 400
     assert client.get("/admin/orders?limit=x", headers=admin_headers()).status_code == 400
     detail = client.get(f"/admin/orders/{listing['orders'][0]['id']}", headers=admin_headers()).get_json()["data"]
-    assert [h["to"] for h in detail["history"]] == ["received", "ready", "submitted", "paid"]
+    assert [h["to"] for h in detail["history"]] == ["received", "ready", "ready", "submitted", "paid"]
+    assert detail["history"][2]["reason"] == "ships_from" and detail["history"][2]["detail"].startswith("CN: ")
     ops = [(c["operation"], c["outcome"]) for c in detail["cj_calls"]]
     assert ops == [("createOrderV2", "ok")]
     assert detail["cj_calls"][0]["response"]["orderNumber"] == detail["cj_order_number"]
