@@ -24,6 +24,23 @@ def _bool(value: str | None, default: bool) -> bool:
     raise ConfigError(f"expected a boolean (true/false), got {value!r}")
 
 
+ENVIRONMENTS = ("development", "production")
+STRONG_SECRET_CHARS = 32
+# Values printed in this project's README and code: known to everyone, so never a production secret.
+_PUBLISHED_SECRETS = {"dev-admin-token", "dev-secret-key-change-me", "test-admin-token", "change-me"}
+
+
+def weak_secret(value: str) -> str | None:
+    """Why value cannot protect a production deployment, or None."""
+    if value.lower() in _PUBLISHED_SECRETS:
+        return "is a published example value"
+    if len(value) < STRONG_SECRET_CHARS:
+        return f"is shorter than {STRONG_SECRET_CHARS} characters"
+    if len(set(value)) < 12:
+        return "repeats too few characters to be random"
+    return None
+
+
 def _number(name: str, value: str | None, default, kind):
     if value is None or value.strip() == "":
         return default
@@ -96,7 +113,11 @@ def load_settings(env: Mapping[str, str] | None = None, *, instance_path: str | 
     set; a missing one stops the start with a message naming the variable.
     """
     env = dict(os.environ if env is None else env)
-    production = env.get("CJ_BRIDGE_ENV", "development").strip().lower() == "production"
+    environment = (env.get("CJ_BRIDGE_ENV") or "development").strip().lower()
+    if environment not in ENVIRONMENTS:
+        # Fail closed: a typo ("prod", "Production ") must not run with the development defaults.
+        raise ConfigError(f"CJ_BRIDGE_ENV must be one of {', '.join(ENVIRONMENTS)}; got {environment!r}")
+    production = environment == "production"
     # The variable wins over the caller's default so web and worker agree (the Docker image sets /data).
     instance_path = env.get("CJ_BRIDGE_INSTANCE_PATH") or instance_path or os.path.join(os.getcwd(), "instance")
 
@@ -118,8 +139,13 @@ def load_settings(env: Mapping[str, str] | None = None, *, instance_path: str | 
             missing.append("DATABASE_URL")
     if missing:
         raise ConfigError("missing required environment variable(s) in production mode: " + ", ".join(missing))
-    if production and len(secret_key) < 16:
-        raise ConfigError("SECRET_KEY must be at least 16 characters in production mode")
+    if production:
+        for name, value in (("SECRET_KEY", secret_key), ("ADMIN_TOKEN", admin_token)):
+            problem = weak_secret(value)
+            if problem:
+                raise ConfigError(f"{name} {problem} in production mode: use at least {STRONG_SECRET_CHARS} "
+                                  "random characters, e.g. from `python3 -c 'import secrets; "
+                                  "print(secrets.token_urlsafe(32))'`")
     # Development defaults let the quick start run with no account anywhere.
     secret_key = secret_key or "dev-secret-key-change-me"
     admin_token = admin_token or "dev-admin-token"

@@ -4,7 +4,10 @@ import os
 
 _sqlite = not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql"))
 
-bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
+# Development (the quick start, with its published admin token) listens on this machine only; production
+# (the Docker image, the Procfile) on every interface. HOST overrides either.
+_production = os.environ.get("CJ_BRIDGE_ENV", "").strip().lower() == "production"
+bind = f"{os.environ.get('HOST') or ('0.0.0.0' if _production else '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 # SQLite takes one writer at a time: one process whose requests queue on an in-process lock beats
 # several processes meeting in SQLite's sleeping busy handler (see bench/ingest.py in the README).
 workers = int(os.environ.get("WEB_CONCURRENCY", "1" if _sqlite else "2"))

@@ -10,6 +10,7 @@ from service.config import Settings
 from service.storage.credential_box import CredentialBox
 from service.storage.database import make_engine, make_session_factory
 from service.intake.delivery_writer import DeliveryWriter
+from service.intake.source_limiter import SourceLimiter
 from service.jobs.wakeup import JobNotifier
 from service.outbound_http import OutboundHttp
 from service.intake.store_directory import StoreDirectory
@@ -25,6 +26,7 @@ class Runtime:
     notifier: JobNotifier
     stores: StoreDirectory
     deliveries: DeliveryWriter  # webhook intake: group commit
+    unproven_sources: SourceLimiter  # webhook requests that prove nothing, counted per source
 
 
 def build_runtime(settings: Settings, *, session_factory: sessionmaker[Session] | None = None,
@@ -38,4 +40,5 @@ def build_runtime(settings: Settings, *, session_factory: sessionmaker[Session] 
     notifier = JobNotifier.for_engine(engine)
     return Runtime(settings=settings, session_factory=session_factory, http=http, cj=cj, box=box,
                    notifier=notifier, stores=StoreDirectory(session_factory, box),
-                   deliveries=DeliveryWriter(engine, on_jobs_committed=notifier.jobs_committed))
+                   deliveries=DeliveryWriter(engine, on_jobs_committed=notifier.jobs_committed),
+                   unproven_sources=SourceLimiter())

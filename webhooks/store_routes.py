@@ -1,6 +1,8 @@
 """POST /webhooks/<platform>: store-platform deliveries, handled the same way through each adapter."""
 from __future__ import annotations
 
+import logging
+
 from flask import request
 
 from adapters import get_adapter
@@ -10,6 +12,9 @@ from webhooks import bp
 from service.intake.deliveries import Delivery, store_scope
 from service.web.context import runtime, settings
 from webhooks.intake import kept_headers, read_raw_body
+
+
+log = logging.getLogger("cj_bridge.webhooks")
 
 
 @bp.post("/<platform>")
@@ -22,24 +27,35 @@ def store_webhook(platform: str):
 
 
 def receive_store_webhook(adapter: StoreAdapter):
+    source = request.access_route[0] if request.access_route else "unknown"
+    rt = runtime()
+    if rt.unproven_sources.blocked(source):
+        raise ApiError(429, "too_many_unverified_requests", "too many requests that could not be verified from "
+                       "this address; try again in a minute")
     raw = read_raw_body(settings().max_webhook_bytes)
     unsigned_topic = adapter.unsigned_delivery_topic(raw, request.headers)
     if unsigned_topic:
-        return record_unsigned(adapter, unsigned_topic, raw)
+        # Answered as the platform expects, and nothing stored: anyone can send such a request.
+        rt.unproven_sources.failed(source)
+        log.info("webhook_unsigned_answered", extra={"fields": {"platform": adapter.platform, "topic": unsigned_topic}})
+        return ok({"status": "ignored", "topic": unsigned_topic})
     info = adapter.identify(request.headers)
-    if not info.store_domain:
-        raise ApiError(401, "unknown_store", "the delivery does not say which store sent it")
-    try:
-        domain = adapter.normalize_domain(info.store_domain)
-    except ValueError:
-        raise ApiError(401, "unknown_store", "the delivery's store header is not a valid address") from None
-    rt = runtime()
-    store = rt.stores.find(adapter.platform, domain)
-    if store is None:
-        raise ApiError(401, "unknown_store", f"no {adapter.platform} store is registered for {domain}")
-    if not adapter.verify(raw, request.headers, list(store.secrets)):
-        raise ApiError(401, "invalid_signature", "the delivery's signature is missing or does not match "
-                       "the store's webhook secret")
+    domain = None
+    if info.store_domain:
+        try:
+            domain = adapter.normalize_domain(info.store_domain)
+        except ValueError:
+            domain = None
+    store = rt.stores.find(adapter.platform, domain) if domain else None
+    if store is None or not adapter.verify(raw, request.headers, list(store.secrets)):
+        # One answer whatever failed, so it does not tell which shops are registered; the log says which.
+        rt.unproven_sources.failed(source)
+        reason = "no_store_named" if not info.store_domain else "unknown_store" if store is None \
+            else "invalid_signature"
+        log.warning("webhook_rejected", extra={"fields": {"platform": adapter.platform, "reason": reason,
+                                                          "shop_domain": (domain or "")[:255]}})
+        raise ApiError(401, "unverified", "the delivery could not be verified as coming from a registered store: "
+                       "check the store's registration and its webhook secret")
     payload = parse_json(raw)
     if not info.topic:
         raise ApiError(400, "missing_topic", "the delivery does not name its topic")
@@ -52,11 +68,3 @@ def receive_store_webhook(adapter: StoreAdapter):
     if stored.duplicate:
         return ok({"status": "duplicate"})
     return ok({"status": "ignored" if kind == IGNORED_EVENT else "accepted", "event_id": stored.event_id})
-
-
-def record_unsigned(adapter: StoreAdapter, topic: str, raw: bytes):
-    """A delivery the platform sends unsigned by design: recorded, never acted on, answered 200."""
-    stored = runtime().deliveries.store(Delivery(
-        source=adapter.platform, scope=f"{adapter.platform}:unsigned", store_id=None, topic=topic,
-        delivery_id=None, raw_body=raw[:200], headers=kept_headers(), keys=(), job_kind=None))
-    return ok({"status": "ignored", "topic": topic, "event_id": stored.event_id})

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.storage.credential_box import CredentialBox
 from service.storage.models import Store
+from service.timeutil import utcnow
 
 STORE_CACHE_SECONDS = 10.0
 MISSING_CACHE_SECONDS = 2.0
@@ -76,7 +77,7 @@ class StoreDirectory:
         with self.session_factory() as session:
             store = session.scalar(select(Store).where(Store.platform == platform, Store.domain == domain))
             known = None if store is None else KnownStore(id=store.id, secrets=tuple(
-                s for s in (self.box.open(store.webhook_secret_enc), self.box.open(store.previous_webhook_secret_enc))
+                s for s in (self.box.open(store.webhook_secret_enc), self._previous_secret(store))
                 if s))
         ttl = STORE_CACHE_SECONDS if known else MISSING_CACHE_SECONDS
         with self._lock:
@@ -86,6 +87,13 @@ class StoreDirectory:
                 self._cache.clear()
             self._cache[key] = (now + ttl, known)
         return known
+
+    def _previous_secret(self, store: Store) -> str | None:
+        """A rotated-out secret, while its grace period lasts (it expires; it was accepted forever before)."""
+        until = store.previous_webhook_secret_until
+        if store.previous_webhook_secret_enc is None or (until is not None and until <= utcnow()):
+            return None
+        return self.box.open(store.previous_webhook_secret_enc)
 
     def forget(self, platform: str, domain: str) -> None:
         with self._lock:

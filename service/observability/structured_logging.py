@@ -26,9 +26,18 @@ def configure_logging(level: str) -> None:
     root = logging.getLogger()
     if any(getattr(h, "_cj_bridge", False) for h in root.handlers):
         root.setLevel(level)
+        _quiet_url_loggers()
         return
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter())
     handler._cj_bridge = True
     root.addHandler(handler)
     root.setLevel(level)
+    _quiet_url_loggers()
+
+
+def _quiet_url_loggers() -> None:
+    """urllib3's DEBUG lines carry whole request URLs, and a WooCommerce store with auth_in_query sends its
+    consumer key and secret in the URL: those loggers never go below INFO, whatever LOG_LEVEL says."""
+    for name in ("urllib3", "requests"):
+        logging.getLogger(name).setLevel(max(logging.INFO, logging.getLogger().level))

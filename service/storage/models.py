@@ -29,6 +29,7 @@ class Store(Base):
     name: Mapped[str | None] = mapped_column(String(255))
     webhook_secret_enc: Mapped[str] = mapped_column(Text)
     previous_webhook_secret_enc: Mapped[str | None] = mapped_column(Text)
+    previous_webhook_secret_until: Mapped[datetime | None] = mapped_column(DateTime)  # a rotated-out secret expires
     credentials_enc: Mapped[str | None] = mapped_column(Text)
     api_base_url: Mapped[str | None] = mapped_column(String(500))
     active: Mapped[bool] = mapped_column(Boolean, default=True)

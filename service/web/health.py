@@ -1,4 +1,4 @@
-"""/healthz (process alive) and /readyz (database, migrations, queue, worker heartbeat)."""
+"""/healthz (process alive) and /readyz (database, migrations, queue, worker heartbeat; details for the admin)."""
 from __future__ import annotations
 
 from flask import Blueprint, jsonify
@@ -9,6 +9,7 @@ from service.storage.models import Job, Store, WorkerHeartbeat
 from service.pipeline.polling import webhook_health
 from service.timeutil import utcnow
 from service.pipeline.cj_budget import budget_status
+from service.web.admin_token import has_admin_token
 from service.web.context import db_session, runtime
 
 bp = Blueprint("health", __name__)
@@ -69,7 +70,13 @@ def readyz():
 
 
 def _answer(checks: dict, problems: list[str], warnings: list[str]):
+    """Ready or not for anyone (a load balancer); what was checked only with the admin token."""
     ready = not problems
+    if not has_admin_token():
+        body = {"success": ready, "data": {"ready": ready}}
+        if not ready:
+            body["error"] = {"code": "not_ready", "message": "not ready; the details need the admin token"}
+        return jsonify(body), 200 if ready else 503
     body = {"success": ready, "data": {"ready": ready, "checks": checks, "problems": problems,
                                        "warnings": warnings}}
     if not ready:

@@ -54,7 +54,7 @@ def test_shopify_endpoint_rejects_junk_without_storing(client, shopify_store, se
                "X-Shopify-Shop-Domain": SHOP_DOMAIN if use_real_domain else domain}
     res = client.post("/webhooks/shopify", data=body, headers=headers)
     _check_error_shape(res)
-    assert res.status_code in (401, 413)
+    assert res.status_code in (401, 413, 429)  # 429: the source failed verification too often
     assert _unsigned_events(session_factory) == 0
 
 
@@ -87,7 +87,7 @@ def test_woocommerce_endpoint_rejects_junk_without_storing(client, woo_store, se
                "X-WC-Webhook-Source": WOO_SOURCE if real_source else source, "X-WC-Webhook-Signature": sig}
     res = client.post("/webhooks/woocommerce", data=body, headers=headers)
     _check_error_shape(res)
-    assert res.status_code in (401, 413)
+    assert res.status_code in (401, 413, 429)  # 429: the source failed verification too often
     assert _unsigned_events(session_factory) == 0
 
 

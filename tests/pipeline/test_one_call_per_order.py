@@ -173,7 +173,7 @@ def test_used_up_points_hold_the_order_until_cjs_reset_then_it_goes_on(client, s
     order = the_order(session_factory)
     assert order.state == "held" and order.hold_reason == "cj_budget_used_up"
     assert "00:00 UTC" in order.hold_detail and "Resolution:" in order.hold_detail
-    ready = client.get("/readyz").get_json()["data"]
+    ready = client.get("/readyz", headers=admin_headers()).get_json()["data"]
     assert ready["checks"]["cj_budget"]["points_remaining"] == 0
     assert any("points are used up" in w for w in ready["warnings"])
     from service.pipeline.cj_budget import resume_budget_holds

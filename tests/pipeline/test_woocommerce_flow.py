@@ -88,7 +88,7 @@ def test_polling_recovers_an_order_whose_webhook_never_came(client, woo_store, r
     assert store["webhook_health"]["webhooks_look_disabled"] is True
     assert store["webhook_health"]["orders_only_polling_found"] == 1
     beat(runtime, worker_id="w")
-    ready = client.get("/readyz").get_json()["data"]
+    ready = client.get("/readyz", headers=admin_headers()).get_json()["data"]
     assert ready["ready"] is True and ready["checks"]["stores_with_missed_webhooks"] == [woo_store["id"]]
     assert "POST /admin/stores/<id>/webhooks" in ready["warnings"][0]
     # The next poll does not bring it again.

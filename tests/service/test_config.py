@@ -51,3 +51,33 @@ def test_instance_path_variable_wins_so_web_and_worker_share_the_sqlite_file(tmp
     web = load_settings({"CJ_BRIDGE_INSTANCE_PATH": str(data)}, instance_path=str(tmp_path / "flask-instance"))
     worker = load_settings({"CJ_BRIDGE_INSTANCE_PATH": str(data)})
     assert web.database_url == worker.database_url == f"sqlite:///{data}/cj_bridge.sqlite3"
+
+
+STRONG = "Zx8-q2LmN4vR7tYp0wK3sJ6hG9fD1cB5aE"
+
+
+@pytest.mark.parametrize("secret,admin,needle", [
+    ("dev-secret-key-change-me", STRONG, "SECRET_KEY is a published example value"),
+    (STRONG, "dev-admin-token", "ADMIN_TOKEN is a published example value"),
+    (STRONG, "short-token-0123456789", "ADMIN_TOKEN is shorter than 32"),
+    ("a" * 40, STRONG, "SECRET_KEY repeats too few characters")])
+def test_production_refuses_weak_or_published_secrets(tmp_path, secret, admin, needle):
+    """Issue 22 (2): production accepted a 16-character key and any admin token, the README's included."""
+    with pytest.raises(ConfigError) as err:
+        load_settings({"CJ_BRIDGE_ENV": "production", "DATABASE_URL": "postgres://x/y", "SECRET_KEY": secret,
+                       "ADMIN_TOKEN": admin}, instance_path=str(tmp_path))
+    assert needle in str(err.value) and "secrets.token_urlsafe" in str(err.value)
+    assert STRONG not in str(err.value)  # a secret is never echoed
+
+
+def test_production_starts_with_strong_secrets(tmp_path):
+    s = load_settings({"CJ_BRIDGE_ENV": "production", "DATABASE_URL": "postgres://x/y", "SECRET_KEY": STRONG,
+                       "ADMIN_TOKEN": STRONG[::-1]}, instance_path=str(tmp_path))
+    assert s.production
+
+
+@pytest.mark.parametrize("value", ["prod", "Production-EU", "staging", "dev"])
+def test_an_unknown_environment_is_an_error_not_development(tmp_path, value):
+    with pytest.raises(ConfigError) as err:
+        load_settings({"CJ_BRIDGE_ENV": value}, instance_path=str(tmp_path))
+    assert "CJ_BRIDGE_ENV must be one of development, production" in str(err.value)

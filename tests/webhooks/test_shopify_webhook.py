@@ -32,7 +32,7 @@ def test_sample_delivery_with_its_recorded_signature_is_accepted(client, shopify
 def test_bad_signature_is_401_and_nothing_stored(client, shopify_store, session_factory):
     res = post_shopify(client, shopify_order(), secret="some-other-secret")
     assert res.status_code == 401
-    assert res.get_json()["error"]["code"] == "invalid_signature"
+    assert res.get_json()["error"]["code"] == "unverified"
     assert _count(session_factory, WebhookEvent) == 0 and _count(session_factory, Job) == 0
 
 
@@ -50,11 +50,28 @@ def test_reserialised_body_fails_verification(client, shopify_store):
     assert res.status_code == 401
 
 
-def test_unknown_shop_is_401(client, shopify_store, session_factory):
-    res = post_shopify(client, shopify_order(), headers={"X-Shopify-Shop-Domain": "other.myshopify.com"})
-    assert res.status_code == 401
-    assert res.get_json()["error"]["code"] == "unknown_store"
+def test_unknown_shop_is_answered_as_a_bad_signature_is(client, shopify_store, session_factory, caplog):
+    """Issue 22 (8): different error codes told an outsider which shops are registered; the log still says."""
+    import logging
+    caplog.set_level(logging.WARNING)
+    unknown = post_shopify(client, shopify_order(), headers={"X-Shopify-Shop-Domain": "other.myshopify.com"})
+    forged = post_shopify(client, shopify_order(), secret="some-other-secret")
+    assert unknown.status_code == forged.status_code == 401
+    assert unknown.get_json() == forged.get_json()
     assert _count(session_factory, WebhookEvent) == 0
+    reasons = [(r.fields["reason"], r.fields["shop_domain"]) for r in caplog.records
+               if r.getMessage() == "webhook_rejected"]
+    assert reasons == [("unknown_store", "other.myshopify.com"), ("invalid_signature", SHOP_DOMAIN)]
+
+
+def test_a_source_that_keeps_failing_verification_is_refused_for_a_while(client, shopify_store, session_factory):
+    from service.intake.source_limiter import LIMIT
+    for _ in range(LIMIT):
+        assert post_shopify(client, shopify_order(), secret="some-other-secret").status_code == 401
+    res = post_shopify(client, shopify_order())  # even a good one, from that source, until the window passes
+    assert res.status_code == 429 and res.get_json()["error"]["code"] == "too_many_unverified_requests"
+    other = client.post("/webhooks/shopify", data=b"{}", environ_overrides={"REMOTE_ADDR": "10.9.8.7"})
+    assert other.status_code == 401  # another source is not affected
 
 
 def test_missing_shop_header_is_401(client, shopify_store):
@@ -153,6 +170,23 @@ def test_previous_secret_is_accepted_during_rotation(client, shopify_store):
     assert post_shopify(client, shopify_order(), secret=SHOPIFY_SECRET, webhook_id="x").status_code == 200
     assert post_shopify(client, shopify_order(), secret="a-brand-new-secret-123", webhook_id="y").status_code == 200
     assert post_shopify(client, shopify_order(), secret="neither-secret-000", webhook_id="z").status_code == 401
+
+
+def test_a_rotated_out_secret_expires(client, shopify_store, runtime, session_factory):
+    """Issue 22 (8): a rotated-out webhook secret stayed valid forever."""
+    from datetime import timedelta
+    from service.storage.models import Store
+    from service.timeutil import utcnow
+    res = client.patch(f"/admin/stores/{shopify_store['id']}", headers=admin_headers(),
+                       json={"webhook_secret": "a-brand-new-secret-123"})
+    until = res.get_json()["data"]["previous_webhook_secret_until"]
+    assert until and until.startswith((utcnow() + timedelta(days=7)).date().isoformat())
+    with session_factory() as s:
+        s.get(Store, shopify_store["id"]).previous_webhook_secret_until = utcnow() - timedelta(seconds=1)
+        s.commit()
+    runtime.stores.forget("shopify", SHOP_DOMAIN)
+    assert post_shopify(client, shopify_order(), secret=SHOPIFY_SECRET, webhook_id="old").status_code == 401
+    assert post_shopify(client, shopify_order(), secret="a-brand-new-secret-123", webhook_id="new").status_code == 200
 
 
 @pytest.mark.parametrize("domain", [SHOP_DOMAIN.upper(), f"https://{SHOP_DOMAIN}/"])

@@ -1,11 +1,10 @@
 """Admin API under /admin/: one blueprint, the bearer-token check, and a module per resource."""
 from __future__ import annotations
 
-import hmac
-
 from flask import Blueprint, request
 
-from service.web.context import settings
+from service.web.admin.inputs import MAX_ADMIN_BODY_BYTES
+from service.web.admin_token import has_admin_token
 from service.web.json_api import ApiError
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -13,11 +12,10 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 @bp.before_request
 def _require_token():
-    expected = settings().admin_token
-    header = request.headers.get("Authorization", "")
-    presented = header[7:].strip() if header.startswith("Bearer ") else ""
-    if not presented or not hmac.compare_digest(presented.encode(), expected.encode()):
+    if not has_admin_token():
         raise ApiError(401, "unauthorized", "send Authorization: Bearer <ADMIN_TOKEN>")
+    if (request.content_length or 0) > MAX_ADMIN_BODY_BYTES:
+        raise ApiError(413, "payload_too_large", f"admin request bodies are limited to {MAX_ADMIN_BODY_BYTES} bytes")
 
 
 from service.web.admin import cj_account, exchange_rates, jobs, orders, shipping_rules, sku_mappings, stores  # noqa: E402,F401  (routes on bp)

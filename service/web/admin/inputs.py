@@ -7,11 +7,19 @@ from marshmallow import Schema, ValidationError
 from service.web.json_api import ApiError, parse_json
 
 MAX_PAGE = 200
+# Admin bodies are small JSON documents; anything larger is refused before it is read.
+MAX_ADMIN_BODY_BYTES = 1024 * 1024
 
 
-def json_body():
+def json_body(*, optional: bool = False):
+    """The request's JSON body (None for an empty one when optional), read within MAX_ADMIN_BODY_BYTES."""
+    raw = request.stream.read(MAX_ADMIN_BODY_BYTES + 1)  # a chunked body has no Content-Length to refuse early
+    if len(raw) > MAX_ADMIN_BODY_BYTES:
+        raise ApiError(413, "payload_too_large", f"admin request bodies are limited to {MAX_ADMIN_BODY_BYTES} bytes")
+    if optional and not raw.strip():
+        return None
     try:
-        return parse_json(request.get_data())
+        return parse_json(raw)
     except ApiError:
         raise ApiError(400, "invalid_json", "the body must be valid JSON") from None
 

@@ -109,7 +109,7 @@ def retry_order_route(order_id: int):
 @bp.post("/orders/<int:order_id>/acknowledge")
 def acknowledge_order_route(order_id: int):
     """The merchant has dealt with a hold that asked for a human (optional body: {"comment": "…"})."""
-    data = load(AcknowledgeSchema(), json_body() if request.get_data() else {})
+    data = load(AcknowledgeSchema(), json_body(optional=True) or {})
     session = db_session()
     try:
         order = get_or_404(session, Order, order_id)

@@ -85,7 +85,8 @@ def _find_mapping(session, row: dict) -> SkuMapping | None:
 
 @bp.delete("/sku-mappings")
 def delete_mapping():
-    row = load(SkuMappingKeySchema(), json_body() if request.data else dict(request.args))
+    body = json_body(optional=True)
+    row = load(SkuMappingKeySchema(), body if body is not None else dict(request.args))
     session = db_session()
     try:
         mapping = _find_mapping(session, row)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 
 from flask import request
 from sqlalchemy import select
@@ -11,12 +12,15 @@ from adapters import get_adapter
 from service.jobs.queue import enqueue
 from service.pipeline.polling import webhook_health
 from service.storage.models import Store
-from service.timeutil import iso
+from service.timeutil import iso, utcnow
 from service.web.admin import bp
 from service.web.admin.inputs import get_or_404, json_body, load
 from service.web.admin.schemas import StoreCreateSchema, StoreUpdateSchema
 from service.web.context import db_session, runtime, settings
 from service.web.json_api import ApiError, ok
+
+# How long a rotated-out webhook secret is still accepted: long enough for the platform's changeover.
+ROTATION_GRACE = timedelta(days=7)
 
 
 def _store_json(store: Store) -> dict:
@@ -25,6 +29,7 @@ def _store_json(store: Store) -> dict:
             "active": store.active, "api_base_url": store.api_base_url,
             "api_credentials_set": sorted(creds.keys()),
             "has_previous_webhook_secret": store.previous_webhook_secret_enc is not None,
+            "previous_webhook_secret_until": iso(store.previous_webhook_secret_until),
             "webhook_url": _webhook_url(store.platform),
             "adapter_state": store.adapter_state or {},
             "webhook_health": {k: iso(v) if hasattr(v, "isoformat") else v
@@ -53,6 +58,8 @@ def create_store():
         store = Store(platform=data["platform"], domain=domain, name=data.get("name"),
                       webhook_secret_enc=box.seal(data.get("webhook_secret") or generated),
                       previous_webhook_secret_enc=box.seal(data.get("previous_webhook_secret")),
+                      previous_webhook_secret_until=utcnow() + ROTATION_GRACE
+                      if data.get("previous_webhook_secret") else None,
                       credentials_enc=box.seal_json(data.get("api_credentials") or {}),
                       api_base_url=(data.get("api_base_url") or "").rstrip("/") or None, active=True)
         session.add(store)
@@ -97,12 +104,14 @@ def update_store(store_id: int):
     try:
         store = get_or_404(session, Store, store_id)
         if "webhook_secret" in data:
-            # Rotation: unless told otherwise, the old secret keeps working until the next change.
+            # Rotation: unless told otherwise, the old secret keeps working for ROTATION_GRACE, then expires.
             if "previous_webhook_secret" not in data:
                 store.previous_webhook_secret_enc = store.webhook_secret_enc
+                store.previous_webhook_secret_until = utcnow() + ROTATION_GRACE
             store.webhook_secret_enc = box.seal(data["webhook_secret"])
         if "previous_webhook_secret" in data:
             store.previous_webhook_secret_enc = box.seal(data["previous_webhook_secret"])
+            store.previous_webhook_secret_until = utcnow() + ROTATION_GRACE if data["previous_webhook_secret"] else None
         if "api_credentials" in data:
             store.credentials_enc = box.seal_json(data["api_credentials"])
         if "api_base_url" in data:
