@@ -5,6 +5,7 @@ import base64
 import hashlib
 import hmac
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Mapping, Protocol
 
 import requests
@@ -94,6 +95,12 @@ class StoreAdapter(Protocol):
 
     def event_kind(self, topic: str) -> str:
         """ORDER_EVENT, UNINSTALL_EVENT, PRIVACY_EVENT or IGNORED_EVENT."""
+
+    def named_shop(self, payload) -> str | None:
+        """The store a signed body names (a domain), or None; if it names one, it must be the delivery's store."""
+
+    def signed_time(self, payload) -> datetime | None:
+        """The time a signed body states for itself, if any (an uninstall older than a re-activation: a replay)."""
 
     def privacy_request(self, topic: str, payload: dict) -> "PrivacyRequest":
         """What a privacy event asks for (only called for PRIVACY_EVENT topics)."""

@@ -1,6 +1,9 @@
 """Shopify: webhook identity and HMAC, REST order payload → canonical order, GraphQL fulfillment."""
 from __future__ import annotations
 
+import hashlib
+import json
+from datetime import datetime
 from typing import Mapping
 
 
@@ -9,6 +12,7 @@ from adapters.base import (IGNORED_EVENT, ORDER_DELETED_EVENT, ORDER_EVENT, PRIV
                            WriteBackResult, call_store_api, signature_matches)
 from service.canonical import PAID_FINANCIAL_STATUSES, validate_canonical
 from service.jobs.outcomes import NeedsHuman, RetryLater
+from service.timeutil import parse_iso_utc
 
 ORDER_TOPICS = ("orders/create", "orders/paid", "orders/updated", "orders/cancelled")
 PRIVACY_TOPICS = {"customers/redact": "redact_customer", "shop/redact": "redact_shop",
@@ -99,7 +103,29 @@ class ShopifyAdapter:
         if event_id:
             # One event reaches each subscribed topic, so an event id is a duplicate only per topic.
             keys.append(f"event-id:{info.topic}:{event_id.strip()}")
+        # The headers above are not signed: a captured delivery re-sent with new ids would pass them. This key
+        # is made of what the signature covers: the topic, the resource and its own updated_at (or, for bodies
+        # without them, the whole body). A replay is a duplicate whatever its headers say.
+        if isinstance(payload, dict) and payload.get("id") is not None and payload.get("updated_at"):
+            keys.append(f"content:{info.topic}:{payload['id']}:{payload['updated_at']}")
+        else:
+            digest = hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+            keys.append(f"content:{info.topic}:{digest}")
         return keys
+
+    def named_shop(self, payload) -> str | None:
+        """The shop a signed body names (privacy requests, the uninstalled shop), if it names one."""
+        if not isinstance(payload, dict):
+            return None
+        named = payload.get("shop_domain") or payload.get("myshopify_domain")
+        return str(named) if named else None
+
+    def signed_time(self, payload) -> datetime | None:
+        """The time a signed body states for itself (updated_at), if any: older than a re-activation, it is old."""
+        try:
+            return parse_iso_utc(payload.get("updated_at")) if isinstance(payload, dict) else None
+        except (TypeError, ValueError):
+            return None
 
     def event_kind(self, topic: str) -> str:
         if topic in ORDER_TOPICS:

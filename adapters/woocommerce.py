@@ -88,6 +88,12 @@ class WooCommerceAdapter:
             return [f"order-deleted:{payload['id']}"]
         return [order_version_key(self.order_version(payload), info.topic)]
 
+    def named_shop(self, payload) -> str | None:
+        return None  # WooCommerce bodies do not name the site; the signature (per-site secret) binds them
+
+    def signed_time(self, payload) -> datetime | None:
+        return None  # WooCommerce sends no uninstall
+
     def order_version(self, payload: dict) -> str:
         return f"{payload.get('id')}:{payload.get('date_modified_gmt') or payload.get('date_modified') or ''}"
 

@@ -5,7 +5,10 @@ from flask import request
 
 from service.web.json_api import ApiError
 
-_DROP_HEADERS = {"authorization", "cookie", "x-forwarded-for"}
+# Not kept with a stored delivery: credentials, and the signatures (a stored signature and body could be
+# replayed by whoever reads the database).
+_DROP_HEADERS = {"authorization", "cookie", "x-forwarded-for", "x-shopify-hmac-sha256", "x-wc-webhook-signature",
+                 "sign"}
 
 
 def read_raw_body(max_bytes: int) -> bytes:

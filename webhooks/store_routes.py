@@ -57,6 +57,14 @@ def receive_store_webhook(adapter: StoreAdapter):
         raise ApiError(401, "unverified", "the delivery could not be verified as coming from a registered store: "
                        "check the store's registration and its webhook secret")
     payload = parse_json(raw)
+    named = adapter.named_shop(payload)
+    if named is not None and _normalized(adapter, named) != domain:
+        # Signed with a secret this store shares with another (one app, several shops): the body says which.
+        rt.unproven_sources.failed(source)
+        log.warning("webhook_rejected", extra={"fields": {"platform": adapter.platform, "reason": "shop_mismatch",
+                                                          "shop_domain": domain[:255]}})
+        raise ApiError(401, "unverified", "the delivery could not be verified as coming from a registered store: "
+                       "check the store's registration and its webhook secret")
     if not info.topic:
         raise ApiError(400, "missing_topic", "the delivery does not name its topic")
     kind = adapter.event_kind(info.topic)
@@ -68,3 +76,10 @@ def receive_store_webhook(adapter: StoreAdapter):
     if stored.duplicate:
         return ok({"status": "duplicate"})
     return ok({"status": "ignored" if kind == IGNORED_EVENT else "accepted", "event_id": stored.event_id})
+
+
+def _normalized(adapter: StoreAdapter, value: str) -> str | None:
+    try:
+        return adapter.normalize_domain(value)
+    except ValueError:
+        return None

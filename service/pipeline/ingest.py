@@ -46,9 +46,13 @@ def process_event(session: Session, *, event_id: int, runtime=None) -> str:
     adapter = get_adapter(store.platform)
     kind = adapter.event_kind(event.topic)
     if kind == UNINSTALL_EVENT:
-        store.active = False
-        store.uninstalled_at = utcnow()
-        outcome = "store_deactivated"
+        said_at = adapter.signed_time(json_body.loads(event.raw_body))
+        if said_at is not None and store.activated_at is not None and said_at < store.activated_at:
+            outcome = "stale_uninstall_ignored"  # older than the store's last activation: a replay, or out of order
+        else:
+            store.active = False
+            store.uninstalled_at = utcnow()
+            outcome = "store_deactivated"
     elif kind == ORDER_EVENT:
         try:
             canonical = adapter.normalize(json_body.loads(event.raw_body), topic=event.topic)
@@ -57,6 +61,10 @@ def process_event(session: Session, *, event_id: int, runtime=None) -> str:
             event.note = str(exc)[:2000]
         else:
             event.subject_id = canonical["store_order_id"]
+            if privacy.is_redacted(session, store_id=store.id, store_order_id=canonical["store_order_id"]):
+                # The store had this customer's data erased: a later delivery (or a replay) never brings it back.
+                canonical = privacy.without_personal_data(canonical)
+                event.raw_body = b"{}"
             if not canonical["lines"] and runtime is not None:
                 canonical = _refetch(session, adapter=adapter, store=store, canonical=canonical, runtime=runtime,
                                      topic=event.topic)

@@ -39,6 +39,8 @@ class Store(Base):
     webhook_misses: Mapped[int] = mapped_column(Integer, default=0)  # order states only polling found
     last_webhook_miss_at: Mapped[datetime | None] = mapped_column(DateTime)
     uninstalled_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # When the store was registered or last re-activated: an uninstall signed before it is a replay.
+    activated_at: Mapped[datetime | None] = mapped_column(DateTime, default=utcnow)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
@@ -60,6 +62,15 @@ class WebhookEvent(Base):
     note: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class RedactedOrder(Base):
+    """A tombstone: the store asked us to erase this order's customer data; no later delivery brings it back."""
+    __tablename__ = "redacted_orders"
+
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), primary_key=True)
+    platform_order_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    redacted_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class DeliveryKey(Base):

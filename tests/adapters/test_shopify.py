@@ -64,7 +64,8 @@ def test_delivery_keys_and_topics():
     headers = {"X-Shopify-Topic": "orders/paid", "X-Shopify-Shop-Domain": "a.myshopify.com",
                "X-Shopify-Webhook-Id": "w1", "X-Shopify-Event-Id": "e1"}
     info = ADAPTER.identify(headers)
-    assert ADAPTER.delivery_keys(info, headers, {}) == ["webhook-id:w1", "event-id:orders/paid:e1"]
+    keys = ADAPTER.delivery_keys(info, headers, {"id": 7, "updated_at": "2026-11-28T16:35:02-05:00"})
+    assert keys == ["webhook-id:w1", "event-id:orders/paid:e1", "content:orders/paid:7:2026-11-28T16:35:02-05:00"]
     assert ADAPTER.event_kind("orders/paid") == "order" and ADAPTER.event_kind("app/uninstalled") == "uninstalled"
     assert ADAPTER.event_kind("customers/update") == "ignored"
 

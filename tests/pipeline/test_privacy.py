@@ -110,3 +110,34 @@ def test_the_redaction_request_itself_is_not_kept(client, shopify_store, runtime
     with session_factory() as s:
         event = s.scalars(select(WebhookEvent)).one()
         assert event.raw_body == b"{}" and event.note == "redacted 0 order(s)"
+
+
+def test_deliveries_whose_job_died_are_erased_and_purged_too(client, shopify_store, runtime, session_factory):
+    """Issue 22 (7): an event whose job crashed stayed `queued` with its payload, beyond retention and erasure."""
+    from service.storage.models import Job
+    post_shopify(client, shopify_order(financial_status="pending"))
+    with session_factory() as s:  # its job crashed for good
+        s.execute(update(Job).values(status="dead"))
+        s.commit()
+    post_shopify(client, _redact_body([7012345678901]), topic="customers/redact")
+    run_jobs(runtime)
+    with session_factory() as s:
+        bodies = [e.raw_body for e in s.scalars(select(WebhookEvent).order_by(WebhookEvent.id))]
+        assert bodies == [b"{}", b"{}"]  # the unprocessed order delivery and the request itself
+        s.execute(update(WebhookEvent).values(received_at=utcnow() - timedelta(days=31)))
+        assert purge_old_events(s, retention_days=30) == 2
+        s.commit()
+
+
+@responses.activate
+def test_erasure_reaches_the_dry_run_call_log(app_with_store, session_factory):
+    from service.storage.models import ExternalCall
+    client, runtime, store = app_with_store(CJ_API_KEY=None, CJ_DRY_RUN=None)
+    setup_catalog(client, store["id"])
+    post_shopify(client, shopify_order())
+    run_jobs(runtime)
+    post_shopify(client, _redact_body([7012345678901]), topic="customers/redact")
+    run_jobs(runtime)
+    with session_factory() as s:
+        text = " ".join(str(c.request) for c in s.scalars(select(ExternalCall)))
+    assert "97477" not in text and "Evergreen" not in text and "Maria" not in text

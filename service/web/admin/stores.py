@@ -122,6 +122,7 @@ def update_store(store_id: int):
             store.active = data["active"]
             if data["active"]:
                 store.uninstalled_at = None
+                store.activated_at = utcnow()
         session.commit()
         runtime().stores.forget(store.platform, store.domain)
         return ok(_store_json(store))
