@@ -12,6 +12,7 @@ import requests
 from itsdangerous.signer import HMACAlgorithm
 
 from service.jobs.outcomes import NeedsHuman, RetryLater
+from service.outbound_http import refused_private_address
 
 # Event kinds an adapter can assign to a topic.
 ORDER_EVENT = "order"
@@ -75,6 +76,7 @@ class StoreAdapter(Protocol):
     platform: str
 
     can_register_webhooks: bool  # register_webhooks works
+    domain_is_platform_host: bool  # the store's domain is the platform's own host (no address check needed)
     supports_polling: bool  # list_changed_orders works (a safety net for platforms that drop webhooks)
     poll_topic: str | None  # the topic a polled order state is processed under
 
@@ -161,7 +163,15 @@ def call_store_api(http, method: str, url: str, *, platform: str, operation: str
     try:
         response = http.request(method, url, service=platform.lower(), operation=operation, **kwargs)
     except requests.RequestException as exc:
+        if refused_private_address(exc):
+            raise NeedsHuman("store_address_refused", f"{platform} {operation}: the store's address leads to a "
+                             "private or reserved network address, which is never called. Resolution: correct the "
+                             "store's domain or api_base_url (PATCH /admin/stores/<id>), then retry.") from None
         raise RetryLater(f"{platform} {operation}: {type(exc).__name__}") from None
+    if 300 <= response.status_code < 400:
+        raise NeedsHuman("writeback_rejected", f"{platform} {operation}: HTTP {response.status_code}, a redirect, "
+                         "which is not followed (it would carry the store's credentials elsewhere). Resolution: "
+                         "register the store's final address (PATCH /admin/stores/<id>), then retry.")
     if response.status_code == 429:
         try:
             wait = max(0.0, float(response.headers.get("Retry-After")))
@@ -174,6 +184,7 @@ def call_store_api(http, method: str, url: str, *, platform: str, operation: str
     if response.status_code >= 500:
         raise RetryLater(f"{platform} {operation}: HTTP {response.status_code}")
     if response.status_code not in ok:
-        raise NeedsHuman("writeback_rejected", f"{platform} {operation}: HTTP {response.status_code}: "
-                         f"{response.text[:300]}. Resolution: fix the cause, then retry the order.")
+        # The answer's body is not quoted: it is the store's (or whatever the address reached), not ours to show.
+        raise NeedsHuman("writeback_rejected", f"{platform} {operation}: HTTP {response.status_code}. Resolution: "
+                         "look at the store's logs for this request, fix the cause, then retry the order.")
     return response

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import datetime
 from typing import Mapping
 
@@ -65,6 +66,9 @@ def _str_or_none(value) -> str | None:
     return text if text != "" else None
 
 
+_MYSHOPIFY = re.compile(r"[a-z0-9][a-z0-9-]{0,62}\.myshopify\.com")
+
+
 def _first_present(payload: dict, *keys: str):
     return next((payload[k] for k in keys if payload.get(k) not in (None, "")), None)
 
@@ -73,6 +77,7 @@ class ShopifyAdapter:
     platform = "shopify"
     # Shopify retries a failed delivery 8 times over 4 hours; CJ-side polling covers the rest.
     can_register_webhooks = False
+    domain_is_platform_host = True  # <shop>.myshopify.com, checked by normalize_domain
     supports_polling = False
     poll_topic = None
 
@@ -90,7 +95,11 @@ class ShopifyAdapter:
         for prefix in ("https://", "http://"):
             if value.startswith(prefix):
                 value = value[len(prefix):]
-        return value.rstrip("/")
+        value = value.rstrip("/")
+        if not _MYSHOPIFY.fullmatch(value):
+            # The shop's API is called at this address with its token: only Shopify's own domains.
+            raise ValueError(f"a Shopify shop domain is <shop>.myshopify.com; got {value[:100]!r}")
+        return value
 
     def verify(self, raw_body: bytes, headers: Mapping[str, str], secrets: list[str]) -> bool:
         return signature_matches(raw_body, headers.get("X-Shopify-Hmac-Sha256"), secrets)
@@ -235,7 +244,9 @@ class ShopifyAdapter:
             raise RetryLater(f"Shopify {operation}: THROTTLED", retry_after=_throttle_wait(body),
                              count_attempt=False)
         if errors:
-            raise NeedsHuman("writeback_rejected", f"Shopify {operation} errors: {errors}. "
+            codes = sorted({str((e.get("extensions") or {}).get("code") or "error") for e in errors
+                            if isinstance(e, dict)}) or ["error"]
+            raise NeedsHuman("writeback_rejected", f"Shopify {operation} answered errors ({', '.join(codes)}). "
                              "Resolution: fix the cause, then retry the order.")
         return body.get("data") or {}
 

@@ -44,6 +44,7 @@ def _gmt(value: str | None) -> str | None:
 class WooCommerceAdapter:
     platform = "woocommerce"
     can_register_webhooks = True
+    domain_is_platform_host = False  # the merchant's own site
     supports_polling = True
     poll_topic = "order.updated"
 

@@ -33,7 +33,7 @@ def build_runtime(settings: Settings, *, session_factory: sessionmaker[Session] 
                   sleep=None) -> Runtime:
     if session_factory is None:
         session_factory = make_session_factory(make_engine(settings.database_url))
-    http = OutboundHttp(timeout=settings.http_timeout)
+    http = OutboundHttp(timeout=settings.http_timeout, public_only=settings.production)
     cj = CjClient(settings=settings, session_factory=session_factory, http=http, sleep=sleep)
     box = CredentialBox(settings.secret_key)
     engine = session_factory.kw["bind"]

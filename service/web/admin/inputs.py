@@ -31,7 +31,7 @@ def load(schema: Schema, data):
         raise ApiError(400, "validation_error", "the request has invalid fields", exc.messages) from None
 
 
-def int_arg(name: str, default: int | None = None, maximum: int | None = None) -> int | None:
+def int_arg(name: str, default: int | None = None, maximum: int | None = None, minimum: int = 0) -> int | None:
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
@@ -39,8 +39,8 @@ def int_arg(name: str, default: int | None = None, maximum: int | None = None) -
         value = int(raw)
     except ValueError:
         raise ApiError(400, "validation_error", f"query parameter {name} must be an integer") from None
-    if value < 0:
-        raise ApiError(400, "validation_error", f"query parameter {name} must not be negative")
+    if value < minimum:
+        raise ApiError(400, "validation_error", f"query parameter {name} must be at least {minimum}")
     return min(value, maximum) if maximum else value
 
 

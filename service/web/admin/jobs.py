@@ -25,7 +25,7 @@ def list_jobs():
     status = request.args.get("status")
     if status and status not in ("queued", "running", "done", "dead"):
         raise ApiError(400, "validation_error", "status must be queued, running, done or dead")
-    limit = int_arg("limit", 50, MAX_PAGE)
+    limit = int_arg("limit", 50, MAX_PAGE, minimum=1)
     session = db_session()
     try:
         stmt = select(Job).order_by(Job.id.desc()).limit(limit)
@@ -59,7 +59,7 @@ def retry_job(job_id: int):
 
 @bp.get("/events")
 def list_events():
-    limit = int_arg("limit", 50, MAX_PAGE)
+    limit = int_arg("limit", 50, MAX_PAGE, minimum=1)
     session = db_session()
     try:
         events = session.scalars(select(WebhookEvent).order_by(WebhookEvent.id.desc()).limit(limit)).all()

@@ -30,7 +30,7 @@ def list_orders():
     state = request.args.get("state")
     if state and state not in STATES:
         raise ApiError(400, "validation_error", f"state must be one of {', '.join(STATES)}")
-    limit = int_arg("limit", 50, MAX_PAGE)
+    limit = int_arg("limit", 50, MAX_PAGE, minimum=1)
     before_id = int_arg("before_id")
     store_id = int_arg("store_id")
     session = db_session()

@@ -23,7 +23,7 @@ def _mapping_json(m: SkuMapping) -> dict:
 @bp.get("/sku-mappings")
 def list_mappings():
     store_id = int_arg("store_id")
-    limit = int_arg("limit", 100, 1000)
+    limit = int_arg("limit", 100, 1000, minimum=1)
     offset = int_arg("offset", 0)
     session = db_session()
     try:

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from adapters import get_adapter
 from service.jobs.queue import enqueue
+from service.outbound_http import url_problem
 from service.pipeline.polling import webhook_health
 from service.storage.models import Store
 from service.timeutil import iso, utcnow
@@ -42,6 +43,19 @@ def _webhook_url(platform: str) -> str:
     return f"{base}/webhooks/{platform}"
 
 
+def _check_addresses(site: str | None, api_base_url: str | None) -> None:
+    """In production the worker calls these addresses with the store's credentials: https, public only.
+
+    (Development allows anything, so that local test doubles can stand in for a store.)
+    """
+    if not settings().production:
+        return
+    for field, url in (("site_url", site), ("api_base_url", api_base_url)):
+        problem = url_problem(url) if url else None
+        if problem:
+            raise ApiError(400, "validation_error", f"{field} {problem}", {field: [problem]})
+
+
 @bp.post("/stores")
 def create_store():
     data = load(StoreCreateSchema(), json_body())
@@ -49,7 +63,10 @@ def create_store():
     try:
         domain = adapter.normalize_domain(data.get("shop_domain") or data.get("site_url"))
     except ValueError as exc:
-        raise ApiError(400, "validation_error", str(exc), {"site_url": [str(exc)]}) from None
+        field = "shop_domain" if data.get("shop_domain") else "site_url"
+        raise ApiError(400, "validation_error", str(exc), {field: [str(exc)]}) from None
+    # A platform-owned domain (<shop>.myshopify.com) is trusted as it is; a merchant's own site is checked.
+    _check_addresses(None if adapter.domain_is_platform_host else f"https://{domain}", data.get("api_base_url"))
     box = runtime().box
     # No secret given (WooCommerce): a long alphanumeric one, which WooCommerce never mangles.
     generated = None if data.get("webhook_secret") else secrets.token_urlsafe(40).replace("-", "").replace("_", "")
@@ -115,6 +132,7 @@ def update_store(store_id: int):
         if "api_credentials" in data:
             store.credentials_enc = box.seal_json(data["api_credentials"])
         if "api_base_url" in data:
+            _check_addresses(None, data["api_base_url"])
             store.api_base_url = (data["api_base_url"] or "").rstrip("/") or None
         if "name" in data:
             store.name = data["name"]

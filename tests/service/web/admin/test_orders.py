@@ -35,3 +35,8 @@ def test_retry_of_a_finished_order_is_409(client, shopify_store, runtime):
     order_id = client.get("/admin/orders", headers=admin_headers()).get_json()["data"]["orders"][0]["id"]
     res = client.post(f"/admin/orders/{order_id}/retry", headers=admin_headers())
     assert res.status_code == 409 and res.get_json()["error"]["code"] == "not_retryable"
+
+
+def test_a_limit_of_zero_is_a_400_not_a_crash(client):
+    res = client.get("/admin/orders?limit=0", headers=admin_headers())
+    assert res.status_code == 400 and "limit" in res.get_json()["error"]["message"]
