@@ -5,8 +5,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PORT=8000 \
     CJ_BRIDGE_INSTANCE_PATH=/data CJ_BRIDGE_ENV=production
 WORKDIR /app
 
-COPY requirements.txt .
-RUN pip install -r requirements.txt
+COPY requirements.txt requirements.lock ./
+RUN pip install --require-hashes -r requirements.lock
 
 COPY service ./service
 COPY webhooks ./webhooks
