@@ -18,6 +18,10 @@ USER bridge
 VOLUME ["/data"]
 EXPOSE 8000
 
+# The web process answers /healthz while it is alive (the worker container overrides this: it serves no HTTP).
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+    CMD python -c "import os, urllib.request; urllib.request.urlopen(f'http://127.0.0.1:{os.environ.get(\"PORT\", \"8000\")}/healthz', timeout=4)" || exit 1
+
 # Default: the web process. Worker: `docker run IMAGE python -m service.jobs.worker`;
 # migrations: `docker run IMAGE flask --app service.wsgi db-upgrade`.
 CMD ["gunicorn", "--config", "service/gunicorn_conf.py", "service.wsgi:app"]

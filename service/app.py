@@ -1,8 +1,6 @@
 """Flask application factory (flaskr style): create_app(test_config)."""
 from __future__ import annotations
 
-import os
-
 from flask import Flask
 
 from service.web.json_api import register_error_handlers
@@ -13,11 +11,12 @@ from service.observability.structured_logging import configure_logging
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the web app. test_config may hold 'ENV' (a mapping used instead of os.environ)."""
-    app = Flask(__name__, instance_relative_config=True)
     test_config = test_config or {}
-    env = test_config.get("ENV")
-    settings = load_settings(env, instance_path=app.instance_path)
-    os.makedirs(app.instance_path, exist_ok=True)
+    settings = load_settings(test_config.get("ENV"))
+    # The instance folder is the configured data path (CJ_BRIDGE_INSTANCE_PATH), never a folder beside the
+    # code: in the Docker image the code is root's and read-only to the service's user. Nothing is created
+    # here; the SQLite default creates its folder itself (service/config.py).
+    app = Flask(__name__, instance_path=settings.instance_path)
     configure_logging(settings.log_level)
     app.config.update(settings.as_flask_config())
     app.config.update({k: v for k, v in test_config.items() if k != "ENV"})

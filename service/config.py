@@ -93,6 +93,7 @@ class Settings:
     cj_warehouses: dict = field(default_factory=dict)  # origin country → destination countries it serves
     stock_cache_minutes: int = 30
     cj_daily_points: int = 50000
+    instance_path: str = ""  # the data folder (CJ_BRIDGE_INSTANCE_PATH): the default SQLite file lives there
     extra: dict = field(default_factory=dict)
 
     def as_flask_config(self) -> dict:
@@ -194,6 +195,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, instance_path: str | 
         cj_warehouses=_warehouses(env.get("CJ_WAREHOUSES")),
         stock_cache_minutes=_number("STOCK_CACHE_MINUTES", env.get("STOCK_CACHE_MINUTES"), 30, int),
         cj_daily_points=_number("CJ_DAILY_POINTS", env.get("CJ_DAILY_POINTS"), 50000, int),
+        instance_path=os.path.abspath(instance_path),
     )
 
 
