@@ -187,7 +187,9 @@ def test_used_up_points_hold_back_only_the_calls_that_cost_points(runtime, sessi
     sent = len(cj.ops("freightCalculate"))
     with pytest.raises(CjApiError) as again:
         runtime.cj.query_variants_by_sku("CJ-ANY")
-    assert again.value.category == RATE_LIMITED and again.value.retry_after > 3600
+    # Held back until CJ's reset, however near midnight UTC the test runs.
+    assert again.value.category == RATE_LIMITED
+    assert again.value.retry_after == pytest.approx((reset - utcnow()).total_seconds(), abs=5)
     assert len(cj.ops("freightCalculate")) == sent and cj.ops("variantQuery") == []
 
 
