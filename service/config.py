@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field, asdict
 from typing import Mapping
 
@@ -10,10 +11,20 @@ DEFAULT_SHOPIFY_API_VERSION = "2026-10"
 
 
 class ConfigError(RuntimeError):
-    """Raised at start when the environment cannot make a working service."""
+    """Raised at start when the environment cannot make a working service; the message names the variable."""
 
 
-def _bool(value: str | None, default: bool) -> bool:
+# What a process entry point (web, worker, CLI) exits with when its configuration is wrong.
+CONFIG_ERROR_EXIT_CODE = 2
+
+
+def exit_for_config_error(exc: ConfigError) -> None:
+    """End the process with one line naming the variable and the fix: a traceback would bury it."""
+    print(f"CJ Bridge cannot start: {exc}", file=sys.stderr, flush=True)
+    raise SystemExit(CONFIG_ERROR_EXIT_CODE)
+
+
+def _bool(name: str, value: str | None, default: bool) -> bool:
     if value is None or value.strip() == "":
         return default
     v = value.strip().lower()
@@ -21,7 +32,7 @@ def _bool(value: str | None, default: bool) -> bool:
         return True
     if v in ("0", "false", "no", "off"):
         return False
-    raise ConfigError(f"expected a boolean (true/false), got {value!r}")
+    raise ConfigError(f"{name} must be true or false (or 1/0, yes/no, on/off); got {value!r}")
 
 
 ENVIRONMENTS = ("development", "production")
@@ -139,7 +150,9 @@ def load_settings(env: Mapping[str, str] | None = None, *, instance_path: str | 
         if not env.get("DATABASE_URL", "").strip():
             missing.append("DATABASE_URL")
     if missing:
-        raise ConfigError("missing required environment variable(s) in production mode: " + ", ".join(missing))
+        raise ConfigError("missing required environment variable(s) in production mode: " + ", ".join(missing)
+                          + ": set them in the environment (README → Configuration), or set "
+                          "CJ_BRIDGE_ENV=development to try the service locally")
     if production:
         for name, value in (("SECRET_KEY", secret_key), ("ADMIN_TOKEN", admin_token)):
             problem = weak_secret(value)
@@ -153,11 +166,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, instance_path: str | 
 
     cj_api_key = env.get("CJ_API_KEY", "").strip()
     dry_run_raw = env.get("CJ_DRY_RUN")
-    try:
-        cj_dry_run = _bool(dry_run_raw, default=not cj_api_key)
-        cj_auto_pay = _bool(env.get("CJ_AUTO_PAY"), default=False)
-    except ConfigError as exc:
-        raise ConfigError(f"CJ_DRY_RUN/CJ_AUTO_PAY: {exc}") from None
+    cj_dry_run = _bool("CJ_DRY_RUN", dry_run_raw, default=not cj_api_key)
+    cj_auto_pay = _bool("CJ_AUTO_PAY", env.get("CJ_AUTO_PAY"), default=False)
     if not cj_dry_run and not cj_api_key:
         raise ConfigError("CJ_DRY_RUN is off but CJ_API_KEY is not set: set CJ_API_KEY or turn dry-run on")
 

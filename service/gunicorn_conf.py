@@ -1,13 +1,23 @@
 """gunicorn settings shared by the Procfile, the Dockerfile and the dev runner."""
 import gc
 import os
+import sys
 
-_sqlite = not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql"))
+from service.config import ConfigError, exit_for_config_error, load_settings
+
+# Checked here, in the master before it binds: a wrong variable is one line and exit code 2, not a
+# traceback in every worker process followed by gunicorn's "Worker failed to boot".
+try:
+    _settings = load_settings()
+except ConfigError as _exc:
+    exit_for_config_error(_exc)
+
+_sqlite = _settings.database_url.startswith("sqlite")
 
 # Development (the quick start, with its published admin token) listens on this machine only; production
 # (the Docker image, the Procfile) on every interface. HOST overrides either.
-_production = os.environ.get("CJ_BRIDGE_ENV", "").strip().lower() == "production"
-bind = f"{os.environ.get('HOST') or ('0.0.0.0' if _production else '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
+bind = f"{os.environ.get('HOST') or ('0.0.0.0' if _settings.production else '127.0.0.1')}:" \
+       f"{os.environ.get('PORT', '8000')}"
 # SQLite takes one writer at a time: one process whose requests queue on an in-process lock beats
 # several processes meeting in SQLite's sleeping busy handler (see bench/ingest.py in the README).
 workers = int(os.environ.get("WEB_CONCURRENCY", "1" if _sqlite else "2"))
@@ -29,6 +39,13 @@ max_requests = 100000
 max_requests_jitter = 10000
 accesslog = "-"
 errorlog = "-"
+
+
+def when_ready(server):
+    """Called in the master once it listens: say where, with what token, and whether orders reach CJ."""
+    from service.observability.start_banner import start_banner
+    print("\n".join(start_banner(_settings, listeners=[str(listener) for listener in server.LISTENERS])),
+          file=sys.stderr, flush=True)
 
 
 def post_worker_init(worker):

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from service.cj.client import CjClient
 from service.config import Settings
 from service.storage.credential_box import CredentialBox
-from service.storage.database import make_engine, make_session_factory
+from service.storage.database import make_engine, make_lookup_engine, make_session_factory
 from service.intake.delivery_writer import DeliveryWriter
 from service.intake.source_limiter import SourceLimiter
 from service.jobs.wakeup import JobNotifier
@@ -39,6 +39,6 @@ def build_runtime(settings: Settings, *, session_factory: sessionmaker[Session] 
     engine = session_factory.kw["bind"]
     notifier = JobNotifier.for_engine(engine)
     return Runtime(settings=settings, session_factory=session_factory, http=http, cj=cj, box=box,
-                   notifier=notifier, stores=StoreDirectory(session_factory, box),
+                   notifier=notifier, stores=StoreDirectory(make_session_factory(make_lookup_engine(engine)), box),
                    deliveries=DeliveryWriter(engine, on_jobs_committed=notifier.jobs_committed),
                    unproven_sources=SourceLimiter())

@@ -1,4 +1,8 @@
-"""WSGI entry point for gunicorn: `gunicorn service.wsgi:app`."""
+"""WSGI entry point for gunicorn and the Flask CLI: `gunicorn service.wsgi:app`, `flask --app service.wsgi …`."""
 from service.app import create_app
+from service.config import ConfigError, exit_for_config_error
 
-app = create_app()
+try:
+    app = create_app()
+except ConfigError as exc:
+    exit_for_config_error(exc)

@@ -5,4 +5,4 @@ from flask import Blueprint
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 
-from webhooks import cj_route, store_routes  # noqa: E402,F401  (routes register on bp)
+from webhooks import cj_route, rejections, store_routes  # noqa: E402,F401  (routes register on bp)

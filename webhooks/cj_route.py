@@ -1,8 +1,6 @@
 """POST /webhooks/cj/<path secret>: CJ's messages, stored as hints; what they say is read back from CJ's API."""
 from __future__ import annotations
 
-import logging
-
 from flask import jsonify
 from werkzeug.exceptions import NotFound
 
@@ -12,8 +10,8 @@ from service.web.context import runtime, settings
 from service.web.json_api import ApiError, parse_json
 from webhooks import bp
 from webhooks.intake import kept_headers, read_raw_body
+from webhooks.rejections import note_rejection
 
-log = logging.getLogger("cj_bridge.webhooks")
 # Message types whose subject is one of our orders: each becomes a read of that order from CJ's API.
 HINT_TYPES = ("ORDER", "LOGISTIC", "ORDERSPLIT")
 
@@ -21,6 +19,7 @@ HINT_TYPES = ("ORDER", "LOGISTIC", "ORDERSPLIT")
 @bp.post("/cj/<path_secret>")
 def cj_webhook(path_secret: str):
     if not is_path_secret(path_secret, settings().secret_key):
+        note_rejection("wrong_path_secret")
         raise NotFound()  # the same answer as any other unknown address
     raw = read_raw_body(settings().max_webhook_bytes)
     message = parse_json(raw)
@@ -39,6 +38,6 @@ def cj_webhook(path_secret: str):
 def cj_webhook_without_secret():
     # The address now carries a secret path (GET /admin/cj/webhook shows it): an old registration or a
     # stranger. Answered like any unknown address, logged so an operator who forgot to re-register sees it.
-    log.warning("cj_webhook_without_path_secret", extra={"fields": {"hint": "POST /admin/cj/webhook registers "
-                                                                           "the current address with CJ"}})
+    note_rejection("cj_webhook_without_path_secret",
+                   resolution="POST /admin/cj/webhook registers the current address with CJ")
     raise NotFound()

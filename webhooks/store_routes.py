@@ -12,6 +12,7 @@ from webhooks import bp
 from service.intake.deliveries import Delivery, store_scope
 from service.web.context import runtime, settings
 from webhooks.intake import kept_headers, read_raw_body
+from webhooks.rejections import note_rejection
 
 
 log = logging.getLogger("cj_bridge.webhooks")
@@ -30,6 +31,7 @@ def receive_store_webhook(adapter: StoreAdapter):
     source = request.access_route[0] if request.access_route else "unknown"
     rt = runtime()
     if rt.unproven_sources.blocked(source):
+        note_rejection("too_many_unverified_requests", source=source)
         raise ApiError(429, "too_many_unverified_requests", "too many requests that could not be verified from "
                        "this address; try again in a minute")
     raw = read_raw_body(settings().max_webhook_bytes)
@@ -52,8 +54,7 @@ def receive_store_webhook(adapter: StoreAdapter):
         rt.unproven_sources.failed(source)
         reason = "no_store_named" if not info.store_domain else "unknown_store" if store is None \
             else "invalid_signature"
-        log.warning("webhook_rejected", extra={"fields": {"platform": adapter.platform, "reason": reason,
-                                                          "shop_domain": (domain or "")[:255]}})
+        note_rejection(reason, shop_domain=domain)
         raise ApiError(401, "unverified", "the delivery could not be verified as coming from a registered store: "
                        "check the store's registration and its webhook secret")
     payload = parse_json(raw)
@@ -61,8 +62,7 @@ def receive_store_webhook(adapter: StoreAdapter):
     if named is not None and _normalized(adapter, named) != domain:
         # Signed with a secret this store shares with another (one app, several shops): the body says which.
         rt.unproven_sources.failed(source)
-        log.warning("webhook_rejected", extra={"fields": {"platform": adapter.platform, "reason": "shop_mismatch",
-                                                          "shop_domain": domain[:255]}})
+        note_rejection("shop_mismatch", shop_domain=domain)
         raise ApiError(401, "unverified", "the delivery could not be verified as coming from a registered store: "
                        "check the store's registration and its webhook secret")
     if not info.topic:

@@ -22,6 +22,7 @@ from sqlalchemy.exc import DBAPIError
 from service.observability import error_report
 from service.storage.database import make_intake_engine
 from service.intake.deliveries import Delivery, Stored, store_deliveries
+from service.storage.schema_state import RUN_MIGRATIONS, schema_not_migrated
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +30,10 @@ MAX_BATCH = 200
 # Bodies of one batch travel in one statement: large deliveries (up to MAX_WEBHOOK_BYTES each) are
 # split over several batches rather than building one huge parameter.
 MAX_BATCH_BYTES = 16 * 1024 * 1024
-# Below gunicorn's 30 s worker timeout, so the platform gets an answer it will retry on.
-WAIT_SECONDS = 25.0
+# Within what the senders wait for an answer (CJ and TikTok 3 s, Shopify 5 s, with the store lookup and
+# the network before it): a 503 they read, and retry, beats a timeout. A write that commits after the
+# answer is kept; the retry is then a duplicate.
+WAIT_SECONDS = 2.5
 
 
 class DeliveryNotStored(Exception):
@@ -111,10 +114,17 @@ class DeliveryWriter:
         try:
             results = store_deliveries(self.engine, [slot.delivery for slot in batch])
         except Exception as exc:  # noqa: BLE001 - every waiter must get an answer, and none a 2xx
-            log.warning("intake_batch_not_stored", exc_info=not isinstance(exc, DBAPIError),
-                        extra={"fields": {"deliveries": len(batch), "error": error_report.summary(exc)}})
+            unmigrated = schema_not_migrated(exc)
+            fields = {"deliveries": len(batch), "error": error_report.summary(exc)}
+            if unmigrated:
+                fields["resolution"] = RUN_MIGRATIONS
+            log.warning("database_not_migrated" if unmigrated else "intake_batch_not_stored",
+                        exc_info=not isinstance(exc, DBAPIError), extra={"fields": fields})
             for slot in batch:
-                slot.error = (DeliveryNotStored(503, "database_unavailable", "the database is not reachable; "
+                slot.error = (DeliveryNotStored(503, "database_not_migrated", f"{RUN_MIGRATIONS}; nothing was "
+                                                "stored, retry later")
+                              if unmigrated else
+                              DeliveryNotStored(503, "database_unavailable", "the database is not reachable; "
                                                 "nothing was stored, retry later")
                               if isinstance(exc, DBAPIError) else
                               DeliveryNotStored(500, "internal_error", "the delivery could not be stored; "

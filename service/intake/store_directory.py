@@ -21,7 +21,8 @@ from service.timeutil import utcnow
 STORE_CACHE_SECONDS = 10.0
 MISSING_CACHE_SECONDS = 2.0
 # How long a request waits for another request's lookup of the same store before trying itself.
-LOOKUP_WAIT_SECONDS = 5.0
+# Short: the whole answer must fit in the 3-5 s the platforms wait.
+LOOKUP_WAIT_SECONDS = 1.0
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from service.observability import error_report
-from service.config import load_settings
+from service.config import ConfigError, exit_for_config_error, load_settings
 from service.storage.database import transaction
+from service.storage.schema_state import RUN_MIGRATIONS, schema_not_migrated
 from service.jobs.outcomes import NeedsHuman, RetryLater
 from service.jobs.queue import claim, complete, enqueue, fail
 from service.storage.models import Job, PeriodicSchedule, WorkerHeartbeat
@@ -235,8 +236,12 @@ class Worker:
             except Exception as exc:  # noqa: BLE001 - a database outage must not kill the worker
                 # A job cut short here keeps its lease and is claimed again once the lease expires.
                 failures += 1
-                log.warning("worker_loop_error", extra={"fields": {"worker_id": self.worker_id,
-                                                                   "error": error_report.summary(exc)}})
+                if schema_not_migrated(exc):
+                    log.warning("database_not_migrated", extra={"fields": {"worker_id": self.worker_id,
+                                                                           "resolution": RUN_MIGRATIONS}})
+                else:
+                    log.warning("worker_loop_error", extra={"fields": {"worker_id": self.worker_id,
+                                                                       "error": error_report.summary(exc)}})
                 time.sleep(min(10.0, idle_sleep * 2 ** min(failures, 8)))
                 continue
             if job is None:
@@ -250,7 +255,10 @@ class Worker:
 
 
 def main() -> None:
-    settings = load_settings()
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        exit_for_config_error(exc)
     configure_logging(settings.log_level)
     Worker(build_runtime(settings)).run()
 

@@ -74,13 +74,48 @@ def make_intake_engine(engine: Engine) -> Engine:
     key = (os.getpid(), engine.url.render_as_string(hide_password=False))
     with _intake_engines_lock:
         if key not in _intake_engines:
-            _intake_engines[key] = create_engine(engine.url, pool_size=1, max_overflow=2, connect_args={
-                "options": "-c plan_cache_mode=force_generic_plan"})
+            # connect_args replace the URL's own libpq options (a search_path, say): keep those too.
+            options = " ".join(filter(None, (engine.url.query.get("options"),
+                                             "-c plan_cache_mode=force_generic_plan")))
+            _intake_engines[key] = create_engine(engine.url, pool_size=1, max_overflow=2,
+                                                 connect_args={"options": options})
         return _intake_engines[key]
 
 
 _intake_engines: dict[tuple[int, str], Engine] = {}
 _intake_engines_lock = threading.Lock()
+
+# How long a webhook's store lookup may wait for SQLite: the platforms wait 3-5 s for the whole answer.
+LOOKUP_BUSY_MS = 1000
+
+
+def make_lookup_engine(engine: Engine) -> Engine:
+    """The engine webhook store lookups read with: they must never queue behind a writer.
+
+    SQLite: the service's engine starts every transaction with BEGIN IMMEDIATE (the write lock), so a
+    read waited for any writer, up to 30 s, while the platform had given up after 3-5 s. This engine
+    reads in autocommit, which WAL lets run beside a writer. PostgreSQL readers never wait for writers.
+    """
+    if not is_sqlite(engine) or engine.url.database in (None, "", ":memory:"):
+        return engine
+    key = (os.getpid(), engine.url.render_as_string(hide_password=False))
+    with _intake_engines_lock:
+        if key not in _lookup_engines:
+            lookup = create_engine(engine.url, connect_args={"timeout": LOOKUP_BUSY_MS / 1000,
+                                                             "check_same_thread": False})
+
+            @event.listens_for(lookup, "connect")
+            def _read_only(dbapi_conn, _record):
+                dbapi_conn.isolation_level = None  # autocommit: no BEGIN, so no lock beyond each statement
+                cur = dbapi_conn.cursor()
+                cur.execute(f"PRAGMA busy_timeout={LOOKUP_BUSY_MS}")
+                cur.execute("PRAGMA query_only=ON")
+                cur.close()
+            _lookup_engines[key] = lookup
+        return _lookup_engines[key]
+
+
+_lookup_engines: dict[tuple[int, str], Engine] = {}
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

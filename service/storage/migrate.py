@@ -1,6 +1,7 @@
 """Alembic entry points: upgrade to head, and tell whether a database is at head."""
 from __future__ import annotations
 
+import logging
 import os
 
 from alembic import command
@@ -10,6 +11,17 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
 MIGRATIONS_DIR = os.path.join(os.path.dirname(__file__), "migrations")
+
+
+class _ContextChatter(logging.Filter):
+    """Drop Alembic's "Context impl …" / "Will assume … DDL" lines: /readyz reads the revision on every
+    probe, and a probe every few seconds buried the log in them. "Running upgrade …" lines stay."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(("Context impl", "Will assume"))
+
+
+logging.getLogger("alembic.runtime.migration").addFilter(_ContextChatter())
 
 
 def alembic_config(database_url: str) -> Config:

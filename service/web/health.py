@@ -5,6 +5,7 @@ from flask import Blueprint, jsonify
 from sqlalchemy import func, select, text
 
 from service.storage.migrate import current_revision, head_revision
+from service.storage.schema_state import MIGRATE_COMMAND
 from service.storage.models import Job, Store, WorkerHeartbeat
 from service.pipeline.polling import webhook_health
 from service.timeutil import utcnow
@@ -38,7 +39,7 @@ def readyz():
         current, head = current_revision(session.connection()), head_revision()
         checks["migrations"] = {"current": current, "head": head}
         if current != head:
-            problems.append(f"migrations not current ({current} != {head}): run the release step")
+            problems.append(f"migrations not current ({current} != {head}): run migrations (`{MIGRATE_COMMAND}`)")
             return _answer(checks, problems, warnings)
         now = utcnow()
         depth, oldest = session.execute(select(func.count(Job.id), func.min(Job.run_at)).where(

@@ -1,12 +1,17 @@
 """The one JSON response shape: {"success": true, "data": …} or {"success": false, "error": {…}}."""
 from __future__ import annotations
 
+import logging
+
 from flask import Flask, jsonify
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from service.intake import json_body
 from service.intake.delivery_writer import DeliveryNotStored
+from service.storage.schema_state import RUN_MIGRATIONS, schema_not_migrated
+
+log = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
@@ -55,7 +60,11 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DBAPIError)
     def _database_unavailable(exc: Exception):
         # Nothing was stored: a non-2xx makes the platform deliver again later.
-        app.logger.warning("database_unavailable: %s", type(exc).__name__)
+        if schema_not_migrated(exc):
+            log.warning("database_not_migrated", extra={"fields": {"resolution": RUN_MIGRATIONS}})
+            return error_response(503, "database_not_migrated", f"{RUN_MIGRATIONS}; nothing was stored, "
+                                  "retry later")
+        log.warning("database_unavailable", extra={"fields": {"error": type(exc).__name__}})
         return error_response(503, "database_unavailable", "the database is not reachable; nothing was stored, "
                               "retry later")
 

@@ -81,3 +81,32 @@ def test_an_unknown_environment_is_an_error_not_development(tmp_path, value):
     with pytest.raises(ConfigError) as err:
         load_settings({"CJ_BRIDGE_ENV": value}, instance_path=str(tmp_path))
     assert "CJ_BRIDGE_ENV must be one of development, production" in str(err.value)
+
+
+@pytest.mark.parametrize("name", ["CJ_DRY_RUN", "CJ_AUTO_PAY"])
+def test_each_boolean_names_itself(tmp_path, name):
+    """Issue 23 (3): both booleans were reported as "CJ_DRY_RUN/CJ_AUTO_PAY", whichever was wrong."""
+    other = {"CJ_DRY_RUN": "CJ_AUTO_PAY", "CJ_AUTO_PAY": "CJ_DRY_RUN"}[name]
+    with pytest.raises(ConfigError) as err:
+        load_settings({name: "perhaps", "CJ_API_KEY": "k"}, instance_path=str(tmp_path))
+    assert str(err.value).startswith(f"{name} must be true or false") and other not in str(err.value)
+
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("command", [
+    ["-m", "service.jobs.worker"],
+    ["-m", "flask", "--app", "service.wsgi", "db-upgrade"],
+    ["-c", "import service.wsgi"]])
+def test_every_entry_point_reports_a_config_error_in_one_line(tmp_path, command):
+    """Issue 23 (3): a wrong variable printed a traceback (worker, CLI, web) instead of the variable and the fix."""
+    import os
+    import subprocess
+    import sys
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CJ_", "SECRET_KEY", "ADMIN_TOKEN"))}
+    env.update({"CJ_BRIDGE_ENV": "prod", "CJ_BRIDGE_INSTANCE_PATH": str(tmp_path)})
+    done = subprocess.run([sys.executable, *command], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "CJ Bridge cannot start: CJ_BRIDGE_ENV must be one of development, production; got 'prod'"]

@@ -192,3 +192,49 @@ def test_a_rotated_out_secret_expires(client, shopify_store, runtime, session_fa
 @pytest.mark.parametrize("domain", [SHOP_DOMAIN.upper(), f"https://{SHOP_DOMAIN}/"])
 def test_shop_domain_is_matched_case_insensitively(client, shopify_store, domain):
     assert post_shopify(client, shopify_order(), headers={"X-Shopify-Shop-Domain": domain}).status_code == 200
+
+
+def test_a_blocked_database_is_answered_503_within_the_senders_budget(client, shopify_store, engine, database_url):
+    """Issue 23 (9): intake waited up to 25 s (and a SQLite store lookup 30 s) where Shopify waits 5 s and CJ 3 s.
+
+    Another connection holds the write lock for 4 s: the delivery must be refused (503, so Shopify
+    retries) before that, and the write that lands once the lock goes must make the retry a duplicate.
+    """
+    import threading
+    import time as _time
+    import sqlalchemy as sa
+    from service.intake.delivery_writer import WAIT_SECONDS
+    assert WAIT_SECONDS <= 3.0
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_the_write_lock():
+        holder = sa.create_engine(database_url, isolation_level="AUTOCOMMIT")
+        with holder.connect() as conn:
+            if database_url.startswith("sqlite"):
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                conn.exec_driver_sql("BEGIN")
+                conn.exec_driver_sql("LOCK TABLE webhook_events IN EXCLUSIVE MODE")
+            locked.set()
+            release.wait(4.0)
+            conn.exec_driver_sql("ROLLBACK")
+        holder.dispose()
+
+    holder = threading.Thread(target=hold_the_write_lock)
+    holder.start()
+    assert locked.wait(10)
+    body = shopify_order()
+    started = _time.monotonic()
+    res = post_shopify(client, body, webhook_id="budget-1")
+    still_locked = holder.is_alive()
+    assert res.status_code == 503 and res.get_json()["error"]["code"] == "storage_timeout"
+    assert still_locked, f"answered only after the lock went ({_time.monotonic() - started:.1f} s)"
+    release.set()
+    holder.join()
+    deadline = _time.monotonic() + 10
+    while True:  # the late write lands; Shopify's retry is then a duplicate, never a second order
+        again = post_shopify(client, body, webhook_id="budget-1")
+        if again.status_code == 200 or _time.monotonic() > deadline:
+            break
+        _time.sleep(0.2)
+    assert again.get_json()["data"]["status"] == "duplicate"
