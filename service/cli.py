@@ -16,9 +16,9 @@ def register_cli(app: Flask) -> None:
 
     @app.cli.command("worker")
     def worker():
-        """Run the job worker until SIGTERM."""
-        from service.jobs.worker import Worker
-        Worker(current_app.extensions["cj_bridge"]).run()
+        """Run the job worker until SIGTERM (on SQLite, one per database file)."""
+        from service.jobs.worker import run_worker
+        run_worker(current_app.extensions["cj_bridge"])
 
     @app.cli.command("register-webhooks")
     @click.argument("store_id", type=int)

@@ -5,6 +5,7 @@ import logging
 import os
 import signal
 import socket
+import sys
 import time
 import uuid
 from datetime import timedelta
@@ -22,6 +23,7 @@ from service.jobs.queue import claim, complete, enqueue, fail
 from service.storage.models import Job, PeriodicSchedule, WorkerHeartbeat
 from service.jobs.wakeup import JobWakeup
 from service.jobs.order_lock import order_lock_or_retry
+from service.jobs.sqlite_worker_lock import WorkerAlreadyRunning, take_sqlite_worker_lock
 from service.pipeline import (cancel, cj_budget, cj_hints, cj_updates, cj_webhook_setup, forward, ingest, polling,
                               privacy, resume, store_setup, write_back)
 from service.runtime import Runtime, build_runtime
@@ -254,13 +256,31 @@ class Worker:
         log.info("worker_stopped", extra={"fields": {"worker_id": self.worker_id}})
 
 
+# The exit code of a worker refused because another one runs on the same SQLite file.
+ALREADY_RUNNING_EXIT_CODE = 3
+
+
 def main() -> None:
     try:
         settings = load_settings()
     except ConfigError as exc:
         exit_for_config_error(exc)
     configure_logging(settings.log_level)
-    Worker(build_runtime(settings)).run()
+    run_worker(build_runtime(settings))
+
+
+def run_worker(runtime: Runtime) -> None:
+    """Run a worker until SIGTERM; on SQLite only while no other worker runs on the same file."""
+    try:
+        lock = take_sqlite_worker_lock(runtime.settings.database_url)
+    except WorkerAlreadyRunning as exc:
+        print(f"CJ Bridge worker not started: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(ALREADY_RUNNING_EXIT_CODE) from None
+    try:
+        Worker(runtime).run()
+    finally:
+        if lock is not None:
+            lock.close()
 
 
 if __name__ == "__main__":
