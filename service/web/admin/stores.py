@@ -85,8 +85,11 @@ def create_store():
             runtime().stores.forget(store.platform, store.domain)
         except IntegrityError:
             session.rollback()
-            raise ApiError(409, "store_exists", f"a {data['platform']} store {domain} is already registered; "
-                           "use PATCH /admin/stores/<id> to change it") from None
+            existing = session.scalar(select(Store.id).where(Store.platform == data["platform"],
+                                                             Store.domain == domain))
+            raise ApiError(409, "store_exists", f"a {data['platform']} store {domain} is already registered "
+                           f"(id {existing}); use PATCH /admin/stores/{existing} to change it",
+                           {"store_id": existing}) from None
         body = _store_json(store)
         if generated:
             body["webhook_secret"] = generated  # shown this once, for setting up the webhooks by hand

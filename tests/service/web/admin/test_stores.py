@@ -31,6 +31,8 @@ def test_store_registration_validates_and_hides_secrets(client, session_factory)
     dup = client.post("/admin/stores", headers=admin_headers(), json={
         "platform": "shopify", "shop_domain": SHOP_DOMAIN, "webhook_secret": "another-secret"})
     assert dup.status_code == 409
+    # Names the store it collides with, so a script (the README walkthrough) can carry on with it.
+    assert dup.get_json()["error"]["details"] == {"store_id": data["id"]}
     assert [s["id"] for s in client.get("/admin/stores", headers=admin_headers()).get_json()["data"]] == [data["id"]]
 
 
