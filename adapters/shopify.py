@@ -10,7 +10,8 @@ from typing import Mapping
 
 from adapters.base import (IGNORED_EVENT, ORDER_DELETED_EVENT, ORDER_EVENT, PRIVACY_EVENT, UNINSTALL_EVENT,
                            DeliveryInfo, NotSupported, PrivacyRequest, ShipmentToWrite, StoreContext,
-                           WriteBackResult, call_store_api, signature_matches)
+                           WriteBackResult, call_store_api, order_version_key, signature_matches)
+from adapters import shopify_polling
 from service.canonical import PAID_FINANCIAL_STATUSES, validate_canonical
 from service.jobs.outcomes import NeedsHuman, RetryLater
 from service.timeutil import parse_iso_utc
@@ -78,8 +79,9 @@ class ShopifyAdapter:
     # Shopify retries a failed delivery 8 times over 4 hours; CJ-side polling covers the rest.
     can_register_webhooks = False
     domain_is_platform_host = True  # <shop>.myshopify.com, checked by normalize_domain
-    supports_polling = False
-    poll_topic = None
+    # The safety net for a subscription Shopify removed after failed deliveries (adapters/shopify_polling.py).
+    supports_polling = True
+    poll_topic = "orders/updated"
 
     # -- inbound -------------------------------------------------------------------------------
     def identify(self, headers: Mapping[str, str]) -> DeliveryInfo:
@@ -117,6 +119,9 @@ class ShopifyAdapter:
         # without them, the whole body). A replay is a duplicate whatever its headers say.
         if isinstance(payload, dict) and payload.get("id") is not None and payload.get("updated_at"):
             keys.append(f"content:{info.topic}:{payload['id']}:{payload['updated_at']}")
+            if info.topic in ORDER_TOPICS:
+                # What polling looks for: an order state any webhook already brought is not "missed".
+                keys.append(order_version_key(self.order_version(payload), info.topic))
         else:
             digest = hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
             keys.append(f"content:{info.topic}:{digest}")
@@ -153,13 +158,23 @@ class ShopifyAdapter:
         return str(payload["id"])
 
     def order_version(self, payload: dict) -> str:
-        return f"{payload.get('id')}:{payload.get('updated_at') or ''}"
+        # In UTC: webhooks state updated_at in the shop's offset (-05:00), GraphQL (polling) in UTC.
+        updated = payload.get("updated_at") or ""
+        try:
+            updated = parse_iso_utc(updated).strftime("%Y-%m-%dT%H:%M:%SZ") if updated else ""
+        except (TypeError, ValueError):
+            pass
+        return f"{payload.get('id')}:{updated}"
 
     def fetch_order(self, *, http, store: StoreContext, store_order_id: str) -> dict:
         raise NotSupported("Shopify order webhooks carry the whole order")
 
     def list_changed_orders(self, *, http, store: StoreContext, since, until) -> list[dict]:
-        raise NotSupported("order polling is not implemented for Shopify")
+        if not any(store.credentials.get(k) for k in ("access_token", "client_id")):
+            raise NotSupported("the store has no Admin API credentials (api_credentials), so it cannot be polled")
+        return shopify_polling.changed_orders(
+            lambda document, variables, operation: self._graphql_body(http, store, document, variables, operation),
+            since=since, until=until)
 
     def register_webhooks(self, *, http, store: StoreContext, delivery_url: str, secret: str) -> dict:
         raise NotSupported("declare Shopify subscriptions in shopify.app.toml (or with webhookSubscriptionCreate); "
@@ -221,6 +236,10 @@ class ShopifyAdapter:
 
     # -- outbound ------------------------------------------------------------------------------
     def _graphql(self, http, store: StoreContext, query: str, variables: dict, operation: str) -> dict:
+        return self._graphql_body(http, store, query, variables, operation).get("data") or {}
+
+    def _graphql_body(self, http, store: StoreContext, query: str, variables: dict, operation: str) -> dict:
+        """The whole answer (data and extensions, such as the query cost) once no error is in it."""
         base = (store.api_base_url or f"https://{store.domain}").rstrip("/")
         token = store.credentials.get("access_token")
         if not token:
@@ -248,7 +267,7 @@ class ShopifyAdapter:
                             if isinstance(e, dict)}) or ["error"]
             raise NeedsHuman("writeback_rejected", f"Shopify {operation} answered errors ({', '.join(codes)}). "
                              "Resolution: fix the cause, then retry the order.")
-        return body.get("data") or {}
+        return body
 
     def write_back(self, *, http, store: StoreContext, order: dict, shipment: ShipmentToWrite) -> WriteBackResult:
         order_gid = order.get("order_ref") or f"gid://shopify/Order/{order['store_order_id']}"

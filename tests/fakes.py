@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 import responses
 
-from tests.conftest import CJ_BASE, CJ_SAMPLES, SHOP_DOMAIN, SHOPIFY_SAMPLES
+from tests.conftest import CJ_BASE, CJ_SAMPLES, SHOP_DOMAIN, SHOPIFY_SAMPLES, load_fixture
 
 
 def envelope(data=None, code=200, message="Success"):
@@ -201,6 +201,7 @@ class FakeShopify:
         self.throttle_next = 0
         self.fail_creates: set[int] = set()  # these fulfillmentCreate calls (1 = the first) answer HTTP 500
         self.create_calls = 0
+        self.polled_orders: list[dict] = []  # GraphQL Order nodes the orders(query: updated_at…) poll returns
         data = copy.deepcopy(SHOPIFY_SAMPLES["shopify_graphql_fulfillment_orders_query"]["response"]["data"])
         self.order = data["order"]
         rsps.add_callback("POST", f"https://{domain}/admin/api/{version}/graphql.json", callback=self._handle)
@@ -221,6 +222,10 @@ class FakeShopify:
             self.throttle_next -= 1
             return 200, {}, json.dumps(SHOPIFY_SAMPLES["shopify_graphql_throttled_response"])
         query = body["query"]
+        if query.lstrip().startswith("query ChangedOrders"):
+            page = copy.deepcopy(load_fixture("shopify_graphql_orders_page.json")["response"])
+            page["data"]["orders"]["nodes"] = copy.deepcopy(self.polled_orders)
+            return 200, {}, json.dumps(page)
         if "fulfillmentOrders" in query and query.lstrip().startswith("query"):
             order = copy.deepcopy(self.order)
             order["fulfillments"] = copy.deepcopy(self.fulfillments)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adapters import get_adapter
-from adapters.base import order_version_key
+from adapters.base import NotSupported, order_version_key
 from service.intake.deliveries import Delivery, store_deliveries, store_scope
 from service.jobs.queue import enqueue
 from service.storage.models import DeliveryKey, Store
@@ -20,6 +20,7 @@ from service.timeutil import utcnow
 log = logging.getLogger("cj_bridge.pipeline")
 # A store whose webhooks missed an order state this recently is reported as looking disabled.
 MISS_REPORT_WINDOW = timedelta(hours=24)
+FIRST_POLL_LOOKBACK = timedelta(hours=24)
 
 
 def enqueue_store_polls(session: Session) -> int:
@@ -46,9 +47,16 @@ def poll_store(session: Session, *, store_id: int, runtime: Runtime) -> str:
     since = store.poll_cursor or store.created_at
     if until <= since:
         return "window_empty"
+    if store.poll_cursor is None:
+        # A store's first poll reaches back a day at most: polling switched on for a store registered long
+        # ago must not send months-old orders to CJ (later polls go on from the cursor, however far back).
+        since = max(since, until - FIRST_POLL_LOOKBACK)
     context = store_context(store, runtime)
     session.commit()  # no transaction stays open across the store call
-    payloads = adapter.list_changed_orders(http=runtime.http, store=context, since=since, until=until)
+    try:
+        payloads = adapter.list_changed_orders(http=runtime.http, store=context, since=since, until=until)
+    except NotSupported as exc:
+        return f"not polled: {exc}"
     scope = store_scope(store.platform, store.id)
     unseen = []
     for payload in payloads:

@@ -65,7 +65,9 @@ def test_delivery_keys_and_topics():
                "X-Shopify-Webhook-Id": "w1", "X-Shopify-Event-Id": "e1"}
     info = ADAPTER.identify(headers)
     keys = ADAPTER.delivery_keys(info, headers, {"id": 7, "updated_at": "2026-11-28T16:35:02-05:00"})
-    assert keys == ["webhook-id:w1", "event-id:orders/paid:e1", "content:orders/paid:7:2026-11-28T16:35:02-05:00"]
+    assert keys == ["webhook-id:w1", "event-id:orders/paid:e1", "content:orders/paid:7:2026-11-28T16:35:02-05:00",
+                    # the order state in UTC, as polling (GraphQL) states it
+                    "order-version:7:2026-11-28T21:35:02Z:orders/paid"]
     assert ADAPTER.event_kind("orders/paid") == "order" and ADAPTER.event_kind("app/uninstalled") == "uninstalled"
     assert ADAPTER.event_kind("customers/update") == "ignored"
 

@@ -126,13 +126,20 @@ def test_polling_leaves_the_grace_window_to_webhooks(client, woo_store, runtime,
     assert utcnow() - until >= timedelta(minutes=runtime.settings.webhook_grace_minutes) - timedelta(seconds=5)
 
 
-def test_poll_jobs_are_queued_for_pollable_stores_only(client, woo_store, shopify_store, runtime, session_factory):
+def test_poll_jobs_are_queued_for_active_stores_of_every_platform(client, woo_store, shopify_store, runtime,
+                                                                   session_factory):
     from service.pipeline.polling import enqueue_store_polls
+    from service.storage.models import Store
     with session_factory() as s:
+        s.get(Store, shopify_store["id"]).active = False
+        s.commit()
         assert enqueue_store_polls(s) == 1
         s.commit()
         (job,) = s.scalars(select(Job).where(Job.kind == "poll_store")).all()
         assert job.payload == {"store_id": woo_store["id"]}
+        s.get(Store, shopify_store["id"]).active = True
+        s.commit()
+        assert enqueue_store_polls(s) == 2  # Shopify is polled too (issue 11)
 
 
 @responses.activate
