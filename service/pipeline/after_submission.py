@@ -5,6 +5,7 @@ from sqlalchemy.orm import Session
 
 from service.jobs.queue import enqueue
 from service.storage.models import Order
+from service.pipeline import edit_propagation
 from service.pipeline.cj_attempts import start_new_attempt
 from service.pipeline.order_state import (CJ_PAID_STATUSES, acknowledged, factual_state, hold, note,
                                           transition)
@@ -23,16 +24,9 @@ def apply_store_change(session: Session, *, order: Order, previous: dict | None,
     canonical = order.canonical
     if canonical.get("refunded") and not (previous or {}).get("refunded"):
         return _refunded(session, order)
-    grown = added_units(order)
-    if grown and not acknowledged(order, "changed_after_submission"):
-        hold(session, order, "changed_after_submission",
-             f"after the order was sent to CJ, the store added {describe_units(grown)}; CJ ships only what it "
-             "was sent, and only that is marked shipped in the store. Resolution: send the added items another "
-             "way (or refund them), then POST /admin/orders/<id>/acknowledge.")
-        return "held"
-    if previous is not None and any(previous.get(k) != canonical.get(k) for k in ("lines", "shipping_address")):
-        note(session, order, "changed_after_submission",
-             "the store order changed after it was sent to CJ; CJ keeps the original lines and address")
+    change = edit_propagation.cj_relevant_edit(order, previous)
+    if change:
+        return edit_propagation.store_edited(session, order=order, change=change)
     return "updated"
 
 

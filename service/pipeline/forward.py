@@ -20,7 +20,7 @@ from service.cj.order_ids import cj_ids
 from service.jobs.outcomes import RetryLater
 from service.jobs.queue import enqueue
 from service.storage.models import ExternalCall, Order, Store
-from service.pipeline import freight_quotes, mapping, origin_choice, shipping
+from service.pipeline import edit_propagation, freight_quotes, mapping, origin_choice, shipping
 from service.pipeline.call_log import record_call
 from service.pipeline.cj_attempts import start_new_attempt
 from service.pipeline.order_state import (CJ_PAID_STATUSES, acknowledged, advance, hold, held_for_human, note,
@@ -34,7 +34,7 @@ log = logging.getLogger("cj_bridge.pipeline")
 FORWARDABLE_STATES = ("ready", "held")
 # Holds for a human that a payment never goes around. (A grown order may still be paid: what was sent is
 # still wanted. Refund and postage holds are decided again before each payment, in _payment_blocked.)
-PAYMENT_BLOCKING_HOLDS = ("cancel_needs_attention", "cj_cancelled", "edit_needs_attention")
+PAYMENT_BLOCKING_HOLDS = ("cancel_needs_attention", "cj_cancelled", "edit_needs_attention", "edit_resubmitting")
 _RECHECKED_HOLDS = ("refunded_after_submission", "postage_over_cap")
 # A store change marked as waiting longer than this is no longer waited for (its job may have died).
 STORE_CHANGE_WAIT = timedelta(minutes=2)
@@ -64,6 +64,11 @@ def forward_order(session: Session, *, order_id: int, runtime: Runtime) -> str:
         # The merchant's retry of a CJ-cancelled order asks for a new CJ order.
         start_new_attempt(session, order, why="CJ cancelled its order; re-sent on the merchant's retry")
         transition(session, order, "ready", reason="resend_requested")
+    elif order.state == "held" and order.hold_reason == edit_propagation.NEEDS_ATTENTION \
+            and order.cj_create_state is not None:
+        # The merchant's retry after an edit hold: CJ's order is looked up again, and replaced if still unpaid.
+        return edit_propagation.resubmit_edited_order(session, order_id=order.id, cj_attempt=order.cj_attempt or 0,
+                                                      runtime=runtime)
     elif order.state == "held" and order.hold_reason == "cj_order_number_taken":
         start_new_attempt(session, order, why="CJ's order under this number is not ours; sent under a new number")
         transition(session, order, "ready", reason="resend_requested")

@@ -208,4 +208,5 @@ def test_status_updates_after_submission_are_not_reported_as_changes(client, woo
     from service.storage.models import OrderTransition
     with session_factory() as s:
         reasons = [t.reason for t in s.scalars(select(OrderTransition).order_by(OrderTransition.id))]
-    assert reasons.count("changed_after_submission") == 1  # the address change, not the status change
+    # The address change (after CJ's order was paid), not the status change.
+    assert reasons.count("edit_needs_attention") == 1

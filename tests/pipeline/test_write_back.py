@@ -23,9 +23,11 @@ def _with_added_line(**changes):
 
 
 @responses.activate
-def test_lines_added_after_submission_are_held_and_never_marked_shipped(client, shopify_store, runtime,
-                                                                         session_factory):
-    """Issue 19 (10): an item added in Shopify after the CJ order was placed was fulfilled with CJ's tracking."""
+def test_lines_added_after_payment_are_held_and_never_marked_shipped(client, shopify_store, runtime,
+                                                                      session_factory):
+    """Issue 19 (10): an item added in Shopify after the CJ order was placed was fulfilled with CJ's tracking.
+
+    Issue 11 (3): the CJ order is paid (CJ_AUTO_PAY), so it cannot be re-created: held with what changed."""
     cj = FakeCj(responses.mock)
     shop = FakeShopify(responses.mock)
     added_node = {"id": "gid://shopify/FulfillmentOrderLineItem/99", "sku": "ADDED-LATER", "totalQuantity": 1,
@@ -36,8 +38,8 @@ def test_lines_added_after_submission_are_held_and_never_marked_shipped(client, 
     post_shopify(client, _with_added_line(), topic="orders/updated")
     run_jobs(runtime)
     order = the_order(session_factory)
-    assert order.state == "held" and order.hold_reason == "changed_after_submission"
-    assert "1 × line 16011223344003" in order.hold_detail and "Resolution:" in order.hold_detail
+    assert order.state == "held" and order.hold_reason == "edit_needs_attention"
+    assert "line 16011223344003: 0 sent to CJ, 1 now" in order.hold_detail and "Resolution:" in order.hold_detail
     cj_ships(client, cj, order)
     run_jobs(runtime)
     (create,) = shop.operations("CreateFulfillment")
@@ -46,20 +48,25 @@ def test_lines_added_after_submission_are_held_and_never_marked_shipped(client, 
     assert "gid://shopify/FulfillmentOrderLineItem/99" not in {i["id"] for i in items}
     assert added_node["remainingQuantity"] == 1  # the added item is still to be shipped by the merchant
     order = the_order(session_factory)
-    assert order.state == "held" and order.hold_reason == "changed_after_submission"  # tracking beside the hold
+    assert order.state == "held" and order.hold_reason == "edit_needs_attention"  # tracking beside the hold
     res = client.post(f"/admin/orders/{order.id}/acknowledge", headers=admin_headers())
     assert res.status_code == 200 and res.get_json()["data"]["state"] == "fulfilled"
 
 
 @responses.activate
-def test_an_order_that_shrank_before_shipping_is_not_held(client, shopify_store, runtime, session_factory):
-    FakeCj(responses.mock)
+def test_an_order_that_shrank_after_payment_is_held_with_the_difference(client, shopify_store, runtime,
+                                                                        session_factory):
+    """Issue 11 (3): CJ ships what it was paid for; the merchant is told the store now wants one unit less."""
+    cj = FakeCj(responses.mock)
     place_mapped_order(client, runtime, shopify_store["id"])
     smaller = shopify_order(updated_at="2026-11-28T17:00:00-05:00")
     smaller["line_items"][0]["current_quantity"] = 1
     post_shopify(client, smaller, topic="orders/updated")
     run_jobs(runtime)
-    assert the_order(session_factory).state == "paid"
+    order = the_order(session_factory)
+    assert order.state == "held" and order.hold_reason == "edit_needs_attention"
+    assert "line 16011223344001: 2 sent to CJ, 1 now" in order.hold_detail
+    assert cj.ops("deleteOrder") == [] and len(cj.ops("createOrderV2")) == 1
 
 
 def _split_over_two_locations(shop):
