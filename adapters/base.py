@@ -20,6 +20,7 @@ UNINSTALL_EVENT = "uninstalled"
 IGNORED_EVENT = "ignored"
 PRIVACY_EVENT = "privacy"  # customer data request / customer redaction / shop redaction
 ORDER_DELETED_EVENT = "order_deleted"  # the payload names the order only (WooCommerce order.deleted)
+ORDER_CHANGED_EVENT = "order_changed"  # the payload names a changed order, read whole from the store (orders/edited)
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,9 @@ class StoreAdapter(Protocol):
 
     def deleted_order_id(self, payload: dict) -> str:
         """The store order id an ORDER_DELETED_EVENT payload names."""
+
+    def changed_order_id(self, payload: dict) -> str:
+        """The store order id an ORDER_CHANGED_EVENT payload names (ValueError if none)."""
 
     def order_version(self, payload: dict) -> str:
         """'<order id>:<modified time>': one state of one order, for matching polls to webhooks."""

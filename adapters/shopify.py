@@ -8,8 +8,8 @@ from datetime import datetime
 from typing import Mapping
 
 
-from adapters.base import (IGNORED_EVENT, ORDER_DELETED_EVENT, ORDER_EVENT, PRIVACY_EVENT, UNINSTALL_EVENT,
-                           DeliveryInfo, NotSupported, PrivacyRequest, ShipmentToWrite, StoreContext,
+from adapters.base import (IGNORED_EVENT, ORDER_CHANGED_EVENT, ORDER_DELETED_EVENT, ORDER_EVENT, PRIVACY_EVENT,
+                           UNINSTALL_EVENT, DeliveryInfo, NotSupported, PrivacyRequest, ShipmentToWrite, StoreContext,
                            WriteBackResult, call_store_api, order_version_key, signature_matches)
 from adapters import shopify_polling
 from service.canonical import PAID_FINANCIAL_STATUSES, validate_canonical
@@ -150,6 +150,8 @@ class ShopifyAdapter:
             return PRIVACY_EVENT
         if topic == "orders/delete":
             return ORDER_DELETED_EVENT
+        if topic == "orders/edited":
+            return ORDER_CHANGED_EVENT  # its body is the edit, not the order: the order is read whole
         return IGNORED_EVENT
 
     def deleted_order_id(self, payload: dict) -> str:
@@ -166,8 +168,19 @@ class ShopifyAdapter:
             pass
         return f"{payload.get('id')}:{updated}"
 
+    def changed_order_id(self, payload: dict) -> str:
+        edit = payload.get("order_edit") if isinstance(payload, dict) else None
+        if not isinstance(edit, dict) or edit.get("order_id") in (None, ""):
+            raise ValueError("orders/edited payload has no order_edit.order_id")
+        return str(edit["order_id"])
+
     def fetch_order(self, *, http, store: StoreContext, store_order_id: str) -> dict:
-        raise NotSupported("Shopify order webhooks carry the whole order")
+        """The order as its webhooks deliver it, read through GraphQL (orders/edited carries only the edit)."""
+        if not any(store.credentials.get(k) for k in ("access_token", "client_id")):
+            raise NotSupported("the store has no Admin API credentials (api_credentials) to read the order with")
+        return shopify_polling.fetch_order(
+            lambda document, variables, operation: self._graphql_body(http, store, document, variables, operation),
+            order_gid=f"gid://shopify/Order/{store_order_id}")
 
     def list_changed_orders(self, *, http, store: StoreContext, since, until) -> list[dict]:
         if not any(store.credentials.get(k) for k in ("access_token", "client_id")):

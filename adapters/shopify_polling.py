@@ -1,4 +1,4 @@
-"""Shopify order polling: orders updated in a window, read through GraphQL, shaped like the order webhooks' bodies.
+"""Shopify orders read through GraphQL (polling a window, or one order), shaped like the order webhooks' bodies.
 
 The polled state goes down the same path as a webhook's (ShopifyAdapter.normalize), so this module turns
 GraphQL's Order into the REST shape of an `orders/updated` body, field for field what normalize reads.
@@ -26,10 +26,7 @@ _LINE_FIELDS = """
       variant { legacyResourceId }
       product { legacyResourceId }"""
 
-ORDERS_QUERY = """query ChangedOrders($first: Int!, $after: String, $query: String!) {
-  orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {
-    pageInfo { hasNextPage endCursor }
-    nodes {
+_ORDER_FIELDS = """
       id legacyResourceId name email currencyCode displayFinancialStatus cancelledAt test note
       createdAt updatedAt
       currentTotalPriceSet { shopMoney { amount } }
@@ -45,10 +42,20 @@ ORDERS_QUERY = """query ChangedOrders($first: Int!, $after: String, $query: Stri
         pageInfo { hasNextPage endCursor }
         nodes {%s
         }
-      }
+      }""" % (LINES_PER_ORDER, _LINE_FIELDS)
+
+ORDERS_QUERY = """query ChangedOrders($first: Int!, $after: String, $query: String!) {
+  orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {
+    pageInfo { hasNextPage endCursor }
+    nodes {%s
     }
   }
-}""" % (LINES_PER_ORDER, _LINE_FIELDS)
+}""" % _ORDER_FIELDS
+
+ORDER_QUERY = """query OneOrder($id: ID!) {
+  order(id: $id) {%s
+  }
+}""" % _ORDER_FIELDS
 
 ORDER_LINES_QUERY = """query OrderLines($id: ID!, $after: String) {
   order(id: $id) {
@@ -78,15 +85,7 @@ def changed_orders(graphql: GraphQL, *, since: datetime, until: datetime,
         body = graphql(ORDERS_QUERY, {"first": ORDERS_PER_PAGE, "after": after, "query": query}, "orders")
         connection = (body.get("data") or {}).get("orders") or {}
         for node in connection.get("nodes") or []:
-            lines = node.get("lineItems") or {}
-            nodes = list(lines.get("nodes") or [])
-            page = lines.get("pageInfo") or {}
-            while page.get("hasNextPage"):
-                more = graphql(ORDER_LINES_QUERY, {"id": node["id"], "after": page.get("endCursor")}, "orderLines")
-                more_lines = ((more.get("data") or {}).get("order") or {}).get("lineItems") or {}
-                nodes.extend(more_lines.get("nodes") or [])
-                page = more_lines.get("pageInfo") or {}
-            orders.append(webhook_body(node, nodes))
+            orders.append(webhook_body(node, _all_lines(graphql, node)))
         info = connection.get("pageInfo") or {}
         if not info.get("hasNextPage"):
             return orders
@@ -99,6 +98,26 @@ def changed_orders(graphql: GraphQL, *, since: datetime, until: datetime,
                                  count_attempt=False)
             sleep(wait)
             waited += wait
+
+
+def fetch_order(graphql: GraphQL, *, order_gid: str) -> dict:
+    """One order, read whole, as an order webhook body (ValueError if Shopify has no such order)."""
+    node = (graphql(ORDER_QUERY, {"id": order_gid}, "order").get("data") or {}).get("order")
+    if not node:
+        raise ValueError(f"Shopify has no order {order_gid}")
+    return webhook_body(node, _all_lines(graphql, node))
+
+
+def _all_lines(graphql: GraphQL, node: dict) -> list[dict]:
+    lines = node.get("lineItems") or {}
+    nodes = list(lines.get("nodes") or [])
+    page = lines.get("pageInfo") or {}
+    while page.get("hasNextPage"):
+        more = graphql(ORDER_LINES_QUERY, {"id": node["id"], "after": page.get("endCursor")}, "orderLines")
+        more_lines = ((more.get("data") or {}).get("order") or {}).get("lineItems") or {}
+        nodes.extend(more_lines.get("nodes") or [])
+        page = more_lines.get("pageInfo") or {}
+    return nodes
 
 
 def _wait_for_next_page(body: dict) -> float:

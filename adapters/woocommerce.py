@@ -198,6 +198,9 @@ class WooCommerceAdapter:
         except ValueError:
             raise RetryLater(f"WooCommerce {operation}: response is not JSON") from None
 
+    def changed_order_id(self, payload: dict) -> str:
+        raise ValueError("WooCommerce order deliveries carry the whole order")
+
     def fetch_order(self, *, http, store: StoreContext, store_order_id: str) -> dict:
         response = self._request(http, store, "GET", f"/wc/v3/orders/{store_order_id}", "getOrder")
         return self._json(response, "getOrder")

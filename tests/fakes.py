@@ -222,6 +222,10 @@ class FakeShopify:
             self.throttle_next -= 1
             return 200, {}, json.dumps(SHOPIFY_SAMPLES["shopify_graphql_throttled_response"])
         query = body["query"]
+        if query.lstrip().startswith("query OneOrder"):
+            wanted = body["variables"]["id"]
+            node = next((n for n in self.polled_orders if n["id"] == wanted), None)
+            return 200, {}, json.dumps({"data": {"order": copy.deepcopy(node)}})
         if query.lstrip().startswith("query ChangedOrders"):
             page = copy.deepcopy(load_fixture("shopify_graphql_orders_page.json")["response"])
             page["data"]["orders"]["nodes"] = copy.deepcopy(self.polled_orders)

@@ -11,7 +11,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from adapters import get_adapter
-from adapters.base import ORDER_DELETED_EVENT, ORDER_EVENT, PRIVACY_EVENT, UNINSTALL_EVENT, NotSupported
+from adapters.base import (ORDER_CHANGED_EVENT, ORDER_DELETED_EVENT, ORDER_EVENT, PRIVACY_EVENT, UNINSTALL_EVENT,
+                           NotSupported)
 from service.intake import json_body
 from service.canonical import CanonicalOrderError
 from service.jobs.order_lock import order_lock
@@ -53,12 +54,20 @@ def process_event(session: Session, *, event_id: int, runtime=None) -> str:
             store.active = False
             store.uninstalled_at = utcnow()
             outcome = "store_deactivated"
-    elif kind == ORDER_EVENT:
+    elif kind in (ORDER_EVENT, ORDER_CHANGED_EVENT):
         try:
-            canonical = adapter.normalize(json_body.loads(event.raw_body), topic=event.topic)
+            payload, topic = json_body.loads(event.raw_body), event.topic
+            if kind == ORDER_CHANGED_EVENT:
+                # The delivery names the order (Shopify's orders/edited carries the edit): read it whole.
+                payload = _read_changed_order(session, adapter=adapter, store=store, payload=payload,
+                                              runtime=runtime)
+                topic = adapter.poll_topic or topic
+            canonical = adapter.normalize(payload, topic=topic)
         except (CanonicalOrderError, ValueError) as exc:
             outcome = "rejected"
             event.note = str(exc)[:2000]
+        except NotSupported as exc:
+            outcome = f"ignored: {exc}"
         else:
             event.subject_id = canonical["store_order_id"]
             if privacy.is_redacted(session, store_id=store.id, store_order_id=canonical["store_order_id"]):
@@ -202,6 +211,16 @@ def apply_deletion(session: Session, *, store: Store, store_order_id: str) -> st
     if order.cancelled:
         return "unchanged"
     return apply_order(session, store=store, canonical=dict(order.canonical, cancelled=True))
+
+
+def _read_changed_order(session: Session, *, adapter, store: Store, payload, runtime) -> dict:
+    """The whole order a change notice names, from the store's API (NotSupported when it cannot be read)."""
+    store_order_id = adapter.changed_order_id(payload)
+    if runtime is None:
+        raise NotSupported("no runtime to read the order with")
+    context = store_context(store, runtime)
+    session.commit()  # no transaction stays open across the store call
+    return adapter.fetch_order(http=runtime.http, store=context, store_order_id=store_order_id)
 
 
 def _refetch(session: Session, *, adapter, store: Store, canonical: dict, runtime, topic: str) -> dict:

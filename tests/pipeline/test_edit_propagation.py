@@ -191,3 +191,33 @@ def test_an_edit_while_the_create_outcome_is_unknown_looks_cj_up_first(app_with_
     assert cj.ops("deleteOrder") == []
     assert _creates(cj)[-1]["orderNumber"] == first.cj_order_number == order.cj_order_number
     assert _creates(cj)[-1]["shippingAddress"] == NEW_STREET and order.state == "submitted"
+
+
+ORDER_EDIT = {"order_edit": {"id": 78912345, "app_id": None, "created_at": "2026-11-28T17:00:00-05:00",
+                             "notify_customer": False, "order_id": 7012345678901, "staff_note": "",
+                             "user_id": 98765, "line_items": {"additions": [], "removals": []},
+                             "discounts": {"line_item": {"additions": [], "removals": []}},
+                             "shipping_lines": {"additions": [], "removals": []}}}
+
+
+@responses.activate
+def test_orders_edited_reads_the_order_whole_and_propagates_the_edit(app_with_store, session_factory):
+    """Issue 11 (3): orders/edited carries the edit, not the order; the order is read through GraphQL."""
+    import copy as _copy
+    from tests.conftest import load_fixture
+    client, runtime, store = app_with_store(CJ_AUTO_PAY="false")
+    cj = FakeCj(responses.mock)
+    shop = FakeShopify(responses.mock)
+    place_mapped_order(client, runtime, store["id"])
+    node = _copy.deepcopy(load_fixture("shopify_graphql_orders_page.json")["response"]["data"]["orders"]["nodes"][0])
+    node["updatedAt"] = "2026-11-28T22:00:00Z"
+    node["lineItems"]["nodes"][0]["currentQuantity"] = 1  # one unit removed in the edit
+    shop.polled_orders = [node]
+    assert post_shopify(client, ORDER_EDIT, topic="orders/edited").status_code == 200
+    run_jobs(runtime)
+    (read,) = shop.operations("OneOrder")
+    assert read["variables"] == {"id": "gid://shopify/Order/7012345678901"}
+    creates = _creates(cj)
+    assert len(creates) == 2 and creates[1]["orderNumber"].endswith("-R1")
+    assert sorted(p["quantity"] for p in creates[1]["products"]) == [1, 1]
+    assert len(cj.ops("deleteOrder")) == 1
