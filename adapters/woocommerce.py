@@ -86,7 +86,9 @@ class WooCommerceAdapter:
         if not isinstance(payload, dict) or payload.get("id") is None:
             return []
         if info.topic == "order.deleted":
-            return [f"order-deleted:{payload['id']}"]
+            # Only {"id": N}: nothing tells one trashing from the next (trash → restore → trash), so each
+            # delivery counts; process_event asks the store whether the order is still in the trash.
+            return [f"order-deleted:{payload['id']}:{info.delivery_id.strip()}"] if info.delivery_id else []
         return [order_version_key(self.order_version(payload), info.topic)]
 
     def named_shop(self, payload) -> str | None:
@@ -266,24 +268,41 @@ class WooCommerceAdapter:
         return NOTE_ONLY
 
     def write_back(self, *, http, store: StoreContext, order: dict, shipment: ShipmentToWrite) -> WriteBackResult:
-        order_id = order["store_order_id"]
         state = dict(store.adapter_state or {})
         mechanism = state.get("tracking_mechanism")
         new_state = None
         if mechanism not in (SHIPMENT_TRACKING, NATIVE_FULFILLMENTS, NOTE_ONLY):
             mechanism = self.detect_tracking_mechanism(http, store)
             new_state = dict(state, tracking_mechanism=mechanism)
+        try:
+            return self._write_tracking(http, store, order, shipment, mechanism, new_state)
+        except _MechanismGone:
+            # The plugin was removed (or the site changed) since the method was detected: detect it again.
+            detected = self.detect_tracking_mechanism(http, store)
+            return self._write_tracking(http, store, order, shipment, detected,
+                                        dict(state, tracking_mechanism=detected, tracking_redetected_from=mechanism))
+
+    def _list(self, http, store: StoreContext, path: str, operation: str):
+        response = self._request(http, store, "GET", path, operation, ok=(200, 404))
+        if response.status_code == 404:
+            raise _MechanismGone(operation)
+        return self._json(response, operation)
+
+    def _write_tracking(self, http, store: StoreContext, order: dict, shipment: ShipmentToWrite, mechanism: str,
+                        new_state: dict | None) -> WriteBackResult:
+        order_id = order["store_order_id"]
         details = {"mechanism": mechanism}
         number = shipment.tracking_number
 
         outcome, tracking_id = "already_present", None
         if mechanism == SHIPMENT_TRACKING:
             path = f"/wc-shipment-tracking/v3/orders/{order_id}/shipment-trackings"
-            current = self._json(self._request(http, store, "GET", path, "listTrackings"), "listTrackings")
+            current = self._list(http, store, path, "listTrackings")
             found = next((t for t in current or [] if t.get("tracking_number") == number), None)
             if found is None:
                 body = {"tracking_number": number, "custom_tracking_provider": shipment.carrier or "Carrier",
-                        "custom_tracking_link": _tracking_link_template(shipment.tracking_url, number)}
+                        # The literal address: the plugin's current builds show this field as it is.
+                        "custom_tracking_link": shipment.tracking_url or ""}
                 created = self._json(self._request(http, store, "POST", path, "createTracking", json=body),
                                      "createTracking")
                 outcome, tracking_id = "created", (created or {}).get("tracking_id")
@@ -293,7 +312,7 @@ class WooCommerceAdapter:
             pass  # another parcel of items already fulfilled: the note below records its number
         elif mechanism == NATIVE_FULFILLMENTS:
             path = f"/wc/v3/orders/{order_id}/fulfillments"
-            current = self._json(self._request(http, store, "GET", path, "listFulfillments"), "listFulfillments")
+            current = self._list(http, store, path, "listFulfillments")
             found = next((f for f in current or [] if _meta(f, "_tracking_number") == number), None)
             if found is None:
                 items = [{"item_id": int(l["line_id"]), "qty": int(l["quantity"])} for l in _shipped_lines(
@@ -332,6 +351,10 @@ class WooCommerceAdapter:
         return WriteBackResult(outcome, tracking_id, details, adapter_state=new_state)
 
 
+class _MechanismGone(Exception):
+    """The remembered tracking API answered 404: its plugin is gone."""
+
+
 def _meta(obj: dict, key: str):
     for entry in obj.get("meta_data") or []:
         if entry.get("key") == key:
@@ -343,13 +366,6 @@ def _shipped_lines(order: dict, store_line_ids: list[str] | None) -> list[dict]:
     wanted = set(store_line_ids) if store_line_ids else None
     return [l for l in order.get("lines") or [] if l.get("quantity", 0) > 0
             and (wanted is None or l["line_id"] in wanted)]
-
-
-def _tracking_link_template(url: str | None, number: str) -> str:
-    """Shipment Tracking runs the link through sprintf: '%1$s' is the number, a bare '%' must be doubled."""
-    if not url:
-        return ""
-    return url.replace("%", "%%").replace(number, "%1$s")
 
 
 def _seconds(value, default: float) -> float:

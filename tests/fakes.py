@@ -337,7 +337,7 @@ class FakeWoo:
                 return 404, {}, json.dumps({"code": "rest_no_route"})
             items = self.trackings.setdefault(int(m.group(1)), [])
             if request.method == "POST":
-                link = body.get("custom_tracking_link", "").replace("%1$s", body["tracking_number"]).replace("%%", "%")
+                link = body.get("custom_tracking_link", "")  # shown as sent (the plugin's current builds)
                 items.append({"tracking_id": f"{len(items) + 1:032x}", "tracking_number": body["tracking_number"],
                               "tracking_provider": body.get("custom_tracking_provider"), "tracking_link": link})
                 return 201, {}, json.dumps(items[-1])

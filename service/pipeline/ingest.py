@@ -16,7 +16,7 @@ from adapters.base import (ORDER_CHANGED_EVENT, ORDER_DELETED_EVENT, ORDER_EVENT
 from service.intake import json_body
 from service.canonical import CanonicalOrderError
 from service.jobs.order_lock import order_lock
-from service.jobs.outcomes import RetryLater
+from service.jobs.outcomes import NeedsHuman, RetryLater
 from service.jobs.queue import enqueue
 from service.storage.models import Order, Store, WebhookEvent
 from service.pipeline import after_submission, privacy
@@ -87,9 +87,13 @@ def process_event(session: Session, *, event_id: int, runtime=None) -> str:
             event.note = str(exc)
         else:
             event.subject_id = store_order_id
-            with _order_locked(session, store_id=store.id, store_order_id=store_order_id):
-                return _finish(session, event, store,
-                               apply_deletion(session, store=store, store_order_id=store_order_id))
+            if not _still_deleted(session, adapter=adapter, store=store, store_order_id=store_order_id,
+                                  runtime=runtime):
+                outcome = "ignored: the store order is no longer deleted (restored since, or a replay)"
+            else:
+                with _order_locked(session, store_id=store.id, store_order_id=store_order_id):
+                    return _finish(session, event, store,
+                                   apply_deletion(session, store=store, store_order_id=store_order_id))
     elif kind == PRIVACY_EVENT:
         request = adapter.privacy_request(event.topic, json_body.loads(event.raw_body))
         if request.action == "redact_shop":
@@ -211,6 +215,24 @@ def apply_deletion(session: Session, *, store: Store, store_order_id: str) -> st
     if order.cancelled:
         return "unchanged"
     return apply_order(session, store=store, canonical=dict(order.canonical, cancelled=True))
+
+
+def _still_deleted(session: Session, *, adapter, store: Store, store_order_id: str, runtime) -> bool:
+    """Whether the store still has the order deleted (trashed), as its API says now.
+
+    A deletion names the order only (WooCommerce: {"id": N}), so one trashing looks like the next and a
+    captured delivery could be sent again after a restore: each delivery is applied only if the store agrees.
+    Where the order cannot be read (no credentials, gone for good), the delivery's word stands.
+    """
+    if runtime is None:
+        return True
+    context = store_context(store, runtime)
+    session.commit()  # no transaction stays open across the store call
+    try:
+        payload = adapter.fetch_order(http=runtime.http, store=context, store_order_id=store_order_id)
+        return bool(adapter.normalize(payload, topic=adapter.poll_topic or "")["cancelled"])
+    except (NotSupported, NeedsHuman, ValueError, CanonicalOrderError):
+        return True
 
 
 def _read_changed_order(session: Session, *, adapter, store: Store, payload, runtime) -> dict:

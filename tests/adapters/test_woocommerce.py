@@ -7,7 +7,7 @@ import pytest
 import responses
 
 from adapters.base import ShipmentToWrite, StoreContext, b64_hmac_sha256
-from adapters.woocommerce import WooCommerceAdapter, _tracking_link_template
+from adapters.woocommerce import WooCommerceAdapter
 from service.jobs.outcomes import NeedsHuman, RetryLater
 from service.outbound_http import OutboundHttp
 from tests.conftest import SHOPIFY_SAMPLES, woo_order
@@ -68,11 +68,6 @@ def test_domain_normalization():
     assert ADAPTER.normalize_domain("shop.example.com") == "shop.example.com"
 
 
-def test_tracking_link_template_escapes_for_sprintf():
-    assert _tracking_link_template("https://t.example/?id=AB1&x=50%25", "AB1") == "https://t.example/?id=%1$s&x=50%%25"
-    assert _tracking_link_template(None, "AB1") == ""
-
-
 def _order():
     return ADAPTER.normalize(woo_order(), topic="order.created")
 
@@ -85,7 +80,8 @@ def test_shipment_tracking_mechanism_attaches_then_notes_then_completes():
     (tracking,) = woo.trackings[4821]
     assert tracking["tracking_link"] == SHIPMENT.tracking_url and tracking["tracking_provider"] == "YunExpress"
     posted = woo.calls("POST", "shipment-trackings")[0][3]
-    assert posted["custom_tracking_link"] == "https://www.yuntrack.com/parcelTracking?id=%1$s"
+    # Issue 23 (7): the literal address; a '%1$s' placeholder was shown to customers verbatim.
+    assert posted["custom_tracking_link"] == SHIPMENT.tracking_url and "%" not in posted["custom_tracking_link"]
     (note,) = woo.notes[4821]
     assert note["customer_note"] is False and "YT2612345678901234" in note["note"]
     writes = [(m, p) for m, p, _q, _b in woo.requests if m in ("POST", "PUT")]
@@ -206,3 +202,15 @@ def test_malformed_source_header_is_401_and_admin_url_400(client):
     from tests.conftest import admin_headers
     res = client.post("/admin/stores", headers=admin_headers(), json={"platform": "woocommerce", "site_url": ":A"})
     assert res.status_code == 400 and res.get_json()["error"]["code"] == "validation_error"
+
+
+@responses.activate
+def test_a_removed_tracking_plugin_is_detected_again_not_held():
+    """Issue 23 (9): the method was detected once; a removed plugin then gave 404s and held every order."""
+    woo = FakeWoo(responses.mock, mechanism="native_fulfillments")  # Shipment Tracking was uninstalled
+    store = StoreContext(**{**STORE.__dict__, "adapter_state": {"tracking_mechanism": "shipment_tracking"}})
+    result = ADAPTER.write_back(http=HTTP, store=store, order=_order(), shipment=SHIPMENT)
+    assert result.outcome == "created" and result.details["mechanism"] == "native_fulfillments"
+    assert result.adapter_state["tracking_mechanism"] == "native_fulfillments"
+    assert result.adapter_state["tracking_redetected_from"] == "shipment_tracking"
+    assert len(woo.fulfillments[4821]) == 1

@@ -11,7 +11,7 @@ from service.storage.models import Job, Store
 from service.pipeline.polling import poll_store
 from service.timeutil import utcnow
 from service.jobs.worker import beat
-from tests.conftest import admin_headers, post_cj, post_woo, run_jobs, the_order, woo_order
+from tests.conftest import admin_headers, compact, post_cj, post_woo, run_jobs, the_order, woo_order
 from tests.fakes import FakeCj, FakeWoo
 from tests.pipeline.test_full_path import cj_ships, logistic_message
 
@@ -145,15 +145,43 @@ def test_poll_jobs_are_queued_for_active_stores_of_every_platform(client, woo_st
 @responses.activate
 def test_order_deleted_cancels_and_order_restored_brings_it_back(client, woo_store, runtime, session_factory):
     cj = FakeCj(responses.mock)
+    woo = FakeWoo(responses.mock, orders=[woo_order(status="trash")])
     post_woo(client, woo_order(status="on-hold"))
     run_jobs(runtime)
     post_woo(client, {"id": 4821}, topic="order.deleted")
     run_jobs(runtime)
     assert the_order(session_factory).state == "cancelled"
     woo_catalog(client, woo_store["id"])
+    woo.orders[4821].update(status="processing")
     post_woo(client, woo_order(status="processing", date_modified_gmt="2026-11-29T08:00:00"), topic="order.restored")
     run_jobs(runtime)
     assert the_order(session_factory).state == "paid" and len(cj.ops("createOrderV2")) == 1
+
+
+@responses.activate
+def test_trash_restore_trash_cancels_twice_and_a_replayed_deletion_does_nothing(client, woo_store, runtime,
+                                                                                session_factory):
+    """Issue 23 (9): order.deleted was deduplicated forever per order, so the second trashing was ignored."""
+    FakeCj(responses.mock)
+    woo = FakeWoo(responses.mock, orders=[woo_order(status="trash")])
+    post_woo(client, woo_order(status="on-hold"))
+    run_jobs(runtime)
+    deletion = compact({"id": 4821})
+    post_woo(client, raw=deletion, topic="order.deleted")
+    run_jobs(runtime)
+    assert the_order(session_factory).state == "cancelled"
+    woo.orders[4821].update(status="on-hold")
+    post_woo(client, woo_order(status="on-hold", date_modified_gmt="2026-11-29T08:00:00"), topic="order.restored")
+    run_jobs(runtime)
+    assert the_order(session_factory).state != "cancelled"
+    # The same signed body, sent again while the order is restored (a replay): the store says no.
+    assert post_woo(client, raw=deletion, topic="order.deleted").get_json()["data"]["status"] == "accepted"
+    run_jobs(runtime)
+    assert the_order(session_factory).state != "cancelled"
+    woo.orders[4821].update(status="trash")  # trashed again for real
+    post_woo(client, raw=deletion, topic="order.deleted")
+    run_jobs(runtime)
+    assert the_order(session_factory).state == "cancelled"
 
 
 @responses.activate
