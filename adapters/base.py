@@ -80,6 +80,7 @@ class StoreAdapter(Protocol):
     domain_is_platform_host: bool  # the store's domain is the platform's own host (no address check needed)
     supports_polling: bool  # list_changed_orders works (a safety net for platforms that drop webhooks)
     poll_topic: str | None  # the topic a polled order state is processed under
+    cj_platform: str  # createOrderV2 `platform`, spelled as CJ's list spells it (cj-api.md, Appendix 3)
 
     def identify(self, headers: Mapping[str, str]) -> DeliveryInfo:
         """Read store, topic and delivery id from the delivery headers."""

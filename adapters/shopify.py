@@ -12,14 +12,17 @@ from adapters.base import (IGNORED_EVENT, ORDER_CHANGED_EVENT, ORDER_DELETED_EVE
                            UNINSTALL_EVENT, DeliveryInfo, NotSupported, PrivacyRequest, ShipmentToWrite, StoreContext,
                            WriteBackResult, call_store_api, order_version_key, signature_matches)
 from adapters import shopify_polling
+from adapters.shopify_carriers import shopify_carrier
 from service.canonical import PAID_FINANCIAL_STATUSES, validate_canonical
 from service.jobs.outcomes import NeedsHuman, RetryLater
-from service.timeutil import parse_iso_utc
+from service.timeutil import parse_iso_utc, utcnow
 
 ORDER_TOPICS = ("orders/create", "orders/paid", "orders/updated", "orders/cancelled")
 PRIVACY_TOPICS = {"customers/redact": "redact_customer", "shop/redact": "redact_shop",
                   "customers/data_request": "report_customer"}
 FULFILLABLE_STATUSES = ("OPEN", "IN_PROGRESS")
+# Error codes (errors[].extensions.code) that say Shopify failed, not the request: worth another try.
+TRANSIENT_GRAPHQL_CODES = {"INTERNAL_SERVER_ERROR", "SERVICE_UNAVAILABLE", "TIMEOUT"}
 
 FULFILLMENT_ORDERS_QUERY = """query OrderFulfillmentOrders($orderId: ID!) {
   order(id: $orderId) {
@@ -35,6 +38,8 @@ FULFILLMENT_ORDERS_QUERY = """query OrderFulfillmentOrders($orderId: ID!) {
         id
         status
         requestStatus
+        fulfillAt
+        fulfillmentHolds { reason reasonNotes }
         assignedLocation { name location { id } }
         supportedActions { action }
         lineItems(first: 100) {
@@ -81,6 +86,7 @@ class ShopifyAdapter:
     domain_is_platform_host = True  # <shop>.myshopify.com, checked by normalize_domain
     # The safety net for a subscription Shopify removed after failed deliveries (adapters/shopify_polling.py).
     supports_polling = True
+    cj_platform = "shopify"
     poll_topic = "orders/updated"
 
     # -- inbound -------------------------------------------------------------------------------
@@ -278,6 +284,9 @@ class ShopifyAdapter:
         if errors:
             codes = sorted({str((e.get("extensions") or {}).get("code") or "error") for e in errors
                             if isinstance(e, dict)}) or ["error"]
+            if set(codes) <= TRANSIENT_GRAPHQL_CODES:
+                # Shopify's own failure inside a 200 answer: retried with back-off, like an HTTP 5xx.
+                raise RetryLater(f"Shopify {operation}: {', '.join(codes)}")
             raise NeedsHuman("writeback_rejected", f"Shopify {operation} answered errors ({', '.join(codes)}). "
                              "Resolution: fix the cause, then retry the order.")
         return body
@@ -289,7 +298,8 @@ class ShopifyAdapter:
         if not remote:
             raise NeedsHuman("writeback_rejected", f"Shopify has no order {order_gid}. Resolution: check the "
                              "store registration; the order may have been deleted.")
-        tracking = {"company": shipment.carrier, "number": shipment.tracking_number, "url": shipment.tracking_url}
+        company = shopify_carrier(shipment.carrier) or shipment.carrier
+        tracking = {"company": company, "number": shipment.tracking_number, "url": shipment.tracking_url}
         tracking = {k: v for k, v in tracking.items() if v}
 
         # What this tracking number already fulfilled, per line: a write-back that failed half-way (one
@@ -308,7 +318,7 @@ class ShopifyAdapter:
             # Another parcel of lines already fulfilled: every number of the group on that fulfillment.
             numbers = [n for n, _url in shipment.group_tracking] or [shipment.tracking_number]
             urls = [u for _n, u in shipment.group_tracking if u]
-            group = {"company": shipment.carrier, "numbers": numbers, "urls": urls}
+            group = {"company": company, "numbers": numbers, "urls": urls}
             updated = None
             for fulfillment_id in shipment.add_to_fulfillment_id.split(","):
                 data = self._graphql(http, store, TRACKING_UPDATE_MUTATION, {
@@ -343,8 +353,8 @@ class ShopifyAdapter:
         if not by_location:
             if with_number:
                 return WriteBackResult("already_present", ",".join(f["id"] for f in with_number))
-            return WriteBackResult("nothing_to_fulfill", None,
-                                   {"message": "no open fulfillment order has these lines left to fulfil"})
+            # Never "done" without the tracking in the store: say why nothing can take it now.
+            raise _why_no_fulfillment_order_takes(remote, set(line_quantities), shipment.tracking_number)
         created = [f["id"] for f in with_number]
         for groups in by_location.values():
             variables = {"fulfillment": {"notifyCustomer": True, "trackingInfo": tracking,
@@ -369,6 +379,48 @@ def _shipped_quantities(order: dict, store_line_ids: list[str] | None) -> dict[s
         gid = line.get("line_ref") or f"gid://shopify/LineItem/{line['line_id']}"
         out[gid] = out.get(gid, 0) + int(line["quantity"])
     return out
+
+
+def _why_no_fulfillment_order_takes(remote: dict, line_gids: set[str], number: str) -> Exception:
+    """The retry or hold for lines that no fulfillment order can take tracking for now."""
+    holding = []
+    for fo in (remote.get("fulfillmentOrders") or {}).get("nodes") or []:
+        if any((n.get("lineItem") or {}).get("id") in line_gids and int(n.get("remainingQuantity") or 0) > 0
+               for n in (fo.get("lineItems") or {}).get("nodes") or []):
+            holding.append(fo)
+    for fo in holding:
+        if fo.get("status") == "SCHEDULED":
+            # A pre-order or a subscription: it opens by itself at fulfillAt.
+            wait = 3600.0
+            try:
+                wait = max(60.0, (parse_iso_utc(fo.get("fulfillAt")) - utcnow()).total_seconds())
+            except (TypeError, ValueError):
+                pass
+            return RetryLater(f"Shopify fulfillment order is scheduled for {fo.get('fulfillAt')}; tracking {number} "
+                              "is written then", retry_after=wait, count_attempt=False)
+    for fo in holding:
+        if fo.get("status") == "ON_HOLD":
+            why = "; ".join(f"{h.get('reason')}" + (f": {h.get('reasonNotes')}" if h.get("reasonNotes") else "")
+                            for h in fo.get("fulfillmentHolds") or []) or "no reason given"
+            return NeedsHuman("fulfillment_on_hold", f"Shopify has this order's fulfillment on hold ({why}), so "
+                              f"tracking {number} cannot be added. Resolution: release the hold in Shopify admin "
+                              "(the order → Release fulfillment), then POST /admin/orders/<id>/retry.")
+    for fo in holding:
+        if fo.get("status") in FULFILLABLE_STATUSES:
+            location = (fo.get("assignedLocation") or {}).get("name") or "another location"
+            return NeedsHuman("fulfillment_not_assigned", f"this order's items are assigned to {location}, which "
+                              f"this app cannot fulfil (another fulfillment service or app, or a location outside "
+                              f"its scopes), so tracking {number} cannot be added. Resolution: move the items to "
+                              "a location you fulfil yourself, or give the app the "
+                              "write_merchant_managed_fulfillment_orders scope, then POST /admin/orders/<id>/retry.")
+    if holding:
+        statuses = ", ".join(sorted({str(fo.get("status")) for fo in holding}))
+        return NeedsHuman("writeback_rejected", f"Shopify's fulfillment orders for these items are {statuses}, so "
+                          f"tracking {number} cannot be added. Resolution: check the order in Shopify admin, then "
+                          "POST /admin/orders/<id>/retry.")
+    return NeedsHuman("writeback_rejected", f"Shopify shows these items fulfilled already, without tracking {number} "
+                      "(fulfilled in Shopify admin or by another app). Resolution: add the number to that "
+                      "fulfillment in Shopify admin, then POST /admin/orders/<id>/retry (it then finds it there).")
 
 
 def _raise_user_errors(payload: dict, operation: str) -> None:

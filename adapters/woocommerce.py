@@ -47,6 +47,7 @@ class WooCommerceAdapter:
     domain_is_platform_host = False  # the merchant's own site
     supports_polling = True
     poll_topic = "order.updated"
+    cj_platform = "Woocommerce"  # sic: CJ's list capitalises it so
 
     # -- inbound -------------------------------------------------------------------------------
     def identify(self, headers: Mapping[str, str]) -> DeliveryInfo:

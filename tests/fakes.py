@@ -201,6 +201,7 @@ class FakeShopify:
         self.throttle_next = 0
         self.fail_creates: set[int] = set()  # these fulfillmentCreate calls (1 = the first) answer HTTP 500
         self.create_calls = 0
+        self.fail_graphql: list[dict] = []  # answers (200, with errors) given to the next requests, in order
         self.polled_orders: list[dict] = []  # GraphQL Order nodes the orders(query: updated_at…) poll returns
         data = copy.deepcopy(SHOPIFY_SAMPLES["shopify_graphql_fulfillment_orders_query"]["response"]["data"])
         self.order = data["order"]
@@ -218,6 +219,8 @@ class FakeShopify:
         body = json.loads(request.body)
         assert request.headers["X-Shopify-Access-Token"] == "shpat_EXAMPLE_NOT_REAL"
         self.requests.append(body)
+        if self.fail_graphql:
+            return 200, {}, json.dumps(self.fail_graphql.pop(0))
         if self.throttle_next:
             self.throttle_next -= 1
             return 200, {}, json.dumps(SHOPIFY_SAMPLES["shopify_graphql_throttled_response"])

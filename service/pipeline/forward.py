@@ -14,6 +14,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from adapters import get_adapter
 from service.cj.errors import (AUTH, EXISTS, INSUFFICIENT_BALANCE_CODES, NEEDS_HUMAN, POINTS_EXHAUSTED, RATE_LIMITED,
                                CjApiError, CjTransportError, retry_if_transient)
 from service.cj.order_ids import cj_ids
@@ -540,7 +541,7 @@ def build_create_request(*, order: Order, store: Store, mapped: list[mapping.Map
         "remark": f"Store order {order.canonical.get('name') or order.platform_order_id}",
         "logisticName": choice.logistic_name,
         "fromCountryCode": from_country,
-        "platform": store.platform,
+        "platform": get_adapter(store.platform).cj_platform,
         "payType": PAY_IN_CREATE if pay_in_create else CREATE_ONLY,
         "shopLogisticsType": 2,
         "products": [],

@@ -115,11 +115,46 @@ def test_write_back_only_fulfils_the_lines_cj_shipped():
 
 
 @responses.activate
-def test_closed_fulfillment_orders_mean_nothing_to_fulfil():
+@pytest.mark.parametrize("status,actions,reason,needle", [
+    ("CLOSED", ["CREATE_FULFILLMENT"], "writeback_rejected", "are CLOSED"),
+    ("ON_HOLD", ["RELEASE_HOLD"], "fulfillment_on_hold", "on hold (AWAITING_PAYMENT: waiting for the bank)"),
+    ("OPEN", ["REQUEST_FULFILLMENT"], "fulfillment_not_assigned", "assigned to Main Warehouse"),
+])
+def test_fulfillment_orders_that_cannot_take_tracking_hold_with_the_reason(status, actions, reason, needle):
+    """Issue 23 (5): these were answered "nothing to fulfill" and the order was marked fulfilled, no tracking."""
     shop = FakeShopify(responses.mock)
+    fo = shop.order["fulfillmentOrders"]["nodes"][0]
+    fo.update(status=status, supportedActions=[{"action": a} for a in actions],
+              fulfillmentHolds=[{"reason": "AWAITING_PAYMENT", "reasonNotes": "waiting for the bank"}])
+    fo["assignedLocation"]["name"] = "Main Warehouse"
+    with pytest.raises(NeedsHuman) as err:
+        ADAPTER.write_back(http=OutboundHttp(timeout=5), store=STORE, order=_canonical(), shipment=SHIPMENT)
+    assert err.value.reason == reason and needle in str(err.value) and "Resolution:" in str(err.value)
+    assert SHIPMENT.tracking_number in str(err.value) and shop.operations("CreateFulfillment") == []
+
+
+@responses.activate
+def test_a_scheduled_fulfillment_order_is_written_when_it_opens():
+    from datetime import timedelta
+    from service.timeutil import utcnow
+    shop = FakeShopify(responses.mock)
+    opens = utcnow() + timedelta(days=2)
+    shop.order["fulfillmentOrders"]["nodes"][0].update(status="SCHEDULED", fulfillAt=opens.strftime(
+        "%Y-%m-%dT%H:%M:%SZ"), supportedActions=[{"action": "MARK_AS_OPEN"}])
+    with pytest.raises(RetryLater) as later:
+        ADAPTER.write_back(http=OutboundHttp(timeout=5), store=STORE, order=_canonical(), shipment=SHIPMENT)
+    assert later.value.retry_after == pytest.approx(2 * 86400, abs=120) and later.value.count_attempt is False
+
+
+@responses.activate
+def test_items_fulfilled_elsewhere_without_our_number_are_not_taken_for_done():
+    shop = FakeShopify(responses.mock)
+    for node in shop.order["fulfillmentOrders"]["nodes"][0]["lineItems"]["nodes"]:
+        node["remainingQuantity"] = 0
     shop.order["fulfillmentOrders"]["nodes"][0]["status"] = "CLOSED"
-    result = ADAPTER.write_back(http=OutboundHttp(timeout=5), store=STORE, order=_canonical(), shipment=SHIPMENT)
-    assert result.outcome == "nothing_to_fulfill" and shop.operations("CreateFulfillment") == []
+    with pytest.raises(NeedsHuman) as err:
+        ADAPTER.write_back(http=OutboundHttp(timeout=5), store=STORE, order=_canonical(), shipment=SHIPMENT)
+    assert "fulfilled already, without tracking" in str(err.value)
 
 
 @responses.activate

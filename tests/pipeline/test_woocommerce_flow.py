@@ -37,7 +37,7 @@ def test_woo_order_to_cj_to_tracking_to_completed(client, woo_store, runtime, se
     run_jobs(runtime)
     (create,) = cj.ops("createOrderV2")
     body = create[1]
-    assert body["orderNumber"] == f"CJB{woo_store['id']}-4821" and body["platform"] == "woocommerce"
+    assert body["orderNumber"] == f"CJB{woo_store['id']}-4821" and body["platform"] == "Woocommerce"  # CJ's spelling
     assert body["shippingCountryCode"] == "DE" and body["shippingCountry"] == "DE"
     assert body["shippingCustomerName"] == "Jonas Becker" and body["shippingZip"] == "04109"
     assert body["shippingProvince"] == "Leipzig"  # no state in the address: the city stands in

@@ -105,3 +105,76 @@ def test_a_write_back_that_failed_half_way_is_finished_on_retry(client, shopify_
     post_cj(client, logistic_message(order.cj_order_id, message_id="again"))
     run_jobs(runtime)
     assert len(shop.fulfillments) == 2 and len(shop.operations("CreateFulfillment")) == 3  # one of them failed
+
+
+@responses.activate
+def test_a_second_number_on_a_two_location_order_updates_each_fulfillment_once(client, shopify_store, runtime,
+                                                                                 session_factory):
+    """Issue 23 (9): the extra number went out as one update naming both fulfillment ids joined by a comma."""
+    cj = FakeCj(responses.mock)
+    shop = FakeShopify(responses.mock)
+    _split_over_two_locations(shop)
+    place_mapped_order(client, runtime, shopify_store["id"])
+    order = the_order(session_factory)
+    cj_ships(client, cj, order)
+    run_jobs(runtime)
+    assert len(shop.fulfillments) == 2
+    cj_ships(client, cj, order, tracking="9400111899562345678901", message_id="m-second")
+    run_jobs(runtime)
+    ids = [u["variables"]["fulfillmentId"] for u in shop.operations("UpdateTracking")]
+    assert ids == ["gid://shopify/Fulfillment/1", "gid://shopify/Fulfillment/2"]
+    assert all("," not in i for i in ids)
+    assert all(f["trackingInfo"][0]["numbers"] == ["CJPKD0000000001US", "9400111899562345678901"]
+               for f in shop.fulfillments)
+
+
+@responses.activate
+def test_shopify_failing_inside_a_200_answer_is_retried_not_held(client, shopify_store, runtime, session_factory):
+    """Issue 23 (8): INTERNAL_SERVER_ERROR in a 200 answer held the order for a human."""
+    cj = FakeCj(responses.mock)
+    shop = FakeShopify(responses.mock)
+    place_mapped_order(client, runtime, shopify_store["id"])
+    shop.fail_graphql = [{"errors": [{"message": "Internal error. Looks like something went wrong on our end.",
+                                      "extensions": {"code": "INTERNAL_SERVER_ERROR",
+                                                     "requestId": "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"}}]}]
+    cj_ships(client, cj, the_order(session_factory))
+    run_jobs(runtime)
+    assert the_order(session_factory).state == "shipped"  # not held: the write-back waits for its retry
+    _make_due(session_factory)
+    run_jobs(runtime)
+    assert the_order(session_factory).state == "fulfilled" and len(shop.fulfillments) == 1
+
+
+@responses.activate
+def test_a_graphql_error_about_the_request_still_holds_with_a_resolution(client, shopify_store, runtime,
+                                                                       session_factory):
+    cj = FakeCj(responses.mock)
+    shop = FakeShopify(responses.mock)
+    place_mapped_order(client, runtime, shopify_store["id"])
+    shop.fail_graphql = [{"errors": [{"message": "Access denied for fulfillmentOrders field.",
+                                      "extensions": {"code": "ACCESS_DENIED"}}]}]
+    cj_ships(client, cj, the_order(session_factory))
+    run_jobs(runtime)
+    order = the_order(session_factory)
+    assert order.state == "held" and "ACCESS_DENIED" in order.hold_detail and "Resolution:" in order.hold_detail
+
+
+@responses.activate
+def test_a_fulfillment_on_hold_in_shopify_is_never_marked_fulfilled_here(client, shopify_store, runtime,
+                                                                       session_factory):
+    """Issue 23 (5): the order became "fulfilled" here while Shopify had no tracking on it."""
+    cj = FakeCj(responses.mock)
+    shop = FakeShopify(responses.mock)
+    place_mapped_order(client, runtime, shopify_store["id"])
+    fo = shop.order["fulfillmentOrders"]["nodes"][0]
+    fo.update(status="ON_HOLD", supportedActions=[{"action": "RELEASE_HOLD"}],
+              fulfillmentHolds=[{"reason": "HIGH_RISK_OF_FRAUD", "reasonNotes": None}])
+    cj_ships(client, cj, the_order(session_factory))
+    run_jobs(runtime)
+    order = the_order(session_factory)
+    assert order.state == "held" and order.hold_reason == "fulfillment_on_hold"
+    assert "HIGH_RISK_OF_FRAUD" in order.hold_detail and shop.fulfillments == []
+    fo.update(status="OPEN", supportedActions=[{"action": "CREATE_FULFILLMENT"}], fulfillmentHolds=[])
+    client.post(f"/admin/orders/{order.id}/retry", headers=admin_headers())
+    run_jobs(runtime)
+    assert the_order(session_factory).state == "fulfilled" and len(shop.fulfillments) == 1
