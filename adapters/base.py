@@ -6,7 +6,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Mapping, Protocol
+from typing import Callable, Mapping, Protocol
 
 import requests
 from itsdangerous.signer import HMACAlgorithm
@@ -46,6 +46,9 @@ class StoreContext:
     credentials: dict
     api_version: str
     adapter_state: dict = field(default_factory=dict)  # facts the adapter learned about this store
+    # For stores whose token comes from a grant: token_source() → the current token; token_source(rejected=t)
+    # after the API refused t. None: the credentials hold the token itself.
+    token_source: Callable[..., str] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,10 @@ class StoreAdapter(Protocol):
 
     def order_version(self, payload: dict) -> str:
         """'<order id>:<modified time>': one state of one order, for matching polls to webhooks."""
+
+    def request_access_token(self, http, *, domain: str, api_base_url: str | None, client_id: str,
+                             client_secret: str) -> tuple[str, int]:
+        """(token, seconds it lasts) from the platform's client-credentials grant; NotSupported if none."""
 
     def fetch_order(self, *, http, store: StoreContext, store_order_id: str) -> dict:
         """The order's current payload from the store's API (for payloads that arrive incomplete)."""

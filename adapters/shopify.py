@@ -174,6 +174,30 @@ class ShopifyAdapter:
             pass
         return f"{payload.get('id')}:{updated}"
 
+    def request_access_token(self, http, *, domain: str, api_base_url: str | None, client_id: str,
+                             client_secret: str) -> tuple[str, int]:
+        """The client-credentials grant of a Dev Dashboard app owned by the merchant (tokens last ~24 h)."""
+        base = (api_base_url or f"https://{domain}").rstrip("/")
+        response = call_store_api(
+            http, "POST", f"{base}/admin/oauth/access_token", platform="Shopify", operation="accessTokenGrant",
+            default_retry_after=5.0, ok=(200, 400),
+            auth_resolution="check the app's client id and client secret, and that the app is installed on "
+                            "this store, then PATCH /admin/stores/<id> with api_credentials {client_id, "
+                            "client_secret} and retry the order.",
+            data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": client_secret},
+            headers={"Accept": "application/json"})
+        if response.status_code == 400:  # OAuth's answer to a wrong client id or secret (invalid_client)
+            raise NeedsHuman("store_auth_failed", "Shopify refused the client-credentials grant (HTTP 400). "
+                             "Resolution: check the app's client id and client secret, and that the app is "
+                             "installed on this store, then PATCH /admin/stores/<id> with api_credentials "
+                             "{client_id, client_secret} and retry the order.")
+        try:
+            body = response.json()
+            token, expires_in = str(body["access_token"]), int(body.get("expires_in") or 86399)
+        except (ValueError, KeyError, TypeError):
+            raise RetryLater("Shopify accessTokenGrant: the answer holds no access token") from None
+        return token, expires_in
+
     def changed_order_id(self, payload: dict) -> str:
         edit = payload.get("order_edit") if isinstance(payload, dict) else None
         if not isinstance(edit, dict) or edit.get("order_id") in (None, ""):
@@ -260,19 +284,29 @@ class ShopifyAdapter:
     def _graphql_body(self, http, store: StoreContext, query: str, variables: dict, operation: str) -> dict:
         """The whole answer (data and extensions, such as the query cost) once no error is in it."""
         base = (store.api_base_url or f"https://{store.domain}").rstrip("/")
-        token = store.credentials.get("access_token")
+        token = store.token_source() if store.token_source else store.credentials.get("access_token")
         if not token:
             raise NeedsHuman("store_credentials_missing",
                              f"store {store.domain} has no Admin API access token. Resolution: "
-                             "PATCH /admin/stores/<id> with api_credentials.access_token, then retry the order.")
-        response = call_store_api(
-            http, "POST", f"{base}/admin/api/{store.api_version}/graphql.json", platform="Shopify",
-            operation=operation, default_retry_after=2.0,
-            auth_resolution="check the access token and its scopes (read_orders, "
-                            "write_merchant_managed_fulfillment_orders), update it with PATCH /admin/stores/<id>, "
-                            "then retry the order.",
-            json={"query": query, "variables": variables},
-            headers={"X-Shopify-Access-Token": token, "Content-Type": "application/json"})
+                             "PATCH /admin/stores/<id> with api_credentials.access_token (or client_id and "
+                             "client_secret of a Dev Dashboard app), then retry the order.")
+
+        def send(token: str):
+            return call_store_api(
+                http, "POST", f"{base}/admin/api/{store.api_version}/graphql.json", platform="Shopify",
+                operation=operation, default_retry_after=2.0,
+                auth_resolution="check the app's credentials and its scopes (read_orders, "
+                                "write_merchant_managed_fulfillment_orders), update them with PATCH "
+                                "/admin/stores/<id>, then retry the order.",
+                json={"query": query, "variables": variables},
+                headers={"X-Shopify-Access-Token": token, "Content-Type": "application/json"})
+        try:
+            response = send(token)
+        except NeedsHuman as exc:
+            if exc.reason != "store_auth_failed" or store.token_source is None:
+                raise
+            # A granted token expired early or was revoked: one new grant, one more try.
+            response = send(store.token_source(rejected=token))
         try:
             body = response.json()
         except ValueError:

@@ -20,6 +20,10 @@ class StoreCreateSchema(Schema):
     api_base_url = fields.Url(require_tld=False, allow_none=True, schemes={"http", "https"})
 
     @validates_schema
+    def _credentials(self, data, **_kwargs):
+        _check_credentials(data.get("api_credentials"))
+
+    @validates_schema
     def _one_domain(self, data, **_kwargs):
         if not (data.get("shop_domain") or data.get("site_url")):
             raise ValidationError("give shop_domain (Shopify) or site_url (WooCommerce)", "shop_domain")
@@ -28,9 +32,25 @@ class StoreCreateSchema(Schema):
             raise ValidationError("the Shopify app's client secret is required", "webhook_secret")
 
 
+def _check_credentials(credentials: dict | None) -> None:
+    """A client-credentials app needs both halves; the grant's own bookkeeping is never set by hand."""
+    credentials = credentials or {}
+    if bool(credentials.get("client_id")) != bool(credentials.get("client_secret")):
+        raise ValidationError("give both client_id and client_secret (a Dev Dashboard app), or neither",
+                              "api_credentials")
+    internal = sorted(k for k in credentials if k in ("granted_access_token", "granted_expires_at",
+                                                      "grant_started_at"))
+    if internal:
+        raise ValidationError(f"{', '.join(internal)} are kept by the service, not set", "api_credentials")
+
+
 class StoreUpdateSchema(Schema):
     class Meta:
         unknown = RAISE
+
+    @validates_schema
+    def _credentials(self, data, **_kwargs):
+        _check_credentials(data.get("api_credentials"))
 
     name = fields.String(validate=validate.Length(max=255), allow_none=True)
     webhook_secret = fields.String(validate=validate.Length(min=8, max=500))

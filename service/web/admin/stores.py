@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from adapters import get_adapter
 from service.jobs.queue import enqueue
 from service.outbound_http import url_problem
+from service.pipeline import store_tokens
 from service.pipeline.polling import webhook_health
 from service.storage.models import Store
 from service.timeutil import iso, utcnow
@@ -28,7 +29,7 @@ def _store_json(store: Store) -> dict:
     creds = runtime().box.open_json(store.credentials_enc)
     return {"id": store.id, "platform": store.platform, "domain": store.domain, "name": store.name,
             "active": store.active, "api_base_url": store.api_base_url,
-            "api_credentials_set": sorted(creds.keys()),
+            "api_credentials_set": sorted(k for k in creds if k not in store_tokens.INTERNAL_KEYS),
             "has_previous_webhook_secret": store.previous_webhook_secret_enc is not None,
             "previous_webhook_secret_until": iso(store.previous_webhook_secret_until),
             "webhook_url": _webhook_url(store.platform),
