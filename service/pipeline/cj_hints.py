@@ -22,6 +22,7 @@ from service.jobs.order_lock import order_lock
 from service.jobs.outcomes import RetryLater
 from service.jobs.queue import enqueue
 from service.storage.models import Order, WebhookEvent
+from service.pipeline import cj_order_parts
 from service.pipeline.cj_updates import READ_JOB, apply_cj_read, request_reads
 from service.pipeline.order_state import note
 from service.runtime import Runtime
@@ -41,7 +42,11 @@ def apply_cj_event(session: Session, *, event_id: int, runtime: Runtime | None =
         message = json_body.loads(event.raw_body)
     except ValueError:
         message = {}
-    ids = _orders_named(session, message if isinstance(message, dict) else {})
+    message = message if isinstance(message, dict) else {}
+    ids = _orders_named(session, message)
+    params = message.get("params") if isinstance(message.get("params"), dict) else {}
+    if ids and str(message.get("type") or "").upper() == "ORDERSPLIT":
+        cj_order_parts.note_claimed_parts(session, order_ids=ids, params=params)
     request_reads(session, order_ids=ids)
     outcome = f"read requested for {len(ids)} order(s)" if ids else "no_matching_order"
     event.status = "processed"
@@ -62,7 +67,9 @@ def _orders_named(session: Session, message: dict) -> list[int]:
         ids.add(str(params["originalOrderId"]))
     if not numbers and not ids:
         return []
-    conditions = []
+    # A part CJ split out of one of our orders is named by its own id or code (LOGISTIC for that parcel).
+    of_parts = cj_order_parts.orders_with_parts(session, ids | numbers)
+    conditions = [Order.id.in_(of_parts)] if of_parts else []
     if numbers:
         conditions.append(Order.cj_order_number.in_(numbers))
     if ids:
@@ -82,9 +89,13 @@ def read_marked_orders(session: Session, *, runtime: Runtime) -> str:
         return "dry_run"
     by_id = {o.cj_order_id: o for o in marked if o.cj_order_id}
     without_id = [o for o in marked if not o.cj_order_id]
-    session.commit()
+    parts = cj_order_parts.parts_to_read(session, [o.id for o in marked])
+    session.commit()  # no transaction stays open across CJ's calls
     answers: dict[int, dict | None] = {}
+    part_answers: dict[int, dict | None] = {}
     try:
+        for part in parts:  # one detail read each: a split is rare
+            part_answers[part.id] = runtime.cj.get_order_detail(part.part_ref)
         if by_id:
             for row in runtime.cj.list_orders(sorted(by_id)):
                 order = by_id.get(cj_ids(row)[0] or "")
@@ -94,10 +105,10 @@ def read_marked_orders(session: Session, *, runtime: Runtime) -> str:
         for order in [o for o in by_id.values() if o.id not in answers] + without_id:
             answers[order.id] = runtime.cj.get_order_detail(order.cj_order_id or order.cj_order_number)
     except (CjApiError, CjTransportError) as exc:
-        _apply(session, marked, answers)  # what was read before the failure is not lost
+        _apply(session, marked, answers, parts, part_answers)  # what was read before the failure is not lost
         retry_if_transient(exc)
         raise RetryLater(f"{exc}; the marked orders are read again") from None
-    applied, busy = _apply(session, marked, answers)
+    applied, busy = _apply(session, marked, answers, parts, part_answers)
     if busy:
         # Orders another job holds stay marked and are read again in a moment (not in a tight loop).
         enqueue(session, kind=READ_JOB, payload={}, dedupe_key=READ_JOB,
@@ -107,9 +118,11 @@ def read_marked_orders(session: Session, *, runtime: Runtime) -> str:
     return f"read {len(answers)} order(s) from CJ, applied {applied}" + (f", {busy} busy" if busy else "")
 
 
-def _apply(session: Session, marked: list[Order], answers: dict[int, dict | None]) -> tuple[int, int]:
+def _apply(session: Session, marked: list[Order], answers: dict[int, dict | None], parts=(),
+           part_answers: dict[int, dict | None] | None = None) -> tuple[int, int]:
     applied = busy = 0
     engine = session.get_bind()
+    part_answers = part_answers or {}
     for order in marked:
         if order.id not in answers:
             continue
@@ -118,6 +131,10 @@ def _apply(session: Session, marked: list[Order], answers: dict[int, dict | None
                 busy += 1  # another job holds the order: it stays marked
                 continue
             session.refresh(order)
+            # The parts first: a split original may read as cancelled, which its parts explain.
+            for part in [p for p in parts if p.order_id == order.id and p.id in part_answers]:
+                session.refresh(part)
+                cj_order_parts.apply_part_read(session, order=order, part=part, data=part_answers[part.id])
             data = answers[order.id]
             if data is None:
                 order.cj_sync_requested_at = None

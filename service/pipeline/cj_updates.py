@@ -18,6 +18,7 @@ from service.jobs.outcomes import RetryLater
 from service.jobs.queue import enqueue
 from service.storage.models import Order
 from service.pipeline.order_state import CJ_PAID_STATUSES, advance, hold, note, transition
+from service.pipeline.cj_order_parts import has_confirmed_parts
 from service.pipeline.shipments import record_shipment
 from service.pipeline.tracking_urls import safe_tracking_url
 from service.pipeline.usd_amounts import CENT
@@ -74,7 +75,10 @@ def apply_cj_read(session: Session, *, order: Order, data: dict) -> str:
         if order.state in ("submitted", "held"):
             advance(session, order, "paid", reason="cj_reports_paid")
     if status == "CANCELLED" and order.state != "cancelled":
-        if order.cancelled:
+        if has_confirmed_parts(session, order.id):
+            # CJ split the order: its parts ship, the original is only their container.
+            note(session, order, "cj_split", "CJ split this order into parts, which ship on their own")
+        elif order.cancelled:
             transition(session, order, "cancelled", reason="cj_cancelled", detail="cancelled at CJ and in the store")
         else:
             hold(session, order, "cj_cancelled", "CJ cancelled its order while the store order is still open. "

@@ -230,6 +230,23 @@ class Shipment(Base):
     order: Mapped[Order] = relationship(back_populates="shipments")
 
 
+class CjOrderPart(Base):
+    """A CJ order that CJ split out of one of ours (ORDERSPLIT): read from CJ's API for its own parcel."""
+    __tablename__ = "cj_order_parts"
+    __table_args__ = (UniqueConstraint("order_id", "part_ref", name="uq_cj_order_parts_order_part"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    part_ref: Mapped[str] = mapped_column(String(64), index=True)  # CJ's orderCode (or id) of the part
+    # Set once CJ's API confirmed the part is ours (the message only claimed it).
+    confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
+    store_line_ids: Mapped[list | None] = mapped_column(JSON)  # the store lines its products are
+    cj_status: Mapped[str | None] = mapped_column(String(32))
+    tracking_number: Mapped[str | None] = mapped_column(String(100))
+    read_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
 class ExternalCall(Base):
     """What we sent to (or, in dry-run, would have sent to) CJ or a store, and what came back."""
     __tablename__ = "external_calls"
