@@ -124,9 +124,8 @@ class StoreAdapter(Protocol):
     def order_version(self, payload: dict) -> str:
         """'<order id>:<modified time>': one state of one order, for matching polls to webhooks."""
 
-    def request_access_token(self, http, *, domain: str, api_base_url: str | None, client_id: str,
-                             client_secret: str) -> tuple[str, int]:
-        """(token, seconds it lasts) from the platform's client-credentials grant; NotSupported if none."""
+    def request_access_token(self, http, *, domain: str, api_base_url: str | None, credentials: dict) -> tuple[str, int]:
+        """(token, seconds it lasts) from the platform's grant (client credentials, or a refresh token)."""
 
     def fetch_order(self, *, http, store: StoreContext, store_order_id: str) -> dict:
         """The order's current payload from the store's API (for payloads that arrive incomplete)."""

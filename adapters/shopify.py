@@ -174,8 +174,7 @@ class ShopifyAdapter:
             pass
         return f"{payload.get('id')}:{updated}"
 
-    def request_access_token(self, http, *, domain: str, api_base_url: str | None, client_id: str,
-                             client_secret: str) -> tuple[str, int]:
+    def request_access_token(self, http, *, domain: str, api_base_url: str | None, credentials: dict) -> tuple[str, int]:
         """The client-credentials grant of a Dev Dashboard app owned by the merchant (tokens last ~24 h)."""
         base = (api_base_url or f"https://{domain}").rstrip("/")
         response = call_store_api(
@@ -184,7 +183,8 @@ class ShopifyAdapter:
             auth_resolution="check the app's client id and client secret, and that the app is installed on "
                             "this store, then PATCH /admin/stores/<id> with api_credentials {client_id, "
                             "client_secret} and retry the order.",
-            data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": client_secret},
+            data={"grant_type": "client_credentials", "client_id": credentials.get("client_id"),
+                  "client_secret": credentials.get("client_secret")},
             headers={"Accept": "application/json"})
         if response.status_code == 400:  # OAuth's answer to a wrong client id or secret (invalid_client)
             raise NeedsHuman("store_auth_failed", "Shopify refused the client-credentials grant (HTTP 400). "

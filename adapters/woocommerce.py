@@ -201,8 +201,7 @@ class WooCommerceAdapter:
         except ValueError:
             raise RetryLater(f"WooCommerce {operation}: response is not JSON") from None
 
-    def request_access_token(self, http, *, domain: str, api_base_url: str | None, client_id: str,
-                             client_secret: str) -> tuple[str, int]:
+    def request_access_token(self, http, *, domain: str, api_base_url: str | None, credentials: dict) -> tuple[str, int]:
         raise NotSupported("WooCommerce stores authenticate with REST keys")
 
     def changed_order_id(self, payload: dict) -> str:

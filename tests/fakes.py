@@ -365,3 +365,80 @@ class FakeWoo:
             hook.update(body)
             return 200, {}, json.dumps(hook)
         return 404, {}, json.dumps({"code": "rest_no_route", "path": path})
+
+
+EBAY_API = "https://api.ebay.com"
+
+
+class FakeEbay:
+    """A seller's eBay: the OAuth token endpoint and the Sell Fulfillment API's orders and shipping fulfillments."""
+
+    def __init__(self, rsps: responses.RequestsMock, *, orders=None, page_size=None):
+        from tests.conftest import load_fixture
+        samples = load_fixture("ebay_samples.json")
+        self.orders: dict[str, dict] = {o["orderId"]: o for o in (orders if orders is not None else copy.deepcopy(
+            samples["ebay_getOrders_response"]["orders"]))}
+        self.page_size = page_size  # answer at most this many per page (eBay's own limit), else what is asked
+        self.fulfillments: dict[str, list[dict]] = {}
+        self.grants: list[dict] = []
+        self.valid_tokens: set[str] = set()
+        self.reject_next_call = 0  # the next API calls answer 401 (a token revoked early)
+        self.timeout_after_create = 0  # the next creates are stored, then the answer is lost
+        self.requests: list[tuple[str, str, dict]] = []
+        rsps.add_callback("POST", f"{EBAY_API}/identity/v1/oauth2/token", callback=self._token)
+        rsps.add_callback("GET", re.compile(re.escape(EBAY_API + "/sell/fulfillment/v1/") + r".*"),
+                          callback=self._api)
+        rsps.add_callback("POST", re.compile(re.escape(EBAY_API + "/sell/fulfillment/v1/") + r".*"),
+                          callback=self._api)
+
+    def _token(self, request):
+        form = {k: v[0] for k, v in parse_qs(request.body).items()}
+        assert request.headers["Authorization"].startswith("Basic ")
+        self.grants.append(form)
+        token = f"v^1.1#i^1#FAKE_ACCESS_{len(self.grants)}"
+        self.valid_tokens = {token}
+        return 200, {}, json.dumps({"access_token": token, "expires_in": 7200, "token_type": "User Access Token"})
+
+    def calls(self, method=None, path_part=""):
+        return [r for r in self.requests if (method is None or r[0] == method) and path_part in r[1]]
+
+    def _api(self, request):
+        parts = urlsplit(request.url)
+        path = parts.path[len("/sell/fulfillment/v1"):]
+        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        body = json.loads(request.body) if request.body else {}
+        self.requests.append((request.method, path, query if request.method == "GET" else body))
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if self.reject_next_call or token not in self.valid_tokens:
+            self.reject_next_call = max(0, self.reject_next_call - 1)
+            return 401, {}, json.dumps({"errors": [{"errorId": 1001, "message": "Invalid access token"}]})
+        if request.method == "GET" and path == "/order":
+            start, end = re.fullmatch(r"lastmodifieddate:\[(.*)\.\.(.*)\]", query["filter"]).groups()
+            hits = sorted((o for o in self.orders.values() if start <= o["lastModifiedDate"] <= end),
+                          key=lambda o: o["lastModifiedDate"])
+            limit = min(int(query.get("limit", 50)), self.page_size or 10 ** 6)
+            offset = int(query.get("offset", 0))
+            page = hits[offset:offset + limit]
+            more = offset + limit < len(hits)
+            return 200, {}, json.dumps({"total": len(hits), "limit": limit, "offset": offset, "orders": page,
+                                        "next": f"{EBAY_API}/sell/fulfillment/v1/order?offset={offset + limit}"
+                                        if more else None})
+        m = re.fullmatch(r"/order/([^/]+)/shipping_fulfillment", path)
+        if m and request.method == "GET":
+            return 200, {}, json.dumps({"total": len(self.fulfillments.get(m.group(1), [])),
+                                        "fulfillments": self.fulfillments.get(m.group(1), [])})
+        if m and request.method == "POST":
+            items = self.fulfillments.setdefault(m.group(1), [])
+            fulfillment_id = f"F{len(items) + 1}"
+            items.append({"fulfillmentId": fulfillment_id, "lineItems": body["lineItems"],
+                          "shipmentTrackingNumber": body.get("trackingNumber"),
+                          "shippingCarrierCode": body.get("shippingCarrierCode")})
+            if self.timeout_after_create:
+                self.timeout_after_create -= 1
+                raise requests.exceptions.ReadTimeout("read timed out")
+            return 201, {"Location": f"{EBAY_API}/sell/fulfillment/v1/order/{m.group(1)}/shipping_fulfillment/"
+                                     f"{fulfillment_id}"}, "{}"
+        m = re.fullmatch(r"/order/([^/]+)", path)
+        if m:
+            return 200, {}, json.dumps(self.orders[m.group(1)])
+        raise AssertionError(f"unexpected eBay call {request.method} {path}")

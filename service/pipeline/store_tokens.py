@@ -1,7 +1,7 @@
-"""Store API tokens obtained with a client-credentials grant (Shopify Dev Dashboard apps): kept, renewed, shared.
+"""Store API tokens obtained from a grant (Shopify's client credentials, eBay's refresh token): kept, renewed, shared.
 
 A store registered with a client id and secret (instead of a stored access token) gets its token from the
-platform's grant. The token is kept encrypted in the store's credentials with its expiry, renewed an hour
+platform's grant (adapter.request_access_token). The token is kept encrypted in the store's credentials with its expiry, renewed an hour
 before it expires and when the API rejects it, and asked for once however many workers need it: the
 store row is locked while a worker marks the grant as its own, and the others wait for its result.
 """
@@ -65,12 +65,11 @@ def granted_token(runtime: Runtime, *, store_id: int, rejected: str | None = Non
                              count_attempt=False)
         creds[GRANT_STARTED_AT] = iso(now)
         store.credentials_enc = runtime.box.seal_json(creds)
-        client_id, client_secret, domain, base = (creds.get("client_id"), creds.get("client_secret"), store.domain,
-                                                  store.api_base_url)
-        platform = store.platform
+        grant = {k: v for k, v in creds.items() if k not in INTERNAL_KEYS}
+        domain, base, platform = store.domain, store.api_base_url, store.platform
     try:
         token, expires_in = get_adapter(platform).request_access_token(
-            runtime.http, domain=domain, api_base_url=base, client_id=client_id, client_secret=client_secret)
+            runtime.http, domain=domain, api_base_url=base, credentials=grant)
     except BaseException:
         _save(runtime, store_id, {GRANT_STARTED_AT: None})  # the next try may ask at once
         raise

@@ -1,0 +1,290 @@
+"""eBay: orders polled from the Sell Fulfillment API (getOrders) → canonical order; tracking written back.
+
+eBay has no order webhook that carries the order: orders come by polling `getOrders` with a
+`lastmodifieddate` window (service/pipeline/polling.py), each state through the same path as a webhook.
+API calls carry the seller's user access token (about 2 h), renewed from the refresh token by
+service/pipeline/store_tokens.py through `request_access_token`.
+"""
+from __future__ import annotations
+
+import base64
+import re
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Mapping
+from urllib.parse import quote
+
+from adapters.base import (IGNORED_EVENT, ORDER_EVENT, DeliveryInfo, NotSupported, PrivacyRequest,
+                           ShipmentToWrite, StoreContext, WriteBackResult, call_store_api, order_version_key)
+from service.canonical import validate_canonical
+from service.jobs.outcomes import NeedsHuman, RetryLater
+
+API_BASE = "https://api.ebay.com"
+FULFILLMENT = "/sell/fulfillment/v1"
+SCOPE = "https://api.ebay.com/oauth/api_scope/sell.fulfillment"
+PAGE_SIZE = 200
+MAX_PAGES = 50
+# eBay's lastModifiedDate index lags behind its writes a little: each poll reaches back this far again
+# (what it finds twice is deduplicated by order id + lastModifiedDate).
+POLL_OVERLAP = timedelta(minutes=5)
+POLL_TOPIC = "order.polled"
+PAID = ("PAID", "PARTIALLY_REFUNDED")
+_USERNAME = re.compile(r"[a-z0-9][a-z0-9._*-]{0,63}")
+
+# CJ's logistic names → eBay shippingCarrierCode (Trading ShippingCarrierCodeType). Longer starts first.
+_CARRIERS = (
+    ("usps", "USPS"), ("ups", "UPS"), ("fedex", "FedEx"), ("dhlecommerce", "DHLGlobalMail"), ("dhl", "DHL"),
+    ("yunexpress", "YunExpress"), ("4px", "4PX"), ("yanwen", "Yanwen"), ("chinapost", "ChinaPost"),
+    ("epacket", "ChinaPost"), ("royalmail", "RoyalMail"), ("canadapost", "CanadaPost"),
+    ("australiapost", "AustraliaPost"), ("deutschepost", "DeutschePost"), ("postnl", "PostNL"),
+    ("laposte", "LaPoste"), ("cjpacket", "Other"),
+)
+
+
+def ebay_carrier(cj_logistic_name: str | None) -> str:
+    """eBay's carrier code for a CJ logistic name; 'Other' (with the number) where eBay has none."""
+    key = re.sub(r"[^a-z0-9]", "", (cj_logistic_name or "").lower())
+    return next((code for prefix, code in _CARRIERS if key.startswith(prefix)), "Other")
+
+
+def _money(amount) -> Decimal | None:
+    try:
+        return Decimal(str((amount or {}).get("value")))
+    except (InvalidOperation, TypeError, ValueError):
+        return None
+
+
+def _text(value) -> str | None:
+    value = None if value is None else str(value).strip()
+    return value or None
+
+
+class EbayAdapter:
+    platform = "ebay"
+    cj_platform = "ebay"
+    can_register_webhooks = False
+    domain_is_platform_host = True  # the store is a seller account; its API is eBay's own host
+    supports_polling = True
+    poll_topic = POLL_TOPIC
+
+    # -- inbound -------------------------------------------------------------------------------
+    def identify(self, headers: Mapping[str, str]) -> DeliveryInfo:
+        # eBay's notifications name no seller in their headers; none is accepted as a store delivery.
+        return DeliveryInfo(store_domain=None, topic="", delivery_id=None)
+
+    def unsigned_delivery_topic(self, raw_body: bytes, headers: Mapping[str, str]) -> str | None:
+        return None
+
+    def normalize_domain(self, value: str) -> str:
+        """The seller's eBay user id (sellerId in getOrders), lower case."""
+        value = (value or "").strip().lower()
+        if not _USERNAME.fullmatch(value):
+            raise ValueError(f"an eBay store is the seller's eBay user id (letters, digits, . _ - *); "
+                             f"got {value[:100]!r}")
+        return value
+
+    def verify(self, raw_body: bytes, headers: Mapping[str, str], secrets: list[str]) -> bool:
+        return False  # no store delivery comes by webhook (orders are polled)
+
+    def delivery_keys(self, info: DeliveryInfo, headers: Mapping[str, str], payload) -> list[str]:
+        if not isinstance(payload, dict) or not payload.get("orderId"):
+            return []
+        return [order_version_key(self.order_version(payload), info.topic)]
+
+    def event_kind(self, topic: str) -> str:
+        return ORDER_EVENT if topic == POLL_TOPIC else IGNORED_EVENT
+
+    def named_shop(self, payload) -> str | None:
+        return None
+
+    def signed_time(self, payload):
+        return None
+
+    def privacy_request(self, topic: str, payload: dict) -> PrivacyRequest:
+        raise NotSupported("eBay account deletion arrives at its own endpoint")
+
+    def deleted_order_id(self, payload: dict) -> str:
+        raise ValueError("eBay orders are not deleted, they are cancelled")
+
+    def changed_order_id(self, payload: dict) -> str:
+        raise ValueError("polled eBay orders are whole")
+
+    def order_version(self, payload: dict) -> str:
+        return f"{payload.get('orderId')}:{payload.get('lastModifiedDate') or ''}"
+
+    def normalize(self, payload: dict, *, topic: str) -> dict:
+        if not isinstance(payload, dict):
+            raise ValueError("order payload must be a JSON object")
+        instructions = payload.get("fulfillmentStartInstructions") or [{}]
+        ship_to = ((instructions[0] or {}).get("shippingStep") or {}).get("shipTo") or {}
+        contact = ship_to.get("contactAddress") or {}
+        address = None
+        if ship_to:
+            full_name = _text(ship_to.get("fullName"))
+            first, _, last = (full_name or "").partition(" ")
+            address = {"name": full_name, "first_name": _text(first), "last_name": _text(last),
+                       "company": _text(ship_to.get("companyName")),
+                       "address1": _text(contact.get("addressLine1")), "address2": _text(contact.get("addressLine2")),
+                       "city": _text(contact.get("city")), "province": _text(contact.get("stateOrProvince")),
+                       "province_code": _text(contact.get("stateOrProvince")), "zip": _text(contact.get("postalCode")),
+                       "country": _text(contact.get("countryCode")), "country_code": _text(contact.get("countryCode")),
+                       "phone": _text((ship_to.get("primaryPhone") or {}).get("phoneNumber")),
+                       "email": _text(ship_to.get("email"))}
+        lines = []
+        for item in payload.get("lineItems") or []:
+            quantity = int(item.get("quantity") or 0)
+            cost = _money(item.get("lineItemCost"))  # the extended price: unit price × quantity
+            unit = (cost / quantity).quantize(Decimal("0.01")) if cost is not None and quantity else None
+            lines.append({
+                "line_id": _text(item.get("lineItemId")),
+                "line_ref": _text(item.get("lineItemId")),
+                "variant_id": _text(item.get("legacyVariationId")) or _text(item.get("legacyItemId")),
+                "product_id": _text(item.get("legacyItemId")),
+                "sku": _text(item.get("sku")),
+                "title": _text(item.get("title")),
+                "quantity": quantity,
+                "unit_price": str(unit) if unit is not None else None,
+                # A line the seller already shipped (or started shipping) is not CJ's to ship.
+                "requires_shipping": (item.get("lineItemFulfillmentStatus") or "NOT_STARTED") == "NOT_STARTED",
+            })
+        pricing = payload.get("pricingSummary") or {}
+        payment = _text(payload.get("orderPaymentStatus"))
+        cancel = ((payload.get("cancelStatus") or {}).get("cancelState") or "NONE_REQUESTED")
+        total, subtotal, delivery = (_money(pricing.get(k)) for k in ("total", "priceSubtotal", "deliveryCost"))
+        return validate_canonical({
+            "platform": self.platform,
+            "store_order_id": _text(payload.get("orderId")),
+            "order_ref": _text(payload.get("legacyOrderId")),
+            "name": _text(payload.get("orderId")),
+            "currency": _text((pricing.get("total") or {}).get("currency")),
+            "total_price": str(total) if total is not None else None,
+            "subtotal_price": str(subtotal) if subtotal is not None else None,
+            "shipping_price": str(delivery) if delivery is not None else None,
+            "financial_status": payment.lower() if payment else None,
+            "paid": payment in PAID,
+            "cancelled": cancel == "CANCELED",
+            "refunded": payment == "FULLY_REFUNDED",
+            "test": False,
+            "email": _text(ship_to.get("email")),
+            "note": None,
+            "lines": lines,
+            "shipping_address": address,
+            "created_at": _text(payload.get("creationDate")),
+            "updated_at": _text(payload.get("lastModifiedDate")),
+        })
+
+    # -- outbound ------------------------------------------------------------------------------
+    def request_access_token(self, http, *, domain: str, api_base_url: str | None, credentials: dict) -> tuple[str, int]:
+        """A user access token from the seller's refresh token (Basic auth with the app's keys)."""
+        client_id, secret = credentials.get("client_id"), credentials.get("client_secret")
+        refresh = credentials.get("refresh_token")
+        if not (client_id and secret and refresh):
+            raise NeedsHuman("store_credentials_missing", f"eBay store {domain} lacks client_id, client_secret or "
+                             "refresh_token. Resolution: PATCH /admin/stores/<id> with api_credentials {client_id, "
+                             "client_secret, refresh_token}, then retry.")
+        basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+        response = call_store_api(
+            http, "POST", f"{(api_base_url or API_BASE).rstrip('/')}/identity/v1/oauth2/token", platform="eBay",
+            operation="refreshToken", default_retry_after=10.0, ok=(200, 400),
+            auth_resolution="check the app's client id and secret (PATCH /admin/stores/<id>), then retry.",
+            data={"grant_type": "refresh_token", "refresh_token": refresh, "scope": SCOPE},
+            headers={"Authorization": f"Basic {basic}", "Accept": "application/json"})
+        if response.status_code == 400:  # invalid_grant: the refresh token expired or the seller revoked it
+            raise NeedsHuman("store_auth_failed", f"eBay refused the refresh token of {domain} (HTTP 400). "
+                             "Resolution: have the seller grant the app access again (eBay's consent page) and "
+                             "PATCH /admin/stores/<id> with the new refresh_token, then retry.")
+        try:
+            body = response.json()
+            return str(body["access_token"]), int(body.get("expires_in") or 7200)
+        except (ValueError, KeyError, TypeError):
+            raise RetryLater("eBay refreshToken: the answer holds no access token") from None
+
+    def _request(self, http, store: StoreContext, method: str, path: str, operation: str, *, ok=(200,),
+                 params=None, json=None):
+        if store.token_source is None:
+            raise NeedsHuman("store_credentials_missing", f"eBay store {store.domain} has no API credentials. "
+                             "Resolution: PATCH /admin/stores/<id> with api_credentials {client_id, "
+                             "client_secret, refresh_token}, then retry.")
+        url = f"{(store.api_base_url or API_BASE).rstrip('/')}{FULFILLMENT}{path}"
+
+        def send(token: str):
+            return call_store_api(
+                http, method, url, platform="eBay", operation=operation, default_retry_after=10.0, ok=ok,
+                auth_resolution="check the seller's consent (scope sell.fulfillment) and the refresh token "
+                                "(PATCH /admin/stores/<id>), then retry.",
+                params=params, json=json,
+                headers={"Authorization": f"Bearer {token}", "Accept": "application/json",
+                         "Content-Type": "application/json"})
+        token = store.token_source()
+        try:
+            return send(token)
+        except NeedsHuman as exc:
+            if exc.reason != "store_auth_failed":
+                raise
+            return send(store.token_source(rejected=token))  # expired early or revoked: one renewal
+
+    def fetch_order(self, *, http, store: StoreContext, store_order_id: str) -> dict:
+        response = self._request(http, store, "GET", f"/order/{quote(store_order_id, safe='')}", "getOrder")
+        return _json(response, "getOrder")
+
+    def list_changed_orders(self, *, http, store: StoreContext, since, until) -> list[dict]:
+        if store.token_source is None:
+            raise NotSupported("the store has no API credentials (api_credentials), so it cannot be polled")
+        start = _ebay_time(since - POLL_OVERLAP)
+        end = _ebay_time(until)
+        orders, offset = [], 0
+        for _page in range(MAX_PAGES):
+            body = _json(self._request(http, store, "GET", "/order", "getOrders", params={
+                "filter": f"lastmodifieddate:[{start}..{end}]", "limit": PAGE_SIZE, "offset": offset}),
+                "getOrders")
+            page = body.get("orders") or []
+            orders.extend(page)
+            offset += len(page)
+            if not page or not body.get("next") or offset >= int(body.get("total") or 0):
+                return orders
+        raise RetryLater(f"eBay getOrders: more than {MAX_PAGES * PAGE_SIZE} orders changed in one window; "
+                         "polling again from the same cursor")
+
+    def register_webhooks(self, *, http, store: StoreContext, delivery_url: str, secret: str) -> dict:
+        raise NotSupported("eBay orders are polled; there is no order webhook to register")
+
+    def write_back(self, *, http, store: StoreContext, order: dict, shipment: ShipmentToWrite) -> WriteBackResult:
+        """One shipping fulfillment per CJ parcel; never the same number twice (the call is not idempotent)."""
+        order_id = quote(order["store_order_id"], safe="")
+        existing = _json(self._request(http, store, "GET", f"/order/{order_id}/shipping_fulfillment",
+                                       "getShippingFulfillments"), "getShippingFulfillments")
+        for fulfillment in existing.get("fulfillments") or []:
+            if fulfillment.get("shipmentTrackingNumber") == shipment.tracking_number:
+                return WriteBackResult("already_present", fulfillment.get("fulfillmentId"))
+        wanted = set(shipment.store_line_ids) if shipment.store_line_ids else None
+        lines = [{"lineItemId": line["line_id"], "quantity": int(line["quantity"])}
+                 for line in order.get("lines") or []
+                 if line.get("quantity", 0) > 0 and (wanted is None or line["line_id"] in wanted)]
+        if not lines:
+            raise NeedsHuman("writeback_rejected", f"no line of eBay order {order['store_order_id']} is left for "
+                             f"tracking {shipment.tracking_number}. Resolution: check the order on eBay, then retry.")
+        carrier = ebay_carrier(shipment.carrier)
+        response = self._request(http, store, "POST", f"/order/{order_id}/shipping_fulfillment",
+                                 "createShippingFulfillment", ok=(200, 201), json={
+                                     "lineItems": lines, "shippingCarrierCode": carrier,
+                                     "trackingNumber": shipment.tracking_number,
+                                     "shippedDate": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")})
+        fulfillment_id = (response.headers.get("Location") or "").rstrip("/").rsplit("/", 1)[-1] or None
+        return WriteBackResult("created", fulfillment_id, {"carrier_code": carrier})
+
+
+def _ebay_time(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def _json(response, operation: str) -> dict:
+    try:
+        body = response.json()
+    except ValueError:
+        raise RetryLater(f"eBay {operation}: response is not JSON") from None
+    return body if isinstance(body, dict) else {}
+
+
+ADAPTER = EbayAdapter()
