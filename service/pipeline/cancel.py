@@ -4,10 +4,10 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from service.cj.errors import CjApiError, CjTransportError, retry_if_transient
-from service.cj.order_ids import cj_ids
 from service.jobs.outcomes import RetryLater
 from service.storage.models import Order
 from service.pipeline.call_log import record_call
+from service.pipeline.cj_updates import read_cj_order_now
 from service.pipeline.order_state import CJ_PAID_STATUSES, hold, transition
 from service.runtime import Runtime
 
@@ -40,14 +40,8 @@ def cancel_cj_order(session: Session, *, order_id: int, runtime: Runtime, attemp
         return "cancelled"
     session.commit()
     try:
-        # The status may have moved on since our last update: CJ's answer decides.
-        detail = runtime.cj.get_order_detail(order.cj_order_id or order.cj_order_number)
-        if detail is None:
+        if read_cj_order_now(runtime, order) is None:
             return _not_found(session, order, attempt=attempt)
-        cj_id, code = cj_ids(detail)
-        order.cj_order_id = order.cj_order_id or cj_id
-        order.cj_order_code = order.cj_order_code or code
-        order.cj_status = detail.get("orderStatus") or order.cj_status
         if order.cj_status == "CANCELLED":
             transition(session, order, "cancelled", reason="store_cancelled", detail="CJ order is cancelled")
             return "cancelled"

@@ -100,6 +100,22 @@ def apply_cj_read(session: Session, *, order: Order, data: dict) -> str:
     return "applied"
 
 
+def read_cj_order_now(runtime: Runtime, order: Order) -> dict | None:
+    """CJ's detail of the order's CJ order, its ids and status taken onto the order; None if CJ has none.
+
+    For jobs about to act on the CJ order (delete it, say): the status may have moved on since our last
+    update (a payment on My CJ), and CJ's answer decides. The caller holds no transaction open.
+    """
+    detail = runtime.cj.get_order_detail(order.cj_order_id or order.cj_order_number)
+    if detail is None:
+        return None
+    cj_id, code = cj_ids(detail)
+    order.cj_order_id = order.cj_order_id or cj_id
+    order.cj_order_code = order.cj_order_code or code
+    order.cj_status = detail.get("orderStatus") or order.cj_status
+    return detail
+
+
 def _money(value) -> Decimal | None:
     try:
         return None if value in (None, "") else Decimal(str(value)).quantize(CENT)

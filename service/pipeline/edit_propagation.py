@@ -10,12 +10,12 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from service.cj.errors import CjApiError, CjTransportError, retry_if_transient
-from service.cj.order_ids import cj_ids
 from service.jobs.outcomes import RetryLater
 from service.jobs.queue import enqueue
 from service.storage.models import Order
 from service.pipeline.call_log import record_call
 from service.pipeline.cj_attempts import start_new_attempt
+from service.pipeline.cj_updates import read_cj_order_now
 from service.pipeline.order_state import CJ_PAID_STATUSES, acknowledged, hold, note, transition
 from service.runtime import Runtime
 
@@ -116,14 +116,8 @@ def resubmit_edited_order(session: Session, *, order_id: int, cj_attempt: int, r
         return _send_again(session, order, "dry-run")
     session.commit()  # no transaction stays open across CJ's calls
     try:
-        # The status may have moved on since our last update (a payment on My CJ): CJ's answer decides.
-        detail = runtime.cj.get_order_detail(order.cj_order_id or order.cj_order_number)
-        if detail is None:
+        if read_cj_order_now(runtime, order) is None:
             return _not_found(session, order, attempt=attempt)
-        cj_id, code = cj_ids(detail)
-        order.cj_order_id = order.cj_order_id or cj_id
-        order.cj_order_code = order.cj_order_code or code
-        order.cj_status = detail.get("orderStatus") or order.cj_status
         if order.cj_status == "CANCELLED":
             start_new_attempt(session, order, why="the store edited the order; its CJ order was already cancelled")
             return _send_again(session, order, "the earlier CJ order was cancelled")
