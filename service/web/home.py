@@ -14,7 +14,7 @@ ENDPOINTS = {
     "/admin/stores": "register and manage stores (admin token)",
     "/webhooks/<platform>": "where the stores deliver their order webhooks (shopify, woocommerce)",
 }
-ABOUT = ("CJ Bridge forwards paid store orders (Shopify, WooCommerce) to CJ Dropshipping exactly once and "
+ABOUT = ("CJ Bridge forwards paid store orders (Shopify, WooCommerce, eBay) to CJ Dropshipping exactly once and "
          "writes tracking back to the store. It is an API service: see the README for the admin API.")
 
 
