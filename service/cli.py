@@ -51,6 +51,29 @@ def register_cli(app: Flask) -> None:
             raise click.ClickException(str(exc)) from None
         click.echo(f"CJ webhooks: {result['outcome']} for topics {', '.join(result['topics'])}")
 
+    @app.cli.command("reconcile")
+    @click.option("--from", "start", required=True, help="first day, YYYY-MM-DD")
+    @click.option("--to", "end", required=True, help="last day (included), YYYY-MM-DD")
+    @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, writable=True),
+                  help="the CSV file to write")
+    def reconcile_command(start: str, end: str, out: str):
+        """Write the reconciliation of store revenue against CJ's charges for a period as CSV."""
+        from datetime import date
+        from service.pipeline.reconciliation import as_csv, reconcile
+        try:
+            first, last = date.fromisoformat(start), date.fromisoformat(end)
+        except ValueError:
+            raise click.BadParameter("dates are YYYY-MM-DD") from None
+        if last < first:
+            raise click.BadParameter("--to is before --from")
+        runtime = current_app.extensions["cj_bridge"]
+        with runtime.session_factory() as session:
+            report = reconcile(session, start=first, end=last)
+        with open(out, "w", encoding="utf-8", newline="") as handle:
+            handle.write(as_csv(report))
+        flagged = sum(1 for row in report.rows if row["flags"])
+        click.echo(f"{len(report.rows)} order(s), {flagged} flagged, written to {out}")
+
     @app.cli.command("run-jobs")
     @click.option("--max-jobs", default=1000, show_default=True)
     def run_jobs(max_jobs: int):
