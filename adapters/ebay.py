@@ -8,6 +8,9 @@ service/pipeline/store_tokens.py through `request_access_token`.
 from __future__ import annotations
 
 import base64
+import binascii
+import hashlib
+import json
 import re
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
@@ -66,6 +69,95 @@ class EbayAdapter:
     domain_is_platform_host = True  # the store is a seller account; its API is eBay's own host
     supports_polling = True
     poll_topic = POLL_TOPIC
+    # eBay's notices (account deletion) are signed with eBay's own keys, not a store's secret.
+    notices_signed_by_platform = True
+    NOTICE_SIGNATURE_HEADER = "X-EBAY-SIGNATURE"
+
+    # -- platform notices (Marketplace Account Deletion) ---------------------------------------------
+    def answer_challenge(self, challenge_code: str, *, verification_token: str, endpoint: str) -> dict:
+        """eBay's endpoint check: SHA-256 hex of code + verification token + the endpoint URL as registered."""
+        digest = hashlib.sha256((challenge_code + verification_token + endpoint).encode()).hexdigest()
+        return {"challengeResponse": digest}
+
+    def notice_key_id(self, headers: Mapping[str, str]) -> str:
+        """The key id a notice is signed with (ValueError when the signature header is not eBay's)."""
+        return self._signature(headers)["kid"]
+
+    def verify_notice(self, raw_body: bytes, headers: Mapping[str, str], *, key_pem: str, digest: str) -> bool:
+        """ECDSA (P-256) over the raw body; eBay's SDKs verify a compact re-serialisation, tried second."""
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        try:
+            header = self._signature(headers)
+            signature = base64.b64decode(header["signature"], validate=True)
+            key = serialization.load_pem_public_key(_pem(key_pem).encode())
+        except (ValueError, KeyError, binascii.Error):
+            return False
+        if not isinstance(key, ec.EllipticCurvePublicKey):
+            return False
+        algorithm = {"SHA1": hashes.SHA1(), "SHA256": hashes.SHA256()}.get((digest or "SHA1").upper())
+        if algorithm is None:
+            return False
+        candidates = [raw_body]
+        try:
+            candidates.append(json.dumps(json.loads(raw_body), separators=(",", ":"), ensure_ascii=False).encode())
+        except (ValueError, UnicodeDecodeError):
+            pass
+        for body in candidates:
+            try:
+                key.verify(signature, body, ec.ECDSA(algorithm))
+                return True
+            except InvalidSignature:
+                continue
+        return False
+
+    def notice(self, payload: dict) -> dict:
+        """What a verified notice asks for: {"kind", "id", "user_refs"} (ValueError if it is no known notice)."""
+        topic = ((payload.get("metadata") or {}).get("topic") or "") if isinstance(payload, dict) else ""
+        notification = (payload.get("notification") or {}) if isinstance(payload, dict) else {}
+        if topic != "MARKETPLACE_ACCOUNT_DELETION" or not notification.get("notificationId"):
+            raise ValueError(f"not an account-deletion notice (topic {topic[:60]!r})")
+        data = notification.get("data") or {}
+        refs = [str(data[k]) for k in ("username", "userId") if data.get(k)]
+        return {"kind": "erase_user", "id": str(notification["notificationId"]), "user_refs": refs}
+
+    def fetch_public_key(self, http, *, api_base_url: str | None, credentials: dict, kid: str) -> tuple[str, str]:
+        """(PEM, digest) of eBay's key `kid`, read with an application token from the app's keys."""
+        client_id, secret = credentials.get("client_id"), credentials.get("client_secret")
+        if not (client_id and secret):
+            raise NeedsHuman("store_credentials_missing", "no eBay store holds the app's client_id and "
+                             "client_secret, which reading eBay's notification keys needs. Resolution: register "
+                             "the eBay store with its api_credentials.")
+        base = (api_base_url or API_BASE).rstrip("/")
+        basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+        token_response = call_store_api(
+            http, "POST", f"{base}/identity/v1/oauth2/token", platform="eBay", operation="applicationToken",
+            default_retry_after=10.0, auth_resolution="check the app's client id and secret, then retry.",
+            data={"grant_type": "client_credentials", "scope": "https://api.ebay.com/oauth/api_scope"},
+            headers={"Authorization": f"Basic {basic}", "Accept": "application/json"})
+        token = _json(token_response, "applicationToken").get("access_token")
+        if not token:
+            raise RetryLater("eBay applicationToken: the answer holds no access token")
+        key_response = call_store_api(
+            http, "GET", f"{base}/commerce/notification/v1/public_key/{quote(kid, safe='')}", platform="eBay",
+            operation="getPublicKey", default_retry_after=10.0, auth_resolution="check the app's keys, then retry.",
+            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})
+        body = _json(key_response, "getPublicKey")
+        if not body.get("key"):
+            raise RetryLater(f"eBay getPublicKey: no key in the answer for {kid}")
+        return _pem(str(body["key"])), str(body.get("digest") or "SHA1")
+
+    def _signature(self, headers: Mapping[str, str]) -> dict:
+        try:
+            header = json.loads(base64.b64decode(headers.get(self.NOTICE_SIGNATURE_HEADER) or "", validate=True))
+        except (ValueError, binascii.Error):
+            raise ValueError("the X-EBAY-SIGNATURE header is not base64 JSON") from None
+        if not isinstance(header, dict) or not header.get("kid") or not header.get("signature"):
+            raise ValueError("the X-EBAY-SIGNATURE header names no key id or signature")
+        if not re.fullmatch(r"[A-Za-z0-9-]{8,64}", str(header["kid"])):
+            raise ValueError("the key id is not one of eBay's (a UUID)")
+        return header
 
     # -- inbound -------------------------------------------------------------------------------
     def identify(self, headers: Mapping[str, str]) -> DeliveryInfo:
@@ -167,6 +259,7 @@ class EbayAdapter:
             "test": False,
             "email": _text(ship_to.get("email")),
             "note": None,
+            "customer_ref": _text((payload.get("buyer") or {}).get("username")),
             "lines": lines,
             "shipping_address": address,
             "created_at": _text(payload.get("creationDate")),
@@ -271,6 +364,14 @@ class EbayAdapter:
                                      "shippedDate": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")})
         fulfillment_id = (response.headers.get("Location") or "").rstrip("/").rsplit("/", 1)[-1] or None
         return WriteBackResult("created", fulfillment_id, {"carrier_code": carrier})
+
+
+def _pem(key: str) -> str:
+    """eBay sends the PEM on one line: put the base64 on lines of its own, as PEM loaders need."""
+    body = key.replace("-----BEGIN PUBLIC KEY-----", "").replace("-----END PUBLIC KEY-----", "")
+    body = re.sub(r"\s+", "", body)
+    lines = [body[i:i + 64] for i in range(0, len(body), 64)]
+    return "-----BEGIN PUBLIC KEY-----\n" + "\n".join(lines) + "\n-----END PUBLIC KEY-----\n"
 
 
 def _ebay_time(moment: datetime) -> str:

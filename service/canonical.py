@@ -60,6 +60,7 @@ class CanonicalOrderSchema(Schema):
     test = fields.Boolean(load_default=False)
     email = fields.String(allow_none=True, load_default=None)
     note = fields.String(allow_none=True, load_default=None)
+    customer_ref = fields.String(allow_none=True, load_default=None)  # the buyer's platform user id (erasure)
     lines = fields.List(fields.Nested(LineSchema), required=True)
     shipping_address = fields.Nested(AddressSchema, allow_none=True, load_default=None)
     created_at = fields.DateTime(allow_none=True, load_default=None)

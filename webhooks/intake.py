@@ -8,6 +8,7 @@ from service.web.json_api import ApiError
 # Not kept with a stored delivery: credentials, and the signatures (a stored signature and body could be
 # replayed by whoever reads the database).
 _DROP_HEADERS = {"authorization", "cookie", "x-forwarded-for", "x-shopify-hmac-sha256", "x-wc-webhook-signature",
+                 "x-ebay-signature",
                  "sign"}
 
 

@@ -12,6 +12,7 @@ from webhooks import bp
 from service.intake.deliveries import Delivery, store_scope
 from service.web.context import runtime, settings
 from webhooks.intake import kept_headers, read_raw_body
+from webhooks import platform_notices
 from webhooks.rejections import note_rejection
 
 
@@ -20,11 +21,25 @@ log = logging.getLogger("cj_bridge.webhooks")
 
 @bp.post("/<platform>")
 def store_webhook(platform: str):
+    adapter = _adapter(platform)
+    if getattr(adapter, "notices_signed_by_platform", False):
+        return platform_notices.receive_platform_notice(adapter, platform)
+    return receive_store_webhook(adapter)
+
+
+@bp.get("/<platform>")
+def platform_endpoint_check(platform: str):
+    adapter = _adapter(platform)
+    if not getattr(adapter, "notices_signed_by_platform", False):
+        raise ApiError(405, "method_not_allowed", f"{platform} deliveries are POSTed")
+    return platform_notices.answer_challenge(adapter, platform)
+
+
+def _adapter(platform: str) -> StoreAdapter:
     try:
-        adapter = get_adapter(platform)
+        return get_adapter(platform)
     except KeyError:
         raise ApiError(404, "unknown_platform", f"no webhook endpoint for {platform!r}") from None
-    return receive_store_webhook(adapter)
 
 
 def receive_store_webhook(adapter: StoreAdapter):

@@ -25,7 +25,7 @@ from service.jobs.wakeup import JobWakeup
 from service.jobs.order_lock import order_lock_or_retry
 from service.jobs.sqlite_worker_lock import WorkerAlreadyRunning, take_sqlite_worker_lock
 from service.pipeline import (cancel, cj_budget, cj_hints, cj_updates, cj_webhook_setup, edit_propagation, forward,
-                              ingest, polling, privacy, resume, store_setup, write_back)
+                              ingest, platform_notices, polling, privacy, resume, store_setup, write_back)
 from service.runtime import Runtime, build_runtime
 from service.observability.structured_logging import configure_logging
 from service.timeutil import utcnow
@@ -52,6 +52,10 @@ def _handlers() -> dict[str, Handler]:
                                                                    attempt=j.attempts),
         "resubmit_edited_order": lambda s, j, rt: edit_propagation.resubmit_edited_order(
             s, order_id=order_id(j), cj_attempt=j.payload["cj_attempt"], runtime=rt, attempt=j.attempts),
+        "fetch_platform_key": lambda s, j, rt: platform_notices.fetch_platform_key(
+            s, platform=j.payload["platform"], kid=j.payload["kid"], runtime=rt),
+        "process_platform_notice": lambda s, j, rt: platform_notices.process_platform_notice(
+            s, event_id=j.payload["event_id"]),
         "sync_cj_order": lambda s, j, rt: cj_updates.sync_cj_order(s, order_id=order_id(j), runtime=rt),
         "sync_stale_cj_orders": lambda s, j, rt: str(cj_updates.enqueue_stale_syncs(s, runtime=rt)),
         "retry_balance_holds": lambda s, j, rt: str(resume.resume_held(s, reason="insufficient_balance")),

@@ -18,7 +18,7 @@ REDACTED = "[redacted]"
 CJ_PII_FIELDS = ("shippingAddress", "shippingAddress2", "shippingCustomerName", "shippingPhone", "email",
                  "shippingZip", "houseNumber", "taxId", "consigneeID", "shippingCity", "shippingCounty",
                  "zip")  # the freight request's zip, kept by dry-run
-CANONICAL_PII_FIELDS = ("email", "note")
+CANONICAL_PII_FIELDS = ("email", "note", "customer_ref")
 
 
 def redact_orders(session: Session, *, store: Store, store_order_ids: list[str]) -> int:

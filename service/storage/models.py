@@ -247,6 +247,17 @@ class CjOrderPart(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
+class PlatformPublicKey(Base):
+    """A platform's public key for its signed notices (eBay's X-EBAY-SIGNATURE), fetched by key id in the worker."""
+    __tablename__ = "platform_public_keys"
+
+    platform: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kid: Mapped[str] = mapped_column(String(128), primary_key=True)
+    key_pem: Mapped[str] = mapped_column(Text)
+    digest: Mapped[str] = mapped_column(String(16))
+    fetched_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
 class ExternalCall(Base):
     """What we sent to (or, in dry-run, would have sent to) CJ or a store, and what came back."""
     __tablename__ = "external_calls"

@@ -1,6 +1,8 @@
 """Input schemas for the admin API (marshmallow); errors become 400 with the field messages."""
 from __future__ import annotations
 
+import re
+
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from adapters import platforms
@@ -27,6 +29,10 @@ class StoreCreateSchema(Schema):
     def _one_domain(self, data, **_kwargs):
         if not (data.get("shop_domain") or data.get("site_url")):
             raise ValidationError("give shop_domain (Shopify) or site_url (WooCommerce)", "shop_domain")
+        if data.get("platform") == "ebay" and data.get("webhook_secret") and not re.fullmatch(
+                r"[A-Za-z0-9_-]{32,80}", data["webhook_secret"]):
+            # It is eBay's endpoint verification token, with eBay's rules for it.
+            raise ValidationError("an eBay verification token is 32 to 80 letters, digits, _ or -", "webhook_secret")
         if data.get("platform") == "shopify" and not data.get("webhook_secret"):
             # Shopify signs with the app's client secret: only the merchant knows it.
             raise ValidationError("the Shopify app's client secret is required", "webhook_secret")
