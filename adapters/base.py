@@ -49,6 +49,8 @@ class StoreContext:
     # For stores whose token comes from a grant: token_source() → the current token; token_source(rejected=t)
     # after the API refused t. None: the credentials hold the token itself.
     token_source: Callable[..., str] | None = field(default=None, compare=False, repr=False)
+    # The merchant's own CJ logistic name → carrier code entries (CARRIER_CODES), before the adapter's table.
+    carrier_codes: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,7 @@ class StoreAdapter(Protocol):
     domain_is_platform_host: bool  # the store's domain is the platform's own host (no address check needed)
     supports_polling: bool  # list_changed_orders works (a safety net for platforms that drop webhooks)
     poll_topic: str | None  # the topic a polled order state is processed under
+    orders_by_polling: bool  # polling is how orders come in (no order webhook): its finds are not "missed"
     cj_platform: str  # createOrderV2 `platform`, spelled as CJ's list spells it (cj-api.md, Appendix 3)
 
     def identify(self, headers: Mapping[str, str]) -> DeliveryInfo:

@@ -20,6 +20,7 @@ from urllib.parse import quote
 from adapters.base import (IGNORED_EVENT, ORDER_EVENT, DeliveryInfo, NotSupported, PrivacyRequest,
                            ShipmentToWrite, StoreContext, WriteBackResult, call_store_api, order_version_key)
 from service.canonical import validate_canonical
+from service.config import carrier_key
 from service.jobs.outcomes import NeedsHuman, RetryLater
 
 API_BASE = "https://api.ebay.com"
@@ -40,14 +41,18 @@ _CARRIERS = (
     ("yunexpress", "YunExpress"), ("4px", "4PX"), ("yanwen", "Yanwen"), ("chinapost", "ChinaPost"),
     ("epacket", "ChinaPost"), ("royalmail", "RoyalMail"), ("canadapost", "CanadaPost"),
     ("australiapost", "AustraliaPost"), ("deutschepost", "DeutschePost"), ("postnl", "PostNL"),
-    ("laposte", "LaPoste"), ("cjpacket", "Other"),
+    ("laposte", "LaPoste"),
+    # CJ's own lines: eBay has no code for them; "Other" carries the number (CJ's tracking page has it).
+    ("cjpacket", "Other"),
 )
 
 
-def ebay_carrier(cj_logistic_name: str | None) -> str:
-    """eBay's carrier code for a CJ logistic name; 'Other' (with the number) where eBay has none."""
-    key = re.sub(r"[^a-z0-9]", "", (cj_logistic_name or "").lower())
-    return next((code for prefix, code in _CARRIERS if key.startswith(prefix)), "Other")
+def ebay_carrier(cj_logistic_name: str | None, overrides: dict | None = None) -> str | None:
+    """eBay's carrier code for a CJ logistic name: the merchant's entry, else the table; None if none fits."""
+    key = carrier_key(cj_logistic_name)
+    if key and overrides and key in overrides:
+        return overrides[key]
+    return next((code for prefix, code in _CARRIERS if key and key.startswith(prefix)), None)
 
 
 def _money(amount) -> Decimal | None:
@@ -69,6 +74,7 @@ class EbayAdapter:
     domain_is_platform_host = True  # the store is a seller account; its API is eBay's own host
     supports_polling = True
     poll_topic = POLL_TOPIC
+    orders_by_polling = True
     # eBay's notices (account deletion) are signed with eBay's own keys, not a store's secret.
     notices_signed_by_platform = True
     NOTICE_SIGNATURE_HEADER = "X-EBAY-SIGNATURE"
@@ -116,11 +122,17 @@ class EbayAdapter:
         """What a verified notice asks for: {"kind", "id", "user_refs"} (ValueError if it is no known notice)."""
         topic = ((payload.get("metadata") or {}).get("topic") or "") if isinstance(payload, dict) else ""
         notification = (payload.get("notification") or {}) if isinstance(payload, dict) else {}
-        if topic != "MARKETPLACE_ACCOUNT_DELETION" or not notification.get("notificationId"):
-            raise ValueError(f"not an account-deletion notice (topic {topic[:60]!r})")
+        if not notification.get("notificationId"):
+            raise ValueError("a notice without a notificationId")
         data = notification.get("data") or {}
-        refs = [str(data[k]) for k in ("username", "userId") if data.get(k)]
-        return {"kind": "erase_user", "id": str(notification["notificationId"]), "user_refs": refs}
+        if topic == "MARKETPLACE_ACCOUNT_DELETION":
+            refs = [str(data[k]) for k in ("username", "userId") if data.get(k)]
+            return {"kind": "erase_user", "id": str(notification["notificationId"]), "user_refs": refs}
+        order_id = str(((data.get("order") or {}).get("orderId")) or "").strip()
+        if topic == "ORDER_CONFIRMATION" and order_id and len(order_id) <= 64:
+            # A hint (it carries the order id only): the order is read from the Fulfillment API at once.
+            return {"kind": "poll_order", "id": str(notification["notificationId"]), "order_id": order_id}
+        raise ValueError(f"not a notice acted on (topic {topic[:60]!r})")
 
     def fetch_public_key(self, http, *, api_base_url: str | None, credentials: dict, kid: str) -> tuple[str, str]:
         """(PEM, digest) of eBay's key `kid`, read with an application token from the app's keys."""
@@ -356,7 +368,12 @@ class EbayAdapter:
         if not lines:
             raise NeedsHuman("writeback_rejected", f"no line of eBay order {order['store_order_id']} is left for "
                              f"tracking {shipment.tracking_number}. Resolution: check the order on eBay, then retry.")
-        carrier = ebay_carrier(shipment.carrier)
+        carrier = ebay_carrier(shipment.carrier, store.carrier_codes)
+        if carrier is None:
+            raise NeedsHuman("carrier_unmapped", f"eBay has no carrier code for CJ's {shipment.carrier!r}, so tracking "
+                             f"{shipment.tracking_number} was not sent. Resolution: add "
+                             f"'ebay:{shipment.carrier}=<eBay carrier code>' to CARRIER_CODES (eBay's codes: USPS, "
+                             "UPS, FedEx, DHL, Other, …), restart the worker, then POST /admin/orders/<id>/retry.")
         response = self._request(http, store, "POST", f"/order/{order_id}/shipping_fulfillment",
                                  "createShippingFulfillment", ok=(200, 201), json={
                                      "lineItems": lines, "shippingCarrierCode": carrier,

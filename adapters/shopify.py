@@ -87,6 +87,7 @@ class ShopifyAdapter:
     # The safety net for a subscription Shopify removed after failed deliveries (adapters/shopify_polling.py).
     supports_polling = True
     cj_platform = "shopify"
+    orders_by_polling = False
     poll_topic = "orders/updated"
 
     # -- inbound -------------------------------------------------------------------------------
@@ -332,7 +333,7 @@ class ShopifyAdapter:
         if not remote:
             raise NeedsHuman("writeback_rejected", f"Shopify has no order {order_gid}. Resolution: check the "
                              "store registration; the order may have been deleted.")
-        company = shopify_carrier(shipment.carrier) or shipment.carrier
+        company = shopify_carrier(shipment.carrier, store.carrier_codes) or shipment.carrier
         tracking = {"company": company, "number": shipment.tracking_number, "url": shipment.tracking_url}
         tracking = {k: v for k, v in tracking.items() if v}
 

@@ -7,7 +7,7 @@ Shopify builds the tracking link and follows the parcel only for a company named
 """
 from __future__ import annotations
 
-import re
+from service.config import carrier_key
 
 # (the start of CJ's name, letters and digits only, lower case) → Shopify's name. Longer starts first.
 _BY_PREFIX = (
@@ -35,9 +35,12 @@ _BY_PREFIX = (
 )
 
 
-def shopify_carrier(cj_logistic_name: str | None) -> str | None:
-    """Shopify's carrier name for a CJ logistic name, or None where Shopify has none (send CJ's name)."""
-    key = re.sub(r"[^a-z0-9]", "", (cj_logistic_name or "").lower())
+def shopify_carrier(cj_logistic_name: str | None, overrides: dict | None = None) -> str | None:
+    """Shopify's carrier name for a CJ logistic name (the merchant's CARRIER_CODES entry first), or None
+    where Shopify has none (CJ's name is sent)."""
+    key = carrier_key(cj_logistic_name)
     if not key:
         return None
+    if overrides and key in overrides:
+        return overrides[key]
     return next((name for prefix, name in _BY_PREFIX if key.startswith(prefix)), None)

@@ -48,6 +48,7 @@ class WooCommerceAdapter:
     supports_polling = True
     poll_topic = "order.updated"
     cj_platform = "Woocommerce"  # sic: CJ's list capitalises it so
+    orders_by_polling = False
 
     # -- inbound -------------------------------------------------------------------------------
     def identify(self, headers: Mapping[str, str]) -> DeliveryInfo:

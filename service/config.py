@@ -104,6 +104,7 @@ class Settings:
     cj_warehouses: dict = field(default_factory=dict)  # origin country → destination countries it serves
     stock_cache_minutes: int = 30
     cj_daily_points: int = 50000
+    carrier_codes: dict = field(default_factory=dict)  # platform → {CJ logistic name key → carrier code}
     instance_path: str = ""  # the data folder (CJ_BRIDGE_INSTANCE_PATH): the default SQLite file lives there
     extra: dict = field(default_factory=dict)
 
@@ -205,8 +206,29 @@ def load_settings(env: Mapping[str, str] | None = None, *, instance_path: str | 
         cj_warehouses=_warehouses(env.get("CJ_WAREHOUSES")),
         stock_cache_minutes=_number("STOCK_CACHE_MINUTES", env.get("STOCK_CACHE_MINUTES"), 30, int),
         cj_daily_points=_number("CJ_DAILY_POINTS", env.get("CJ_DAILY_POINTS"), 50000, int),
+        carrier_codes=_carrier_codes(env.get("CARRIER_CODES")),
         instance_path=os.path.abspath(instance_path),
     )
+
+
+def carrier_key(name: str | None) -> str:
+    """A CJ logistic name as tables match it: letters and digits, lower case ("USPS+" → "usps")."""
+    return "".join(c for c in (name or "").lower() if c.isalnum())
+
+
+def _carrier_codes(value: str | None) -> dict:
+    """'ebay:CJPacket Ordinary=USPS; shopify:CJPacket Ordinary=USPS' → {"ebay": {"cjpacketordinary": "USPS"}, …}."""
+    out: dict = {}
+    for part in (value or "").split(";"):
+        if not part.strip():
+            continue
+        head, sep, code = part.partition("=")
+        platform, colon, name = head.partition(":")
+        if not (sep and colon and platform.strip() and carrier_key(name) and code.strip()):
+            raise ConfigError(f"CARRIER_CODES: '{part.strip()}' must be 'platform:CJ logistic name=carrier code', "
+                              "e.g. 'ebay:CJPacket Ordinary=USPS; shopify:CJPacket Ordinary=USPS'")
+        out.setdefault(platform.strip().lower(), {})[carrier_key(name)] = code.strip()
+    return out
 
 
 # CJ's local warehouses and the destinations each ships to, unless CJ_WAREHOUSES says otherwise.

@@ -55,7 +55,7 @@ def _handlers() -> dict[str, Handler]:
         "fetch_platform_key": lambda s, j, rt: platform_notices.fetch_platform_key(
             s, platform=j.payload["platform"], kid=j.payload["kid"], runtime=rt),
         "process_platform_notice": lambda s, j, rt: platform_notices.process_platform_notice(
-            s, event_id=j.payload["event_id"]),
+            s, event_id=j.payload["event_id"], runtime=rt),
         "sync_cj_order": lambda s, j, rt: cj_updates.sync_cj_order(s, order_id=order_id(j), runtime=rt),
         "sync_stale_cj_orders": lambda s, j, rt: str(cj_updates.enqueue_stale_syncs(s, runtime=rt)),
         "retry_balance_holds": lambda s, j, rt: str(resume.resume_held(s, reason="insufficient_balance")),

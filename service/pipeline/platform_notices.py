@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from adapters import get_adapter
 from service.intake import json_body
+from service.jobs.outcomes import NeedsHuman
 from service.jobs.queue import enqueue
 from service.storage.models import Order, PlatformPublicKey, Store, WebhookEvent
 from service.pipeline import privacy
@@ -41,6 +42,29 @@ def verification_token(session: Session, *, platform: str, runtime: Runtime) -> 
     return runtime.box.open(store.webhook_secret_enc) if store is not None else None
 
 
+def _read_order_now(session: Session, *, event: WebhookEvent, adapter, order_id: str, runtime: Runtime) -> str:
+    """An order-confirmation hint: read that order from the store(s) now, instead of at the next poll."""
+    from service.pipeline.polling import store_order_states
+    from service.pipeline.store_context import store_context
+    event_id, platform = event.id, event.source
+    stores = [(s.id, store_context(s, runtime)) for s in session.scalars(
+        select(Store).where(Store.platform == platform, Store.active.is_(True)).order_by(Store.id))]
+    session.commit()  # no transaction stays open across the store calls
+    found = None
+    for store_id, context in stores:
+        try:
+            payload = adapter.fetch_order(http=runtime.http, store=context, store_order_id=order_id)
+        except NeedsHuman:
+            continue  # not this seller's order (404), or this store cannot be read
+        new = store_order_states(session, store=session.get(Store, store_id), adapter=adapter, payloads=[payload])
+        found = f"order {order_id} of store {store_id}: {len(new)} new state(s)"
+        break
+    event = session.get(WebhookEvent, event_id)
+    event.status, event.processed_at = "processed", utcnow()
+    event.note = found or f"no {platform} store could read order {order_id}; the next poll looks again"
+    return event.note
+
+
 def fetch_platform_key(session: Session, *, platform: str, kid: str, runtime: Runtime) -> str:
     if known_key(session, platform=platform, kid=kid) is not None:
         return "already_known"
@@ -58,7 +82,7 @@ def fetch_platform_key(session: Session, *, platform: str, kid: str, runtime: Ru
     return "fetched"
 
 
-def process_platform_notice(session: Session, *, event_id: int) -> str:
+def process_platform_notice(session: Session, *, event_id: int, runtime: Runtime | None = None) -> str:
     event = session.get(WebhookEvent, event_id)
     if event is None or event.status != "queued":
         return "already_processed"
@@ -68,6 +92,8 @@ def process_platform_notice(session: Session, *, event_id: int) -> str:
     except ValueError as exc:
         event.status, event.note, event.processed_at = "rejected", str(exc)[:2000], utcnow()
         return "rejected"
+    if notice["kind"] == "poll_order":
+        return _read_order_now(session, event=event, adapter=adapter, order_id=notice["order_id"], runtime=runtime)
     erased = 0
     if notice["kind"] == "erase_user" and notice["user_refs"]:
         refs = set(notice["user_refs"])

@@ -56,7 +56,28 @@ def poll_store(session: Session, *, store_id: int, runtime: Runtime) -> str:
     try:
         payloads = adapter.list_changed_orders(http=runtime.http, store=context, since=since, until=until)
     except NotSupported as exc:
-        return f"not polled: {exc}"
+        outcome = f"not polled: {exc}"
+        store = session.get(Store, store_id)
+        store.last_poll_result = outcome[:255]
+        return outcome
+    missed = store_order_states(session, store=store, adapter=adapter, payloads=payloads)
+    store = session.get(Store, store_id)
+    store.poll_cursor = until
+    store.last_polled_at = now
+    if missed and not adapter.orders_by_polling:  # where polling is the way in, nothing was "missed"
+        store.webhook_misses = (store.webhook_misses or 0) + len(missed)
+        store.last_webhook_miss_at = now
+        log.warning("webhooks_missed_orders", extra={"fields": {"store_id": store.id, "count": len(missed)}})
+    outcome = f"polled {len(payloads)} order(s), {len(missed)} not brought by any webhook"
+    store.last_poll_result = outcome[:255]
+    return outcome
+
+
+def store_order_states(session: Session, *, store: Store, adapter, payloads: list[dict]) -> list[str]:
+    """Store each order state not seen yet as a delivery with its job (the webhook path); returns their versions.
+
+    Commits the caller's session first: the deliveries are written on their own connection.
+    """
     scope = store_scope(store.platform, store.id)
     unseen = []
     for payload in payloads:
@@ -69,21 +90,14 @@ def poll_store(session: Session, *, store_id: int, runtime: Runtime) -> str:
                 raw_body=json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode(),
                 headers={"X-CJ-Bridge-Source": "poll"}, keys=(order_version_key(version, "poll"),),
                 job_kind="process_event")))
-    session.commit()  # store_deliveries writes on its own connection
+    session.commit()
     stored = store_deliveries(session.bind, [delivery for _, delivery in unseen])
-    missed = [version for (version, _), result in zip(unseen, stored) if not result.duplicate]
-    store = session.get(Store, store_id)
-    store.poll_cursor = until
-    store.last_polled_at = now
-    if missed:
-        store.webhook_misses = (store.webhook_misses or 0) + len(missed)
-        store.last_webhook_miss_at = now
-        log.warning("webhooks_missed_orders", extra={"fields": {"store_id": store.id, "count": len(missed)}})
-    return f"polled {len(payloads)} order(s), {len(missed)} not brought by any webhook"
+    return [version for (version, _), result in zip(unseen, stored) if not result.duplicate]
 
 
 def webhook_health(store: Store) -> dict:
     looks_disabled = bool(store.last_webhook_miss_at and utcnow() - store.last_webhook_miss_at < MISS_REPORT_WINDOW)
     return {"polled": get_adapter(store.platform).supports_polling, "last_polled_at": store.last_polled_at,
+            "poll_cursor": store.poll_cursor, "last_poll_result": store.last_poll_result,
             "orders_only_polling_found": store.webhook_misses or 0,
             "last_miss_at": store.last_webhook_miss_at, "webhooks_look_disabled": looks_disabled}

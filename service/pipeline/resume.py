@@ -10,7 +10,8 @@ from service.pipeline.order_state import HUMAN_HOLDS, factual_state, hold, note,
 
 # Which job resumes an order held for each reason (forward_order for every other reason).
 _WRITE_BACK_REASONS = ("writeback_rejected", "writeback_failed", "store_auth_failed", "store_inactive",
-                       "store_credentials_missing", "fulfillment_on_hold", "fulfillment_not_assigned")
+                       "store_credentials_missing", "fulfillment_on_hold", "fulfillment_not_assigned",
+                       "carrier_unmapped")
 _CANCEL_REASONS = ("cancel_needs_attention",)
 # What a job that gave up leaves the order held for, by job kind (None: a note only, the job is a safety net).
 _DEAD_JOB_REASONS = {"write_back": "writeback_failed", "cancel_cj_order": "cancel_needs_attention",

@@ -14,4 +14,5 @@ def store_context(store: Store, runtime: Runtime) -> StoreContext:
     return StoreContext(store_id=store.id, domain=store.domain, api_base_url=store.api_base_url,
                         credentials={k: v for k, v in credentials.items() if k not in store_tokens.INTERNAL_KEYS},
                         api_version=runtime.settings.shopify_api_version,
-                        adapter_state=dict(store.adapter_state or {}), token_source=source)
+                        adapter_state=dict(store.adapter_state or {}), token_source=source,
+                        carrier_codes=dict(runtime.settings.carrier_codes.get(store.platform, {})))

@@ -36,6 +36,7 @@ class Store(Base):
     adapter_state: Mapped[dict] = mapped_column(JSON, default=dict)  # facts the adapter learned (e.g. tracking API)
     poll_cursor: Mapped[datetime | None] = mapped_column(DateTime)  # orders modified before this were polled
     last_polled_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_poll_result: Mapped[str | None] = mapped_column(String(255))  # what the last poll found, or why none ran
     webhook_misses: Mapped[int] = mapped_column(Integer, default=0)  # order states only polling found
     last_webhook_miss_at: Mapped[datetime | None] = mapped_column(DateTime)
     uninstalled_at: Mapped[datetime | None] = mapped_column(DateTime)

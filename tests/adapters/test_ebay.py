@@ -33,9 +33,29 @@ def test_lines_the_seller_shipped_and_refunds_and_cancels_are_read():
 
 @pytest.mark.parametrize("cj_name,code", [("USPS+", "USPS"), ("UPS Ground", "UPS"), ("DHL Official", "DHL"),
                                           ("YunExpress Sensitive", "YunExpress"), ("CJPacket Ordinary", "Other"),
-                                          (None, "Other")])
+                                          ("Special Line XYZ", None), (None, None)])
 def test_cj_names_map_to_ebay_carrier_codes(cj_name, code):
     assert ebay_carrier(cj_name) == code
+
+
+def test_the_merchants_carrier_codes_come_first():
+    """Issue 13 (4): the table is configurable (CARRIER_CODES), and a name nothing fits is held, not guessed."""
+    from service.config import load_settings
+    settings = load_settings({"CARRIER_CODES": "ebay:CJPacket Ordinary=USPS; ebay:Special Line XYZ=YunExpress; "
+                                               "shopify:CJPacket Ordinary=USPS"})
+    codes = settings.carrier_codes
+    assert ebay_carrier("CJPacket Ordinary", codes["ebay"]) == "USPS"
+    assert ebay_carrier("Special Line XYZ", codes["ebay"]) == "YunExpress"
+    assert ebay_carrier("USPS+", codes["ebay"]) == "USPS"
+    from adapters.shopify_carriers import shopify_carrier
+    assert shopify_carrier("CJPacket Ordinary", codes["shopify"]) == "USPS"
+
+
+def test_a_malformed_carrier_table_stops_the_start():
+    from service.config import ConfigError, load_settings
+    with pytest.raises(ConfigError) as err:
+        load_settings({"CARRIER_CODES": "CJPacket Ordinary=USPS"})
+    assert str(err.value).startswith("CARRIER_CODES:")
 
 
 def test_a_polled_state_is_keyed_by_order_id_and_last_modified_date():

@@ -17,3 +17,4 @@ def test_every_adapter_has_the_whole_interface():
         assert all(callable(getattr(adapter, n, None)) for n in names), platform
         assert isinstance(adapter.supports_polling, bool) and isinstance(adapter.can_register_webhooks, bool)
         assert isinstance(adapter.cj_platform, str) and adapter.cj_platform
+        assert isinstance(adapter.orders_by_polling, bool) and (adapter.supports_polling or not adapter.orders_by_polling)

@@ -161,3 +161,39 @@ def test_an_ebay_store_is_the_sellers_user_id(client):
     res = client.post("/admin/stores", headers=admin_headers(), json={
         "platform": "ebay", "shop_domain": "https://not a user", "api_credentials": CREDENTIALS})
     assert res.status_code == 400 and "eBay user id" in res.get_json()["error"]["message"]
+
+
+@responses.activate
+def test_a_carrier_no_table_fits_holds_the_order_with_the_fix(client, ebay_store, runtime, session_factory):
+    cj = FakeCj(responses.mock)
+    ebay = FakeEbay(responses.mock, orders=[_order()])
+    _poll(session_factory, runtime, ebay_store["id"])
+    order = _the_order(session_factory)
+    cj.ship(order.cj_order_number, "SPX0000000001")
+    cj.orders[order.cj_order_number].update(orderStatus="SHIPPED", logisticName="Special Line XYZ")
+    post_cj(client, logistic_message(order.cj_order_id, tracking="SPX0000000001"))
+    run_jobs(runtime)
+    order = _the_order(session_factory)
+    assert order.state == "held" and order.hold_reason == "carrier_unmapped"
+    assert "CARRIER_CODES" in order.hold_detail and ebay.calls("POST", "shipping_fulfillment") == []
+
+
+@responses.activate
+def test_the_store_shows_its_poll_cursor_and_last_result(client, ebay_store, runtime, session_factory):
+    FakeCj(responses.mock)
+    FakeEbay(responses.mock, orders=[_order()])
+    _poll(session_factory, runtime, ebay_store["id"])
+    health = client.get(f"/admin/stores/{ebay_store['id']}", headers=admin_headers()).get_json()["data"][
+        "webhook_health"]
+    assert health["poll_cursor"] and health["last_poll_result"].startswith("polled 1 order(s)")
+
+
+@responses.activate
+def test_polled_orders_are_not_counted_as_missed_webhooks(client, ebay_store, runtime, session_factory):
+    """eBay has no order webhook: its polls must not make /readyz warn about disabled webhooks."""
+    FakeCj(responses.mock)
+    FakeEbay(responses.mock, orders=[_order()])
+    _poll(session_factory, runtime, ebay_store["id"])
+    health = client.get(f"/admin/stores/{ebay_store['id']}", headers=admin_headers()).get_json()["data"][
+        "webhook_health"]
+    assert health["webhooks_look_disabled"] is False and health["orders_only_polling_found"] == 0

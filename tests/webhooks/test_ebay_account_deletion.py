@@ -148,3 +148,22 @@ def test_an_ebay_verification_token_follows_ebays_rules(client):
     res = client.post("/admin/stores", headers=admin_headers(), json={
         "platform": "ebay", "shop_domain": SELLER, "webhook_secret": "too short!", "api_credentials": CREDENTIALS})
     assert res.status_code == 400 and "verification token" in json.dumps(res.get_json())
+
+
+@responses.activate
+def test_an_order_confirmation_reads_the_order_at_once(client, ebay_store, runtime, session_factory):
+    """Issue 13 (2): ORDER_CONFIRMATION is a hint: the order is read from the Fulfillment API, not the poll's turn."""
+    cj = FakeCj(responses.mock)
+    ebay = FakeEbay(responses.mock, orders=[_order()])
+    private, key = _keypair()
+    with session_factory() as s:
+        s.add(PlatformPublicKey(platform="ebay", kid=KID, key_pem=key, digest="SHA1"))
+        s.commit()
+    raw = compact(SAMPLES["ebay_order_confirmation_notification"]["body"])
+    assert client.post("/webhooks/ebay", data=raw, headers=_signed(private, raw)).status_code == 204
+    run_jobs(runtime)
+    assert [c[1] for c in ebay.calls("GET") if c[1] != "/order"] == ["/order/24-13579-86420"]
+    assert len(cj.ops("createOrderV2")) == 1
+    # The poll that follows finds the same state: nothing new, nothing counted as missed.
+    _poll(session_factory, runtime, ebay_store["id"])
+    assert len(cj.ops("createOrderV2")) == 1
