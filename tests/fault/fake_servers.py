@@ -333,3 +333,73 @@ class FakeShopifyServer:
                         "lineItems": {"nodes": nodes}}]}}}})
 
         return app
+
+
+class FakeEbayServer:
+    """eBay's OAuth token endpoint and Sell Fulfillment API for one seller, answering getOrders in small pages."""
+
+    PAGE = 2
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.orders: dict[str, dict] = {}
+        self.fulfillments: dict[str, list] = collections.defaultdict(list)
+        self.tokens: set[str] = set()
+        self.pages_served = 0
+        self.before_orders_page = None  # hook(offset) called before a getOrders page is answered
+        self.app = self._build_app()
+
+    def _build_app(self) -> Flask:
+        app = Flask("fake-ebay")
+        fake = self
+
+        @app.post("/identity/v1/oauth2/token")
+        def token():
+            assert request.headers.get("Authorization", "").startswith("Basic ")
+            value = f"v^1.1#i^1#FAULT_{uuid.uuid4().hex}"
+            with fake.lock:
+                fake.tokens.add(value)
+            return jsonify({"access_token": value, "expires_in": 7200})
+
+        def authorized() -> bool:
+            return request.headers.get("Authorization", "").removeprefix("Bearer ") in fake.tokens
+
+        @app.get("/sell/fulfillment/v1/order")
+        def orders():
+            if not authorized():
+                return jsonify({"errors": [{"errorId": 1001}]}), 401
+            start, end = request.args["filter"].removeprefix("lastmodifieddate:[").removesuffix("]").split("..")
+            offset = int(request.args.get("offset", 0))
+            if fake.before_orders_page:
+                fake.before_orders_page(offset)
+            with fake.lock:
+                hits = sorted((o for o in fake.orders.values() if start <= o["lastModifiedDate"] <= end),
+                              key=lambda o: o["lastModifiedDate"])
+                fake.pages_served += 1
+            page = hits[offset:offset + fake.PAGE]
+            more = offset + fake.PAGE < len(hits)
+            return jsonify({"total": len(hits), "offset": offset, "limit": fake.PAGE, "orders": page,
+                            "next": f"{request.base_url}?offset={offset + fake.PAGE}" if more else None})
+
+        @app.get("/sell/fulfillment/v1/order/<order_id>")
+        def one_order(order_id):
+            if not authorized():
+                return jsonify({"errors": [{"errorId": 1001}]}), 401
+            with fake.lock:
+                order = fake.orders.get(order_id)
+            return (jsonify(order), 200) if order else (jsonify({"errors": [{"errorId": 32100}]}), 404)
+
+        @app.route("/sell/fulfillment/v1/order/<order_id>/shipping_fulfillment", methods=["GET", "POST"])
+        def shipping(order_id):
+            if not authorized():
+                return jsonify({"errors": [{"errorId": 1001}]}), 401
+            with fake.lock:
+                items = fake.fulfillments[order_id]
+                if request.method == "GET":
+                    return jsonify({"total": len(items), "fulfillments": list(items)})
+                body = request.get_json()
+                items.append({"fulfillmentId": f"F{len(items) + 1}", "lineItems": body["lineItems"],
+                              "shipmentTrackingNumber": body.get("trackingNumber")})
+                return "{}", 201, {"Location": f"{request.base_url}/F{len(items)}"}
+
+        return app

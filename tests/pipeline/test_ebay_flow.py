@@ -197,3 +197,16 @@ def test_polled_orders_are_not_counted_as_missed_webhooks(client, ebay_store, ru
     health = client.get(f"/admin/stores/{ebay_store['id']}", headers=admin_headers()).get_json()["data"][
         "webhook_health"]
     assert health["webhooks_look_disabled"] is False and health["orders_only_polling_found"] == 0
+
+
+@responses.activate
+def test_a_cancellation_after_cj_payment_needs_attention(client, ebay_store, runtime, session_factory):
+    cj = FakeCj(responses.mock)
+    ebay = FakeEbay(responses.mock, orders=[_order(minutes_ago=40)])
+    _poll(session_factory, runtime, ebay_store["id"])
+    assert _the_order(session_factory).state == "paid"  # CJ_AUTO_PAY: paid in the create call
+    ebay.orders["24-13579-86420"] = _order(minutes_ago=20, cancelStatus={"cancelState": "CANCELED"})
+    _poll(session_factory, runtime, ebay_store["id"])
+    order = _the_order(session_factory)
+    assert order.state == "held" and order.hold_reason == "cancel_needs_attention"
+    assert "Resolution:" in order.hold_detail and cj.ops("deleteOrder") == []
