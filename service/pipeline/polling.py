@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from adapters import get_adapter
 from adapters.base import NotSupported, order_version_key
+from service.jobs.outcomes import NeedsHuman
 from service.intake.deliveries import Delivery, store_deliveries, store_scope
 from service.jobs.queue import enqueue
 from service.storage.models import DeliveryKey, Store
@@ -21,6 +22,7 @@ log = logging.getLogger("cj_bridge.pipeline")
 # A store whose webhooks missed an order state this recently is reported as looking disabled.
 MISS_REPORT_WINDOW = timedelta(hours=24)
 FIRST_POLL_LOOKBACK = timedelta(hours=24)
+POLL_NEEDS_ATTENTION = "needs attention: "
 
 
 def enqueue_store_polls(session: Session) -> int:
@@ -59,6 +61,15 @@ def poll_store(session: Session, *, store_id: int, runtime: Runtime) -> str:
         outcome = f"not polled: {exc}"
         store = session.get(Store, store_id)
         store.last_poll_result = outcome[:255]
+        return outcome
+    except NeedsHuman as exc:
+        # The store itself needs someone (a refused refresh token, say): said on the store and in /readyz,
+        # and the next poll tries again; no order is involved.
+        session.rollback()
+        outcome = f"{POLL_NEEDS_ATTENTION}{exc.reason}: {exc}"
+        store = session.get(Store, store_id)
+        store.last_poll_result = outcome[:255]
+        log.warning("store_poll_needs_attention", extra={"fields": {"store_id": store_id, "reason": exc.reason}})
         return outcome
     missed = store_order_states(session, store=store, adapter=adapter, payloads=payloads)
     store = session.get(Store, store_id)
@@ -99,5 +110,6 @@ def webhook_health(store: Store) -> dict:
     looks_disabled = bool(store.last_webhook_miss_at and utcnow() - store.last_webhook_miss_at < MISS_REPORT_WINDOW)
     return {"polled": get_adapter(store.platform).supports_polling, "last_polled_at": store.last_polled_at,
             "poll_cursor": store.poll_cursor, "last_poll_result": store.last_poll_result,
+            "poll_needs_attention": (store.last_poll_result or "").startswith(POLL_NEEDS_ATTENTION),
             "orders_only_polling_found": store.webhook_misses or 0,
             "last_miss_at": store.last_webhook_miss_at, "webhooks_look_disabled": looks_disabled}

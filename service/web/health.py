@@ -53,6 +53,12 @@ def readyz():
         disabled = [s.id for s in session.scalars(select(Store).where(Store.active.is_(True)))
                     if webhook_health(s)["webhooks_look_disabled"]]
         checks["stores_with_missed_webhooks"] = disabled
+        unpolled = [s.id for s in session.scalars(select(Store).where(Store.active.is_(True)))
+                    if webhook_health(s)["poll_needs_attention"]]
+        checks["stores_whose_poll_needs_attention"] = unpolled
+        if unpolled:
+            warnings.append(f"store(s) {unpolled} could not be polled and need attention: GET /admin/stores/<id> "
+                            "shows why (webhook_health.last_poll_result)")
         if disabled:
             # Not a readiness failure (polling covers it), but someone should re-enable those webhooks.
             warnings.append(f"polling found orders that no webhook brought for store(s) {disabled}: check their "

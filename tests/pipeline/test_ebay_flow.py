@@ -210,3 +210,19 @@ def test_a_cancellation_after_cj_payment_needs_attention(client, ebay_store, run
     order = _the_order(session_factory)
     assert order.state == "held" and order.hold_reason == "cancel_needs_attention"
     assert "Resolution:" in order.hold_detail and cj.ops("deleteOrder") == []
+
+
+@responses.activate
+def test_a_refresh_token_ebay_refuses_marks_the_store_and_readyz(client, ebay_store, runtime, session_factory):
+    """Issue 13 (1): a refused refresh token holds the store with a Resolution, and /readyz says so."""
+    from service.jobs.worker import beat
+    responses.add(responses.POST, "https://api.ebay.com/identity/v1/oauth2/token", status=400, json={
+        "error": "invalid_grant", "error_description": "the provided authorization refresh token is invalid"})
+    outcome = _poll(session_factory, runtime, ebay_store["id"])
+    assert outcome.startswith("needs attention: store_auth_failed") and "Resolution:" in outcome
+    health = client.get(f"/admin/stores/{ebay_store['id']}", headers=admin_headers()).get_json()["data"][
+        "webhook_health"]
+    assert health["poll_needs_attention"] is True
+    beat(runtime, worker_id="w")
+    ready = client.get("/readyz", headers=admin_headers()).get_json()["data"]
+    assert ready["checks"]["stores_whose_poll_needs_attention"] == [ebay_store["id"]]
