@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import sys
+from decimal import Decimal, InvalidOperation
 from dataclasses import dataclass, field, asdict
 from typing import Mapping
 
@@ -104,7 +105,9 @@ class Settings:
     cj_warehouses: dict = field(default_factory=dict)  # origin country → destination countries it serves
     stock_cache_minutes: int = 30
     cj_daily_points: int = 50000
-    carrier_codes: dict = field(default_factory=dict)  # platform → {CJ logistic name key → carrier code}
+    carrier_codes: dict = field(default_factory=dict)
+    low_balance_usd: Decimal | None = None  # warn when the CJ wallet holds less (LOW_BALANCE_USD)
+    wallet_read_minutes: int = 30  # platform → {CJ logistic name key → carrier code}
     instance_path: str = ""  # the data folder (CJ_BRIDGE_INSTANCE_PATH): the default SQLite file lives there
     extra: dict = field(default_factory=dict)
 
@@ -207,8 +210,22 @@ def load_settings(env: Mapping[str, str] | None = None, *, instance_path: str | 
         stock_cache_minutes=_number("STOCK_CACHE_MINUTES", env.get("STOCK_CACHE_MINUTES"), 30, int),
         cj_daily_points=_number("CJ_DAILY_POINTS", env.get("CJ_DAILY_POINTS"), 50000, int),
         carrier_codes=_carrier_codes(env.get("CARRIER_CODES")),
+        low_balance_usd=_money("LOW_BALANCE_USD", env.get("LOW_BALANCE_USD")),
+        wallet_read_minutes=_number("WALLET_READ_MINUTES", env.get("WALLET_READ_MINUTES"), 30, int),
         instance_path=os.path.abspath(instance_path),
     )
+
+
+def _money(name: str, value: str | None) -> Decimal | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        amount = Decimal(value.strip())
+    except InvalidOperation:
+        raise ConfigError(f"{name} must be an amount in USD such as 50 or 49.90; got {value!r}") from None
+    if not amount.is_finite() or amount < 0:
+        raise ConfigError(f"{name} must be an amount in USD such as 50 or 49.90; got {value!r}")
+    return amount
 
 
 def carrier_key(name: str | None) -> str:

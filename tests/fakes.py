@@ -44,6 +44,7 @@ class FakeCj:
             ("GET", "/product/variant/query", "variantQuery"),
             ("GET", "/product/stock/queryByVid", "stockQueryByVid"),
             ("GET", "/setting/get", "settingGet"),
+            ("GET", "/shopping/pay/getBalance", "getBalance"),
         ]:
             rsps.add_callback(method, re.compile(re.escape(CJ_BASE + path) + r"(\?.*)?$"),
                               callback=self._dispatch(op))
@@ -175,6 +176,9 @@ class FakeCj:
         by_country = self.stock.get(query.get("vid"), {"CN": 5000})
         return envelope([{"areaEn": f"{country} warehouse", "countryCode": country, "totalInventoryNum": count,
                           "cjInventoryNum": count, "factoryInventoryNum": 0} for country, count in by_country.items()])
+
+    def _getBalance(self, body, query):
+        return envelope({"amount": round(self.balance, 2), "noWithdrawalAmount": 0, "freezeAmount": None})
 
     def _settingGet(self, body, query):
         return envelope({"setting": self.settings} | self.settings)

@@ -211,6 +211,11 @@ class CjClient:
         data = self._call("GET", "/setting/get", operation="settingGet")
         return data if isinstance(data, dict) else {}
 
+    def get_balance(self) -> dict:
+        """The wallet: amount, noWithdrawalAmount (bonus) and freezeAmount, in USD (GET /shopping/pay/getBalance)."""
+        data = self._call("GET", "/shopping/pay/getBalance", operation="getBalance")
+        return data if isinstance(data, dict) else {}
+
     def get_order_detail(self, order_id: str) -> dict | None:
         """Look an order up by our orderNumber or CJ's order id; None when CJ has no such order."""
         try:

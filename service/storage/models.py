@@ -360,6 +360,8 @@ class CjAccountState(Base):
     # Points this service spent today (UTC), counted per call from CJ's published costs.
     points_day: Mapped[str | None] = mapped_column(String(10))
     points_used: Mapped[int] = mapped_column(Integer, default=0)
+    wallet: Mapped[dict | None] = mapped_column(JSON, default=dict)  # getBalance's answer, amounts as decimal strings
+    wallet_read_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class ExchangeRate(Base):

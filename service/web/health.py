@@ -10,6 +10,7 @@ from service.storage.models import Job, Store, WorkerHeartbeat
 from service.pipeline.polling import webhook_health
 from service.timeutil import utcnow
 from service.pipeline.cj_budget import budget_status
+from service.pipeline.cj_wallet import wallet_status
 from service.web.admin_token import has_admin_token
 from service.web.context import db_session, runtime
 
@@ -63,6 +64,10 @@ def readyz():
             # Not a readiness failure (polling covers it), but someone should re-enable those webhooks.
             warnings.append(f"polling found orders that no webhook brought for store(s) {disabled}: check their "
                             "webhooks (POST /admin/stores/<id>/webhooks re-creates or re-activates them)")
+        wallet = wallet_status(session, runtime=runtime())
+        checks["cj_wallet"] = wallet
+        if wallet.get("warning"):
+            warnings.append(wallet["warning"])
         budget = budget_status(session, runtime=runtime())
         checks["cj_budget"] = budget
         if budget.get("warning"):

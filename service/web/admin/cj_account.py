@@ -4,6 +4,7 @@ from __future__ import annotations
 from service.cj.webhook_address import callback_url
 from service.jobs.queue import enqueue
 from service.pipeline.cj_budget import budget_status
+from service.pipeline.cj_wallet import wallet_status
 from service.storage.models import CjAccountState
 from service.web.admin import bp
 from service.web.context import db_session, runtime, settings
@@ -42,9 +43,9 @@ def register_cj_webhook():
 
 @bp.get("/cj/account")
 def cj_account_budget():
-    """Requests per second in force, points spent today and left, budgets CJ said are used up."""
+    """Requests per second in force, points spent today and left, budgets CJ said are used up; the wallet."""
     session = db_session()
     try:
-        return ok(budget_status(session, runtime=runtime()))
+        return ok(dict(budget_status(session, runtime=runtime()), wallet=wallet_status(session, runtime=runtime())))
     finally:
         session.close()

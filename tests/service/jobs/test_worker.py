@@ -21,7 +21,7 @@ from service.timeutil import utcnow
 from service.jobs.worker import beat, run_job, schedule_periodic
 
 
-PERIODIC = ["poll_stores", "purge_old_events", "read_cj_account", "resume_budget_holds", "retry_balance_holds",
+PERIODIC = ["poll_stores", "purge_old_events", "read_cj_account", "read_cj_wallet", "resume_budget_holds", "retry_balance_holds",
             "sync_stale_cj_orders"]
 
 
