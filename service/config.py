@@ -107,7 +107,10 @@ class Settings:
     cj_daily_points: int = 50000
     carrier_codes: dict = field(default_factory=dict)
     low_balance_usd: Decimal | None = None  # warn when the CJ wallet holds less (LOW_BALANCE_USD)
-    wallet_read_minutes: int = 30  # platform → {CJ logistic name key → carrier code}
+    wallet_read_minutes: int = 30
+    alert_webhook_url: str = ""  # Slack-compatible incoming webhook; alerts are POSTed there once each
+    alert_no_tracking_days: int = 10
+    alert_held_hours: int = 24  # platform → {CJ logistic name key → carrier code}
     instance_path: str = ""  # the data folder (CJ_BRIDGE_INSTANCE_PATH): the default SQLite file lives there
     extra: dict = field(default_factory=dict)
 
@@ -212,6 +215,9 @@ def load_settings(env: Mapping[str, str] | None = None, *, instance_path: str | 
         carrier_codes=_carrier_codes(env.get("CARRIER_CODES")),
         low_balance_usd=_money("LOW_BALANCE_USD", env.get("LOW_BALANCE_USD")),
         wallet_read_minutes=_number("WALLET_READ_MINUTES", env.get("WALLET_READ_MINUTES"), 30, int),
+        alert_webhook_url=_alert_url(env.get("ALERT_WEBHOOK_URL"), production),
+        alert_no_tracking_days=_number("ALERT_NO_TRACKING_DAYS", env.get("ALERT_NO_TRACKING_DAYS"), 10, int),
+        alert_held_hours=_number("ALERT_HELD_HOURS", env.get("ALERT_HELD_HOURS"), 24, int),
         instance_path=os.path.abspath(instance_path),
     )
 
@@ -226,6 +232,13 @@ def _money(name: str, value: str | None) -> Decimal | None:
     if not amount.is_finite() or amount < 0:
         raise ConfigError(f"{name} must be an amount in USD such as 50 or 49.90; got {value!r}")
     return amount
+
+
+def _alert_url(value: str | None, production: bool) -> str:
+    url = (value or "").strip()
+    if url and not (url.startswith("https://") or (not production and url.startswith("http://"))):
+        raise ConfigError("ALERT_WEBHOOK_URL must be an https:// address (a Slack-compatible incoming webhook)")
+    return url
 
 
 def carrier_key(name: str | None) -> str:

@@ -102,22 +102,25 @@ class OutboundHttp:
             for prefix in ("http://", "https://"):
                 self.session.mount(prefix, PublicOnlyAdapter())
 
-    def request(self, method: str, url: str, *, service: str, operation: str, **kwargs) -> requests.Response:
+    def request(self, method: str, url: str, *, service: str, operation: str, secret_path: bool = False,
+                **kwargs) -> requests.Response:
+        """secret_path: the URL's path is itself a secret (a Slack incoming-webhook URL): not logged."""
         kwargs.setdefault("timeout", self.timeout)
         # A redirect would resend the headers (a store's access token among them) to wherever it points.
         kwargs.setdefault("allow_redirects", False)
         started = time.monotonic()
         parts = urlsplit(url)
+        path = "/…" if secret_path else parts.path
         try:
             response = self.session.request(method, url, **kwargs)
         except requests.RequestException as exc:
             log.warning("outbound_call", extra={"fields": {
                 "service": service, "operation": operation, "method": method, "host": parts.hostname,
-                "path": parts.path, "error": type(exc).__name__,
+                "path": path, "error": type(exc).__name__,
                 "ms": round((time.monotonic() - started) * 1000, 1)}})
             raise
         log.info("outbound_call", extra={"fields": {
             "service": service, "operation": operation, "method": method, "host": parts.hostname,
-            "path": parts.path, "status": response.status_code,
+            "path": path, "status": response.status_code,
             "ms": round((time.monotonic() - started) * 1000, 1)}})
         return response

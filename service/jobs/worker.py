@@ -24,8 +24,9 @@ from service.storage.models import Job, PeriodicSchedule, WorkerHeartbeat
 from service.jobs.wakeup import JobWakeup
 from service.jobs.order_lock import order_lock_or_retry
 from service.jobs.sqlite_worker_lock import WorkerAlreadyRunning, take_sqlite_worker_lock
-from service.pipeline import (cancel, cj_budget, cj_hints, cj_updates, cj_wallet, cj_webhook_setup, edit_propagation,
-                              forward, ingest, platform_notices, polling, privacy, resume, store_setup, write_back)
+from service.pipeline import (alerts, cancel, cj_budget, cj_hints, cj_updates, cj_wallet, cj_webhook_setup,
+                              edit_propagation, forward, ingest, platform_notices, polling, privacy, resume,
+                              store_setup, write_back)
 from service.runtime import Runtime, build_runtime
 from service.observability.structured_logging import configure_logging
 from service.timeutil import utcnow
@@ -68,6 +69,7 @@ def _handlers() -> dict[str, Handler]:
         "register_cj_webhooks": lambda s, j, rt: str(cj_webhook_setup.register_cj_webhooks(s, runtime=rt)),
         "read_cj_account": lambda s, j, rt: cj_budget.read_account_settings(s, runtime=rt),
         "read_cj_wallet": lambda s, j, rt: cj_wallet.read_wallet(s, runtime=rt),
+        "send_alerts": lambda s, j, rt: alerts.send_alerts(s, runtime=rt),
         "resume_budget_holds": lambda s, j, rt: str(cj_budget.resume_budget_holds(s)),
     }
 
@@ -80,6 +82,7 @@ def periodic_kinds(runtime: Runtime) -> dict[str, timedelta]:
         "purge_old_events": timedelta(hours=6),
         "poll_stores": timedelta(minutes=runtime.settings.store_poll_minutes),
         "read_cj_wallet": timedelta(minutes=runtime.settings.wallet_read_minutes),
+        "send_alerts": timedelta(minutes=5),
         "read_cj_account": timedelta(hours=24),  # due at once on a new database: the limits are read at start
         "resume_budget_holds": timedelta(minutes=10),
     }

@@ -259,6 +259,19 @@ class PlatformPublicKey(Base):
     fetched_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
+class AlertState(Base):
+    """An alert seen: since when, whether it was sent, and when it cleared (each is sent once until it clears)."""
+    __tablename__ = "alert_states"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    message: Mapped[str] = mapped_column(Text)
+    first_seen_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+    cleared_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
 class ExternalCall(Base):
     """What we sent to (or, in dry-run, would have sent to) CJ or a store, and what came back."""
     __tablename__ = "external_calls"

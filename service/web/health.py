@@ -10,6 +10,7 @@ from service.storage.models import Job, Store, WorkerHeartbeat
 from service.pipeline.polling import webhook_health
 from service.timeutil import utcnow
 from service.pipeline.cj_budget import budget_status
+from service.pipeline.alerts import current_alerts
 from service.pipeline.cj_wallet import wallet_status
 from service.web.admin_token import has_admin_token
 from service.web.context import db_session, runtime
@@ -64,6 +65,7 @@ def readyz():
             # Not a readiness failure (polling covers it), but someone should re-enable those webhooks.
             warnings.append(f"polling found orders that no webhook brought for store(s) {disabled}: check their "
                             "webhooks (POST /admin/stores/<id>/webhooks re-creates or re-activates them)")
+        checks["alerts"] = [a.message for a in current_alerts(session, runtime=runtime())]
         wallet = wallet_status(session, runtime=runtime())
         checks["cj_wallet"] = wallet
         if wallet.get("warning"):
