@@ -57,6 +57,31 @@ FULFILLMENT_CREATE_MUTATION = """mutation CreateFulfillment($fulfillment: Fulfil
   }
 }"""
 
+# The order topics this service handles, as GraphQL's WebhookSubscriptionTopic names them. (The privacy
+# topics cannot be created through the API: shopify.app.toml's compliance_topics declares them.)
+SUBSCRIBED_TOPICS = ("ORDERS_CREATE", "ORDERS_PAID", "ORDERS_UPDATED", "ORDERS_EDITED", "ORDERS_CANCELLED",
+                     "ORDERS_DELETE", "APP_UNINSTALLED")
+
+WEBHOOK_SUBSCRIPTIONS_QUERY = """query AppWebhookSubscriptions {
+  webhookSubscriptions(first: 100) {
+    nodes { id topic uri }
+  }
+}"""
+
+WEBHOOK_CREATE_MUTATION = """mutation CreateWebhook($topic: WebhookSubscriptionTopic!, $webhookSubscription: WebhookSubscriptionInput!) {
+  webhookSubscriptionCreate(topic: $topic, webhookSubscription: $webhookSubscription) {
+    webhookSubscription { id topic uri }
+    userErrors { field message }
+  }
+}"""
+
+WEBHOOK_UPDATE_MUTATION = """mutation RepointWebhook($id: ID!, $webhookSubscription: WebhookSubscriptionInput!) {
+  webhookSubscriptionUpdate(id: $id, webhookSubscription: $webhookSubscription) {
+    webhookSubscription { id topic uri }
+    userErrors { field message }
+  }
+}"""
+
 TRACKING_UPDATE_MUTATION = """mutation UpdateTracking($fulfillmentId: ID!, $trackingInfoInput: FulfillmentTrackingInput!, $notifyCustomer: Boolean) {
   fulfillmentTrackingInfoUpdate(fulfillmentId: $fulfillmentId, trackingInfoInput: $trackingInfoInput, notifyCustomer: $notifyCustomer) {
     fulfillment { id trackingInfo(first: 10) { company number url } }
@@ -81,8 +106,8 @@ def _first_present(payload: dict, *keys: str):
 
 class ShopifyAdapter:
     platform = "shopify"
-    # Shopify retries a failed delivery 8 times over 4 hours; CJ-side polling covers the rest.
-    can_register_webhooks = False
+    # Subscriptions can be made through the Admin API (webhookSubscriptionCreate), idempotently.
+    can_register_webhooks = True
     domain_is_platform_host = True  # <shop>.myshopify.com, checked by normalize_domain
     # The safety net for a subscription Shopify removed after failed deliveries (adapters/shopify_polling.py).
     supports_polling = True
@@ -221,8 +246,34 @@ class ShopifyAdapter:
             since=since, until=until)
 
     def register_webhooks(self, *, http, store: StoreContext, delivery_url: str, secret: str) -> dict:
-        raise NotSupported("declare Shopify subscriptions in shopify.app.toml (or with webhookSubscriptionCreate); "
-                           "see the README's Shopify section")
+        """List this app's subscriptions, create the missing order topics, re-point ours left at another address.
+
+        Shopify signs every delivery with the app's client secret, so `secret` is not sent (it is that one).
+        The API lists only this app's own subscriptions: one for our topic at another address is ours, from
+        an earlier address of this service.
+        """
+        data = self._graphql(http, store, WEBHOOK_SUBSCRIPTIONS_QUERY, {}, "webhookSubscriptions")
+        existing = {}
+        for node in (data.get("webhookSubscriptions") or {}).get("nodes") or []:
+            existing.setdefault(node.get("topic"), []).append(node)
+        created, repointed, present = [], [], []
+        for topic in SUBSCRIBED_TOPICS:
+            nodes = existing.get(topic) or []
+            if any(n.get("uri") == delivery_url for n in nodes):
+                present.append(topic)
+            elif nodes:
+                payload = self._graphql(http, store, WEBHOOK_UPDATE_MUTATION, {
+                    "id": nodes[0]["id"], "webhookSubscription": {"uri": delivery_url}},
+                    "webhookSubscriptionUpdate").get("webhookSubscriptionUpdate") or {}
+                _raise_subscription_errors(payload, "webhookSubscriptionUpdate", topic)
+                repointed.append(topic)
+            else:
+                payload = self._graphql(http, store, WEBHOOK_CREATE_MUTATION, {
+                    "topic": topic, "webhookSubscription": {"uri": delivery_url, "format": "JSON"}},
+                    "webhookSubscriptionCreate").get("webhookSubscriptionCreate") or {}
+                _raise_subscription_errors(payload, "webhookSubscriptionCreate", topic)
+                created.append(topic)
+        return {"created": created, "reactivated": repointed, "already_present": present}
 
     def privacy_request(self, topic: str, payload: dict) -> PrivacyRequest:
         ids = payload.get("orders_to_redact") or payload.get("orders_requested") or []
@@ -456,6 +507,15 @@ def _why_no_fulfillment_order_takes(remote: dict, line_gids: set[str], number: s
     return NeedsHuman("writeback_rejected", f"Shopify shows these items fulfilled already, without tracking {number} "
                       "(fulfilled in Shopify admin or by another app). Resolution: add the number to that "
                       "fulfillment in Shopify admin, then POST /admin/orders/<id>/retry (it then finds it there).")
+
+
+def _raise_subscription_errors(payload: dict, operation: str, topic: str) -> None:
+    errors = payload.get("userErrors") or []
+    if errors:
+        messages = "; ".join(str(e.get("message")) for e in errors)
+        raise NeedsHuman("webhook_registration_refused", f"Shopify {operation} refused {topic}: {messages}. "
+                         "Resolution: check PUBLIC_BASE_URL (an https address Shopify can reach) and the app's "
+                         "read_orders scope, then POST /admin/stores/<id>/webhooks again.")
 
 
 def _raise_user_errors(payload: dict, operation: str) -> None:
