@@ -208,8 +208,11 @@ def test_register_webhooks_through_the_admin_api(client, woo_store, runtime, ses
     assert len(store["adapter_state"]["webhook_registration"]["created"]) == 4
 
 
-def test_register_webhooks_is_refused_for_shopify(client, shopify_store):
-    res = client.post(f"/admin/stores/{shopify_store['id']}/webhooks", headers=admin_headers())
+def test_register_webhooks_is_refused_where_orders_are_polled(client):
+    res = client.post("/admin/stores", headers=admin_headers(), json={
+        "platform": "ebay", "shop_domain": "cjbridge_demo_store",
+        "api_credentials": {"client_id": "a", "client_secret": "b", "refresh_token": "c"}})
+    res = client.post(f"/admin/stores/{res.get_json()['data']['id']}/webhooks", headers=admin_headers())
     assert res.status_code == 409 and res.get_json()["error"]["code"] == "not_supported"
 
 
