@@ -27,11 +27,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     from service.web.admin import bp as admin_bp
     from service.web.health import bp as health_bp
     from service.web.home import bp as home_bp
+    from service.web.metrics import bp as metrics_bp
     from webhooks import bp as webhooks_bp
     app.register_blueprint(webhooks_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(home_bp)
+    app.register_blueprint(metrics_bp)
     from service.cli import register_cli
     register_cli(app)
     return app

@@ -41,6 +41,19 @@ accesslog = "-"
 errorlog = "-"
 
 
+# prometheus-client's multiprocess mode: every web process writes its counters into one folder, and a scrape
+# answered by any of them adds them all up. A folder of this master's own unless the operator names one.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    import tempfile
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="cjbridge-metrics-")
+
+
+def child_exit(server, worker):
+    """A web process ended: its live gauges go (its counters stay counted)."""
+    from prometheus_client import multiprocess
+    multiprocess.mark_process_dead(worker.pid)
+
+
 def when_ready(server):
     """Called in the master once it listens: say where, with what token, and whether orders reach CJ."""
     from service.observability.start_banner import start_banner

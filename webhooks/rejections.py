@@ -5,6 +5,7 @@ import logging
 
 from flask import Response, g, request
 
+from service.observability.metrics import count_delivery
 from webhooks import bp
 
 log = logging.getLogger("cj_bridge.webhooks")
@@ -17,6 +18,8 @@ def note_rejection(reason: str, *, shop_domain: str | None = None, **fields) -> 
 
 @bp.after_request
 def log_rejection(response: Response) -> Response:
+    platform = (request.view_args or {}).get("platform") or ("cj" if request.path.startswith("/webhooks/cj") else "")
+    count_delivery(platform, _outcome(response))
     if response.status_code < 400:
         return response
     noted = g.pop("webhook_rejection", None) or {}
@@ -32,6 +35,20 @@ def log_rejection(response: Response) -> Response:
     log.warning("webhook_rejected" if response.status_code < 500 else "webhook_not_stored",
                 extra={"fields": fields})
     return response
+
+
+def _outcome(response: Response) -> str:
+    """accepted, duplicate, ignored (2xx, as the answer says), else the error code."""
+    body = response.get_json(silent=True) if response.is_json else None
+    if isinstance(body, dict):
+        data, error = body.get("data"), body.get("error")
+        if isinstance(error, dict) and error.get("code"):
+            return str(error["code"])[:40]
+        if isinstance(data, dict) and data.get("status"):
+            return str(data["status"])[:40]
+        if body.get("message") in ("ok", "duplicate"):  # CJ's acknowledgement shape
+            return "accepted" if body["message"] == "ok" else "duplicate"
+    return "accepted" if response.status_code < 300 else f"http_{response.status_code}"
 
 
 def _claimed_shop() -> str:

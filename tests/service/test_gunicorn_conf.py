@@ -5,7 +5,15 @@ import gc
 import importlib.util
 import pathlib
 
+import pytest
+
 CONF = pathlib.Path(__file__).resolve().parents[2] / "service" / "gunicorn_conf.py"
+
+
+@pytest.fixture(autouse=True)
+def _own_metrics_folder(monkeypatch, tmp_path):
+    # gunicorn_conf makes one when none is named; named here, so the test process's environment is restored.
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "metrics"))
 
 
 def load_conf():
