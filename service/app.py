@@ -24,6 +24,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.extensions["cj_bridge"] = build_runtime(settings, session_factory=test_config.get("SESSION_FACTORY"))
 
     register_error_handlers(app)
+    from service.web.request_id import register_request_id
+    register_request_id(app)
     from service.web.admin import bp as admin_bp
     from service.web.health import bp as health_bp
     from service.web.home import bp as home_bp

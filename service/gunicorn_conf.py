@@ -38,6 +38,8 @@ keepalive = 5
 max_requests = 100000
 max_requests_jitter = 10000
 accesslog = "-"
+# One JSON line per request with its request id (service/observability/access_log.py).
+logger_class = "service.observability.access_log.JsonAccessLogger"
 errorlog = "-"
 
 

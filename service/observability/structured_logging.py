@@ -7,12 +7,16 @@ import sys
 import time
 
 from service.observability import error_report
+from service.observability.request_context import current_request_id
 
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {"ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + "Z",
                  "level": record.levelname, "logger": record.name, "event": record.getMessage()}
+        request_id = current_request_id.get()
+        if request_id:
+            entry["request_id"] = request_id
         fields = getattr(record, "fields", None)
         if isinstance(fields, dict):
             entry.update(fields)
