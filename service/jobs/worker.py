@@ -25,8 +25,8 @@ from service.jobs.wakeup import JobWakeup
 from service.jobs.order_lock import order_lock_or_retry
 from service.jobs.sqlite_worker_lock import WorkerAlreadyRunning, take_sqlite_worker_lock
 from service.pipeline import (alerts, cancel, cj_budget, cj_hints, cj_updates, cj_wallet, cj_webhook_setup,
-                              edit_propagation, forward, ingest, platform_notices, polling, privacy, resume,
-                              store_setup, write_back)
+                              edit_propagation, forward, ingest, platform_notices, polling, privacy,
+                              reconciliation, resume, store_setup, write_back)
 from service.runtime import Runtime, build_runtime
 from service.observability.structured_logging import configure_logging
 from service.timeutil import utcnow
@@ -70,6 +70,7 @@ def _handlers() -> dict[str, Handler]:
         "read_cj_account": lambda s, j, rt: cj_budget.read_account_settings(s, runtime=rt),
         "read_cj_wallet": lambda s, j, rt: cj_wallet.read_wallet(s, runtime=rt),
         "send_alerts": lambda s, j, rt: alerts.send_alerts(s, runtime=rt),
+        "weekly_reconciliation": lambda s, j, rt: reconciliation.write_weekly_report(s, runtime=rt),
         "resume_budget_holds": lambda s, j, rt: str(cj_budget.resume_budget_holds(s)),
     }
 
@@ -83,6 +84,7 @@ def periodic_kinds(runtime: Runtime) -> dict[str, timedelta]:
         "poll_stores": timedelta(minutes=runtime.settings.store_poll_minutes),
         "read_cj_wallet": timedelta(minutes=runtime.settings.wallet_read_minutes),
         "send_alerts": timedelta(minutes=5),
+        "weekly_reconciliation": timedelta(hours=24),  # writes each ended week once
         "read_cj_account": timedelta(hours=24),  # due at once on a new database: the limits are read at start
         "resume_budget_holds": timedelta(minutes=10),
     }

@@ -158,3 +158,35 @@ def _order_date(order: Order) -> datetime:
     except (TypeError, ValueError):
         dated = None
     return dated or order.created_at
+
+
+def last_full_week(today: date) -> tuple[date, date]:
+    """Monday to Sunday of the last week that has ended (UTC)."""
+    end = today - timedelta(days=today.weekday() + 1)
+    return end - timedelta(days=6), end
+
+
+def write_weekly_report(session: Session, *, runtime) -> str:
+    """Periodic (daily): once a week has ended, keep its reconciliation and send its summary to the alert webhook."""
+    from service.storage.models import ReconciliationReport
+    from service.timeutil import utcnow
+    start, end = last_full_week(utcnow().date())
+    if session.scalar(select(ReconciliationReport.id).where(ReconciliationReport.period_start == start)):
+        return f"week {start} already written"
+    report = reconcile(session, start=start, end=end)
+    summary = {"orders": len(report.rows), "flagged": sum(1 for r in report.rows if r["flags"]),
+               "totals": as_json(report)["totals"]}
+    session.add(ReconciliationReport(period_start=start, period_end=end, csv_text=as_csv(report), summary=summary))
+    session.commit()
+    url = runtime.settings.alert_webhook_url
+    if url:
+        lines = [f"• {t['store']} ({t['currency']}): {t['orders']} order(s), revenue {t['revenue_total']}, CJ "
+                 f"{t['cj_total_usd']} USD, margin {t['margin']}, {t['flagged']} flagged" for t in summary["totals"]]
+        text = (f"CJ Bridge reconciliation {start} – {end}: {summary['orders']} order(s), {summary['flagged']} "
+                "flagged (GET /admin/reconciliation/reports)\n" + "\n".join(lines))
+        try:
+            runtime.http.request("POST", url, service="alerts", operation="postReconciliation", secret_path=True,
+                                 json={"text": text})
+        except Exception:  # noqa: BLE001 - the report is kept; the summary is only a notice
+            pass
+    return f"week {start} written: {summary['orders']} order(s), {summary['flagged']} flagged"

@@ -1,10 +1,10 @@
 """SQLAlchemy models: stores, inbound events, jobs, orders and their history, mappings, CJ state."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer,
+from sqlalchemy import (JSON, BigInteger, Boolean, Date, DateTime, Float, ForeignKey, Index, Integer,
                         LargeBinary, Numeric, SmallInteger, String, Text, UniqueConstraint, text)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -270,6 +270,18 @@ class AlertState(Base):
     last_seen_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime)
     cleared_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class ReconciliationReport(Base):
+    """A week's reconciliation, written by the weekly job: the CSV and its totals."""
+    __tablename__ = "reconciliation_reports"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    period_start: Mapped[date] = mapped_column(Date, unique=True)
+    period_end: Mapped[date] = mapped_column(Date)
+    csv_text: Mapped[str] = mapped_column(Text)
+    summary: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class ExternalCall(Base):

@@ -6,7 +6,10 @@ import io
 from datetime import date, datetime
 from decimal import Decimal
 
+import json
+
 import pytest
+import responses
 
 from service.pipeline.reconciliation import as_csv, reconcile
 from service.storage.models import Order, Store
@@ -114,3 +117,27 @@ def test_the_cli_writes_the_file(app, week, tmp_path):
     assert result.exit_code == 0, result.output
     assert "6 order(s), 4 flagged" in result.output
     assert out.read_text(encoding="utf-8").startswith("\ufeffstore,")
+
+
+@responses.activate
+def test_the_weekly_job_keeps_each_ended_week_once_and_posts_its_summary(make_app, week, session_factory,
+                                                                         monkeypatch):
+    from service.pipeline import reconciliation
+    from service.timeutil import utcnow as real_utcnow
+    app = make_app(ALERT_WEBHOOK_URL="https://hooks.slack.example/services/T/B/x")
+    runtime = app.extensions["cj_bridge"]
+    slack = responses.add(responses.POST, "https://hooks.slack.example/services/T/B/x", body="ok")
+    monkeypatch.setattr("service.timeutil.utcnow", lambda: datetime(2026, 12, 2, 8, 0))  # a Wednesday
+    with session_factory() as s:
+        assert reconciliation.write_weekly_report(s, runtime=runtime) == \
+            "week 2026-11-23 written: 6 order(s), 4 flagged"
+        assert reconciliation.write_weekly_report(s, runtime=runtime) == "week 2026-11-23 already written"
+    text = json.loads(slack.calls[0].request.body)["text"]
+    assert "2026-11-23 – 2026-11-29" in text and "us-shop.myshopify.com" in text and len(slack.calls) == 1
+    client = app.test_client()
+    (listed,) = client.get("/admin/reconciliation/reports", headers=admin_headers()).get_json()["data"]
+    assert listed["from"] == "2026-11-23" and listed["summary"]["flagged"] == 4
+    csv_res = client.get(listed["csv"], headers=admin_headers())
+    assert csv_res.mimetype == "text/csv" and csv_res.data.startswith("\ufeff".encode())
+    assert client.get("/admin/reconciliation/reports/999.csv", headers=admin_headers()).status_code == 404
+    assert real_utcnow  # the real clock is restored by monkeypatch

@@ -4,8 +4,11 @@ from __future__ import annotations
 from datetime import date
 
 from flask import Response, request
+from sqlalchemy import select
 
 from service.pipeline.reconciliation import as_csv, as_json, reconcile
+from service.storage.models import ReconciliationReport
+from service.timeutil import iso
 from service.web.admin import bp
 from service.web.context import db_session
 from service.web.json_api import ApiError, ok
@@ -42,3 +45,30 @@ def reconciliation():
         return Response(as_csv(report).encode("utf-8"), mimetype="text/csv", headers={
             "Content-Disposition": f'attachment; filename="cj-bridge-reconciliation-{start}-{end}.csv"'})
     return ok(as_json(report))
+
+
+@bp.get("/reconciliation/reports")
+def list_reports():
+    """The weekly reports the worker kept, newest first (their CSV at …/reports/<id>.csv)."""
+    session = db_session()
+    try:
+        reports = session.scalars(select(ReconciliationReport).order_by(ReconciliationReport.period_start.desc()))
+        return ok([{"id": r.id, "from": r.period_start.isoformat(), "to": r.period_end.isoformat(),
+                    "summary": r.summary, "csv": f"/admin/reconciliation/reports/{r.id}.csv",
+                    "created_at": iso(r.created_at)} for r in reports])
+    finally:
+        session.close()
+
+
+@bp.get("/reconciliation/reports/<int:report_id>.csv")
+def report_csv(report_id: int):
+    session = db_session()
+    try:
+        report = session.get(ReconciliationReport, report_id)
+        if report is None:
+            raise ApiError(404, "not_found", f"no reconciliation report {report_id}")
+        return Response(report.csv_text.encode("utf-8"), mimetype="text/csv", headers={
+            "Content-Disposition": f'attachment; filename="cj-bridge-reconciliation-{report.period_start}-'
+                                   f'{report.period_end}.csv"'})
+    finally:
+        session.close()
