@@ -509,22 +509,22 @@ def _why_no_fulfillment_order_takes(remote: dict, line_gids: set[str], number: s
                       "fulfillment in Shopify admin, then POST /admin/orders/<id>/retry (it then finds it there).")
 
 
+FULFILLMENT_RESOLUTION = ("check the order's fulfillment orders in Shopify admin (closed, on hold, or assigned to "
+                          "another fulfillment service), fix them, then retry the order.")
+
+
+def _raise_user_errors(payload: dict, operation: str, *, reason: str = "writeback_rejected",
+                       resolution: str = FULFILLMENT_RESOLUTION) -> None:
+    errors = payload.get("userErrors") or []
+    if errors:
+        messages = "; ".join(str(e.get("message")) for e in errors)
+        raise NeedsHuman(reason, f"Shopify {operation} refused: {messages}. Resolution: {resolution}")
+
+
 def _raise_subscription_errors(payload: dict, operation: str, topic: str) -> None:
-    errors = payload.get("userErrors") or []
-    if errors:
-        messages = "; ".join(str(e.get("message")) for e in errors)
-        raise NeedsHuman("webhook_registration_refused", f"Shopify {operation} refused {topic}: {messages}. "
-                         "Resolution: check PUBLIC_BASE_URL (an https address Shopify can reach) and the app's "
-                         "read_orders scope, then POST /admin/stores/<id>/webhooks again.")
-
-
-def _raise_user_errors(payload: dict, operation: str) -> None:
-    errors = payload.get("userErrors") or []
-    if errors:
-        messages = "; ".join(str(e.get("message")) for e in errors)
-        raise NeedsHuman("writeback_rejected", f"Shopify {operation} refused: {messages}. Resolution: check "
-                         "the order's fulfillment orders in Shopify admin (closed, on hold, or assigned to "
-                         "another fulfillment service), fix them, then retry the order.")
+    _raise_user_errors(payload, f"{operation} ({topic})", reason="webhook_registration_refused",
+                       resolution="check PUBLIC_BASE_URL (an https address Shopify can reach) and the app's "
+                                  "read_orders scope, then POST /admin/stores/<id>/webhooks again.")
 
 
 def _throttle_wait(body: dict) -> float:
