@@ -18,5 +18,5 @@ def _require_token():
         raise ApiError(413, "payload_too_large", f"admin request bodies are limited to {MAX_ADMIN_BODY_BYTES} bytes")
 
 
-from service.web.admin import (alerts, cj_account, exchange_rates, jobs, orders, reconciliation, shipping_rules,  # noqa: E402,F401
-                               sku_mappings, stores)  # (routes on bp)
+from service.web.admin import (alerts, cj_account, exchange_rates, jobs, openapi, orders, reconciliation,  # noqa: E402,F401
+                               shipping_rules, sku_mappings, stores)  # (routes on bp)
