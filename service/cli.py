@@ -73,6 +73,9 @@ def register_cli(app: Flask) -> None:
             handle.write(as_csv(report))
         flagged = sum(1 for row in report.rows if row["flags"])
         click.echo(f"{len(report.rows)} order(s), {flagged} flagged, written to {out}")
+        if report.cj_orders_swept_at is None:
+            click.echo("CJ's order list has not been read yet (the worker's daily sweep_cj_orders job): CJ orders "
+                       "with no store order are not listed")
 
     @app.cli.command("run-jobs")
     @click.option("--max-jobs", default=1000, show_default=True)

@@ -108,6 +108,7 @@ class Settings:
     carrier_codes: dict = field(default_factory=dict)
     low_balance_usd: Decimal | None = None  # warn when the CJ wallet holds less (LOW_BALANCE_USD)
     wallet_read_minutes: int = 30
+    cj_order_sweep_days: int = 45  # how far back the daily sweep of CJ's order list looks (CJ_ORDER_SWEEP_DAYS)
     alert_webhook_url: str = ""  # Slack-compatible incoming webhook; alerts are POSTed there once each
     alert_no_tracking_days: int = 10
     alert_held_hours: int = 24  # platform → {CJ logistic name key → carrier code}
@@ -215,6 +216,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, instance_path: str | 
         carrier_codes=_carrier_codes(env.get("CARRIER_CODES")),
         low_balance_usd=_money("LOW_BALANCE_USD", env.get("LOW_BALANCE_USD")),
         wallet_read_minutes=_number("WALLET_READ_MINUTES", env.get("WALLET_READ_MINUTES"), 30, int),
+        cj_order_sweep_days=_number("CJ_ORDER_SWEEP_DAYS", env.get("CJ_ORDER_SWEEP_DAYS"), 45, int),
         alert_webhook_url=_alert_url(env.get("ALERT_WEBHOOK_URL"), production),
         alert_no_tracking_days=_number("ALERT_NO_TRACKING_DAYS", env.get("ALERT_NO_TRACKING_DAYS"), 10, int),
         alert_held_hours=_number("ALERT_HELD_HOURS", env.get("ALERT_HELD_HOURS"), 24, int),

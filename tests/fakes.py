@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 import responses
 
+from service.timeutil import utcnow
 from tests.conftest import CJ_BASE, CJ_SAMPLES, SHOP_DOMAIN, SHOPIFY_SAMPLES, load_fixture
 
 
@@ -94,7 +95,8 @@ class FakeCj:
             return CJ_SAMPLES["createOrderV2_duplicate_error"]["body"]
         self.next_id += 1
         order = {"orderId": str(self.next_id), "orderNumber": number, "orderStatus": "CREATED",
-                 "orderAmount": 18.31, "request": body, "logisticName": body["logisticName"]}
+                 "orderAmount": 18.31, "request": body, "logisticName": body["logisticName"],
+                 "createDate": utcnow().strftime("%Y-%m-%d %H:%M:%S")}
         self.orders[number] = order
         if body.get("payType") == 2:  # CJ carts, confirms and pays from the balance in the same call
             order["orderStatus"] = "UNPAID"
@@ -130,8 +132,25 @@ class FakeCj:
                                           "storeLineItemId": p.get("storeLineItemId")}
                                          for p in request.get("products") or []]})
 
+    def add_order(self, number, *, order_id, status="UNSHIPPED", created="2026-11-26 10:00:00", amount=18.31,
+                  product=None, postage=None, paid=None):
+        """An order already on the account (placed by hand on My CJ, or by something else)."""
+        self.orders[number] = {"orderId": order_id, "orderNumber": number, "orderStatus": status,
+                               "orderAmount": amount, "productAmount": product, "postageAmount": postage,
+                               "createDate": created, "paymentDate": paid, "logisticName": "CJPacket Ordinary"}
+
     def _orderList(self, body, query):
         wanted = set(self.query_lists.get("orderIds") or [])
+        if not wanted:  # by status, newest first, paged (CJ's list has no date filter)
+            listed = sorted((o for o in self.orders.values() if o["orderStatus"] == query.get("status")),
+                            key=lambda o: o.get("createDate") or "", reverse=True)
+            page, size = int(query.get("pageNum", 1)), int(query.get("pageSize", 20))
+            rows = [{"orderId": o["orderId"], "orderNum": o["orderNumber"], "cjOrderId": "CJ" + o["orderId"][-10:],
+                     "orderStatus": o["orderStatus"], "orderAmount": o["orderAmount"],
+                     "productAmount": o.get("productAmount"), "postageAmount": o.get("postageAmount"),
+                     "createDate": o.get("createDate"), "paymentDate": o.get("paymentDate"),
+                     "logisticName": o["logisticName"]} for o in listed[(page - 1) * size:page * size]]
+            return envelope({"pageNum": page, "pageSize": size, "total": len(listed), "list": rows})
         rows = []
         for order in self.orders.values():
             if order["orderId"] in wanted:

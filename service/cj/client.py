@@ -194,6 +194,13 @@ class CjClient:
         rows = (data or {}).get("list") if isinstance(data, dict) else None
         return [r for r in rows or [] if isinstance(r, dict)]
 
+    def list_orders_by_status(self, *, status: str, page: int, page_size: int) -> dict:
+        """One page of CJ's order list in one status (0 points): {total, list[]}; CJ has no date filter."""
+        data = self._call("GET", "/shopping/order/list", operation="orderList",
+                          params={"status": status, "pageNum": page, "pageSize": page_size})
+        data = data if isinstance(data, dict) else {}
+        return {"total": data.get("total"), "list": [r for r in data.get("list") or [] if isinstance(r, dict)]}
+
     def set_webhooks(self, callback_url: str) -> object:
         """Point CJ's order and logistics topics at callback_url; product and stock stay off."""
         topic = {"type": "ENABLE", "callbackUrls": [callback_url]}

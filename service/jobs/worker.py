@@ -26,7 +26,7 @@ from service.jobs.order_lock import order_lock_or_retry
 from service.jobs.sqlite_worker_lock import WorkerAlreadyRunning, take_sqlite_worker_lock
 from service.pipeline import (alerts, cancel, cj_budget, cj_hints, cj_updates, cj_wallet, cj_webhook_setup,
                               edit_propagation, forward, ingest, platform_notices, polling, privacy,
-                              reconciliation, resume, store_setup, write_back)
+                              reconciliation, resume, store_setup, unmatched_cj_orders, write_back)
 from service.runtime import Runtime, build_runtime
 from service.observability.structured_logging import configure_logging
 from service.timeutil import utcnow
@@ -72,6 +72,7 @@ def _handlers() -> dict[str, Handler]:
         "send_alerts": lambda s, j, rt: alerts.send_alerts(s, runtime=rt),
         "weekly_reconciliation": lambda s, j, rt: reconciliation.write_weekly_report(s, runtime=rt),
         "resume_budget_holds": lambda s, j, rt: str(cj_budget.resume_budget_holds(s)),
+        "sweep_cj_orders": lambda s, j, rt: unmatched_cj_orders.sweep_cj_orders(s, runtime=rt),
     }
 
 
@@ -87,6 +88,7 @@ def periodic_kinds(runtime: Runtime) -> dict[str, timedelta]:
         "weekly_reconciliation": timedelta(hours=24),  # writes each ended week once
         "read_cj_account": timedelta(hours=24),  # due at once on a new database: the limits are read at start
         "resume_budget_holds": timedelta(minutes=10),
+        "sweep_cj_orders": timedelta(hours=24),
     }
 
 

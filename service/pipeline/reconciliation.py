@@ -16,7 +16,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.storage.models import Order, Store
+from service.storage.models import CjAccountState, Order, Store, UnmatchedCjOrder
 from service.pipeline.order_state import CJ_PAID_STATUSES
 from service.pipeline.usd_amounts import CENT, usd_rate
 from service.timeutil import parse_iso_utc
@@ -26,6 +26,7 @@ COLUMNS = ("store", "store_id", "order", "store_order_id", "order_date", "curren
            "cj_paid_at", "usd_per_unit", "margin", "flags")
 # An order received this long after the period still counts by its own date (the store's created_at).
 _LATE_ARRIVAL = timedelta(days=7)
+CJ_ONLY = "(no store order)"  # the store column of a CJ order that no store order accounts for
 
 
 @dataclass
@@ -33,6 +34,7 @@ class Reconciliation:
     start: date
     end: date  # inclusive
     rows: list[dict] = field(default_factory=list)
+    cj_orders_swept_at: datetime | None = None  # when CJ's order list was last read for cj_without_store_order
     totals: list[dict] = field(default_factory=list)  # per store and currency, then overall per currency
 
 
@@ -49,8 +51,27 @@ def reconcile(session: Session, *, start: date, end: date) -> Reconciliation:
         if not begin <= dated < finish:
             continue
         report.rows.append(_row(session, order, stores.get(order.store_id), dated))
+    # CJ orders that no store order accounts for (the daily sweep of CJ's order list), dated by CJ.
+    for cj_only in session.scalars(select(UnmatchedCjOrder).where(
+            UnmatchedCjOrder.gone_at.is_(None), UnmatchedCjOrder.created_at_cj >= begin,
+            UnmatchedCjOrder.created_at_cj < finish).order_by(UnmatchedCjOrder.created_at_cj)):
+        report.rows.append(_cj_only_row(cj_only))
+    account = session.get(CjAccountState, 1)
+    report.cj_orders_swept_at = account.orders_swept_at if account is not None else None
     report.totals = _totals(report.rows)
     return report
+
+
+def _cj_only_row(cj: UnmatchedCjOrder) -> dict:
+    total = cj.order_amount
+    if total is None and cj.product_amount is not None and cj.postage_amount is not None:
+        total = cj.product_amount + cj.postage_amount
+    return {"store": CJ_ONLY, "store_id": None, "order": cj.order_num or cj.cj_order_code or "",
+            "store_order_id": "", "order_date": cj.created_at_cj.date().isoformat(), "currency": "",
+            "revenue_total": None, "shipping_charged": None, "cj_order_id": cj.cj_order_id,
+            "cj_product_cost_usd": cj.product_amount, "cj_shipping_cost_usd": cj.postage_amount,
+            "cj_total_usd": total, "cj_paid_at": cj.paid_at_cj.isoformat(timespec="seconds") + "Z"
+            if cj.paid_at_cj else "", "usd_per_unit": None, "margin": None, "flags": ["cj_without_store_order"]}
 
 
 def _row(session: Session, order: Order, store: Store | None, dated: datetime) -> dict:
@@ -120,6 +141,8 @@ def as_json(report: Reconciliation) -> dict:
     def plain(value):
         return str(value) if isinstance(value, Decimal) else value
     return {"from": report.start.isoformat(), "to": report.end.isoformat(),
+            "cj_orders_swept_at": report.cj_orders_swept_at.isoformat(timespec="seconds") + "Z"
+            if report.cj_orders_swept_at else None,
             "rows": [{k: plain(v) for k, v in row.items()} for row in report.rows],
             "totals": [{k: plain(v) for k, v in total.items()} for total in report.totals]}
 
@@ -137,6 +160,9 @@ def as_csv(report: Reconciliation) -> str:
     for total in report.totals:
         writer.writerow([total["store"], total["currency"], total["orders"], _cell(total["revenue_total"]),
                          _cell(total["cj_total_usd"]), _cell(total["margin"]), total["flagged"]])
+    writer.writerow([])
+    writer.writerow(["cj_order_list_read_at", report.cj_orders_swept_at.isoformat(timespec="seconds") + "Z"
+                     if report.cj_orders_swept_at else "never (cj_without_store_order not checked yet)"])
     return out.getvalue()
 
 

@@ -284,6 +284,25 @@ class ReconciliationReport(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
+class UnmatchedCjOrder(Base):
+    """A CJ order on CJ's order list that no store order of ours accounts for (found by the daily sweep)."""
+    __tablename__ = "unmatched_cj_orders"
+
+    cj_order_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    cj_order_code: Mapped[str | None] = mapped_column(String(64))
+    order_num: Mapped[str | None] = mapped_column(String(100))  # the orderNumber it was created with
+    cj_status: Mapped[str | None] = mapped_column(String(32))
+    order_amount: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))
+    product_amount: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))
+    postage_amount: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))
+    created_at_cj: Mapped[datetime | None] = mapped_column(DateTime, index=True)
+    paid_at_cj: Mapped[datetime | None] = mapped_column(DateTime)
+    first_seen_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # No longer on the swept lists (cancelled, or deleted while unpaid): no money, left out of reconciliation.
+    gone_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
 class ExternalCall(Base):
     """What we sent to (or, in dry-run, would have sent to) CJ or a store, and what came back."""
     __tablename__ = "external_calls"
@@ -387,6 +406,8 @@ class CjAccountState(Base):
     points_used: Mapped[int] = mapped_column(Integer, default=0)
     wallet: Mapped[dict | None] = mapped_column(JSON, default=dict)  # getBalance's answer, amounts as decimal strings
     wallet_read_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # The last complete sweep of CJ's order list (UnmatchedCjOrder): when, and what it found.
+    orders_swept_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class ExchangeRate(Base):
