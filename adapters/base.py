@@ -74,6 +74,27 @@ class WriteBackResult:
     adapter_state: dict | None = None  # when set, stored as the store's new adapter_state
 
 
+@dataclass(frozen=True)
+class StockTarget:
+    """One mapped store variant and the quantity the store should show (CJ's stock less the buffer)."""
+    mapping_id: int
+    store_variant_id: str | None
+    store_sku: str | None
+    quantity: int
+    ref: dict = field(default_factory=dict)  # the adapter's ids for it, as it returned them last time
+
+
+@dataclass
+class StockResult:
+    mapping_id: int
+    # written; unchanged (the store shows it already); store_changed (the store's figure moved while we wrote:
+    # left as the store has it); skipped (cannot be written, detail says why and the Resolution)
+    outcome: str
+    store_quantity: int | None  # what the store shows now, as far as we know
+    detail: str = ""
+    ref: dict = field(default_factory=dict)
+
+
 class NotSupported(Exception):
     """The platform has no such capability (e.g. Shopify subscriptions live in the app's TOML)."""
 
@@ -87,6 +108,7 @@ class StoreAdapter(Protocol):
     poll_topic: str | None  # the topic a polled order state is processed under
     orders_by_polling: bool  # polling is how orders come in (no order webhook): its finds are not "missed"
     cj_platform: str  # createOrderV2 `platform`, spelled as CJ's list spells it (cj-api.md, Appendix 3)
+    can_set_stock: bool  # set_stock works (stock sync writes this platform's inventory)
 
     def identify(self, headers: Mapping[str, str]) -> DeliveryInfo:
         """Read store, topic and delivery id from the delivery headers."""
@@ -141,6 +163,11 @@ class StoreAdapter(Protocol):
 
     def write_back(self, *, http, store: StoreContext, order: dict, shipment: ShipmentToWrite) -> WriteBackResult:
         """Put tracking on the store order; must check what the store already has first."""
+
+    def set_stock(self, *, http, store: StoreContext, targets: list[StockTarget], location_id: str | None
+                  ) -> list[StockResult]:
+        """Make the store show each target's quantity, reading the store's figure first (never a blind write);
+        one result per target. Raises NotSupported where the platform has no such write (can_set_stock)."""
 
 
 def order_version_key(version: str, topic: str) -> str:

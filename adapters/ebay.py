@@ -71,6 +71,8 @@ class EbayAdapter:
     platform = "ebay"
     cj_platform = "ebay"
     can_register_webhooks = False
+    # eBay's quantities live in its Inventory API (or on the listing for Trading-API sellers): not written yet.
+    can_set_stock = False
     domain_is_platform_host = True  # the store is a seller account; its API is eBay's own host
     supports_polling = True
     poll_topic = POLL_TOPIC
@@ -352,6 +354,9 @@ class EbayAdapter:
 
     def register_webhooks(self, *, http, store: StoreContext, delivery_url: str, secret: str) -> dict:
         raise NotSupported("eBay orders are polled; there is no order webhook to register")
+
+    def set_stock(self, *, http, store: StoreContext, targets, location_id):
+        raise NotSupported("eBay stock is not written by this service yet: keep the listings' quantities in eBay")
 
     def write_back(self, *, http, store: StoreContext, order: dict, shipment: ShipmentToWrite) -> WriteBackResult:
         """One shipping fulfillment per CJ parcel; never the same number twice (the call is not idempotent)."""

@@ -9,9 +9,10 @@ from typing import Mapping
 
 
 from adapters.base import (IGNORED_EVENT, ORDER_CHANGED_EVENT, ORDER_DELETED_EVENT, ORDER_EVENT, PRIVACY_EVENT,
-                           UNINSTALL_EVENT, DeliveryInfo, NotSupported, PrivacyRequest, ShipmentToWrite, StoreContext,
-                           WriteBackResult, call_store_api, order_version_key, signature_matches)
-from adapters import shopify_polling
+                           UNINSTALL_EVENT, DeliveryInfo, NotSupported, PrivacyRequest, ShipmentToWrite, StockResult,
+                           StockTarget, StoreContext, WriteBackResult, call_store_api, order_version_key,
+                           signature_matches)
+from adapters import shopify_polling, shopify_stock
 from adapters.shopify_carriers import shopify_carrier
 from service.canonical import PAID_FINANCIAL_STATUSES, validate_canonical
 from service.jobs.outcomes import NeedsHuman, RetryLater
@@ -112,6 +113,7 @@ class ShopifyAdapter:
     # The safety net for a subscription Shopify removed after failed deliveries (adapters/shopify_polling.py).
     supports_polling = True
     cj_platform = "shopify"
+    can_set_stock = True
     orders_by_polling = False
     poll_topic = "orders/updated"
 
@@ -376,6 +378,12 @@ class ShopifyAdapter:
             raise NeedsHuman("writeback_rejected", f"Shopify {operation} answered errors ({', '.join(codes)}). "
                              "Resolution: fix the cause, then retry the order.")
         return body
+
+    def set_stock(self, *, http, store: StoreContext, targets: list[StockTarget], location_id: str | None
+                  ) -> list[StockResult]:
+        def graphql(document: str, variables: dict, operation: str) -> dict:
+            return self._graphql(http, store, document, variables, operation)
+        return shopify_stock.set_stock(graphql, store_id=store.store_id, targets=targets, location_id=location_id)
 
     def write_back(self, *, http, store: StoreContext, order: dict, shipment: ShipmentToWrite) -> WriteBackResult:
         order_gid = order.get("order_ref") or f"gid://shopify/Order/{order['store_order_id']}"

@@ -10,8 +10,9 @@ from urllib.parse import urlsplit
 import requests
 
 from adapters.base import (IGNORED_EVENT, ORDER_DELETED_EVENT, ORDER_EVENT, DeliveryInfo, NotSupported,
-                           PrivacyRequest, ShipmentToWrite, StoreContext, WriteBackResult, call_store_api,
-                           order_version_key, signature_matches)
+                           PrivacyRequest, ShipmentToWrite, StockResult, StockTarget, StoreContext, WriteBackResult,
+                           call_store_api, order_version_key, signature_matches)
+from adapters import woocommerce_stock
 from service.canonical import validate_canonical
 from service.jobs.outcomes import NeedsHuman, RetryLater
 
@@ -48,6 +49,7 @@ class WooCommerceAdapter:
     supports_polling = True
     poll_topic = "order.updated"
     cj_platform = "Woocommerce"  # sic: CJ's list capitalises it so
+    can_set_stock = True
     orders_by_polling = False
 
     # -- inbound -------------------------------------------------------------------------------
@@ -271,6 +273,13 @@ class WooCommerceAdapter:
         if any(r.startswith("/wc/v3/orders/") and r.endswith("/fulfillments") for r in routes):
             return NATIVE_FULFILLMENTS
         return NOTE_ONLY
+
+    def set_stock(self, *, http, store: StoreContext, targets: list[StockTarget], location_id: str | None
+                  ) -> list[StockResult]:
+        def request(method: str, path: str, operation: str, *, params=None, json=None, ok=(200, 201)):
+            return self._json(self._request(http, store, method, path, operation, params=params, json=json, ok=ok),
+                              operation)
+        return woocommerce_stock.set_stock(request, targets=targets)  # WooCommerce counts one stock per item
 
     def write_back(self, *, http, store: StoreContext, order: dict, shipment: ShipmentToWrite) -> WriteBackResult:
         state = dict(store.adapter_state or {})

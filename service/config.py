@@ -108,6 +108,9 @@ class Settings:
     carrier_codes: dict = field(default_factory=dict)
     low_balance_usd: Decimal | None = None  # warn when the CJ wallet holds less (LOW_BALANCE_USD)
     wallet_read_minutes: int = 30
+    stock_sync: str = "on"  # on, off, dry_run (STOCK_SYNC): CJ's stock written to the stores, or only recorded
+    stock_poll_points_share: float = 0.2  # at most this share of the daily CJ points goes to the stock poll
+    stock_poll_minutes: int = 10
     cj_order_sweep_days: int = 45  # how far back the daily sweep of CJ's order list looks (CJ_ORDER_SWEEP_DAYS)
     alert_webhook_url: str = ""  # Slack-compatible incoming webhook; alerts are POSTed there once each
     alert_no_tracking_days: int = 10
@@ -216,12 +219,34 @@ def load_settings(env: Mapping[str, str] | None = None, *, instance_path: str | 
         carrier_codes=_carrier_codes(env.get("CARRIER_CODES")),
         low_balance_usd=_money("LOW_BALANCE_USD", env.get("LOW_BALANCE_USD")),
         wallet_read_minutes=_number("WALLET_READ_MINUTES", env.get("WALLET_READ_MINUTES"), 30, int),
+        stock_sync=_stock_sync(env.get("STOCK_SYNC")),
+        stock_poll_points_share=_share("STOCK_POLL_POINTS_SHARE", env.get("STOCK_POLL_POINTS_SHARE"), 0.2),
+        stock_poll_minutes=_number("STOCK_POLL_MINUTES", env.get("STOCK_POLL_MINUTES"), 10, int),
         cj_order_sweep_days=_number("CJ_ORDER_SWEEP_DAYS", env.get("CJ_ORDER_SWEEP_DAYS"), 45, int),
         alert_webhook_url=_alert_url(env.get("ALERT_WEBHOOK_URL"), production),
         alert_no_tracking_days=_number("ALERT_NO_TRACKING_DAYS", env.get("ALERT_NO_TRACKING_DAYS"), 10, int),
         alert_held_hours=_number("ALERT_HELD_HOURS", env.get("ALERT_HELD_HOURS"), 24, int),
         instance_path=os.path.abspath(instance_path),
     )
+
+
+def _stock_sync(value: str | None) -> str:
+    text = (value or "on").strip().lower().replace("-", "_")
+    if text not in ("on", "off", "dry_run"):
+        raise ConfigError(f"STOCK_SYNC must be on, off or dry_run, got {value!r}")
+    return text
+
+
+def _share(name: str, value: str | None, default: float) -> float:
+    if value is None or value.strip() == "":
+        return default
+    try:
+        share = float(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a share between 0 and 1, got {value!r}") from None
+    if not 0 <= share <= 1:
+        raise ConfigError(f"{name} must be a share between 0 and 1, got {value!r}")
+    return share
 
 
 def _money(name: str, value: str | None) -> Decimal | None:

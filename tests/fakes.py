@@ -29,6 +29,7 @@ class FakeCj:
         self.fail_next: dict[str, list] = {}  # operation → queued failures (Exception or (status, body))
         self.variants: dict[str, list] = {}
         self.stock: dict[str, dict[str, int]] = {}  # vid → {warehouse country: count}; unknown vids: China only
+        self.delisted: set[str] = set()  # vids CJ no longer sells: stock reads answer 1602003
         self.settings = {"qpsLimit": 20, "quotaLimits": []}
         self.next_id = 2509231418372749100
         for method, path, op in [
@@ -192,6 +193,8 @@ class FakeCj:
         return envelope(order["orderId"])
 
     def _stockQueryByVid(self, body, query):
+        if query.get("vid") in self.delisted:
+            return envelope(code=1602003, message="variant delisted")
         by_country = self.stock.get(query.get("vid"), {"CN": 5000})
         return envelope([{"areaEn": f"{country} warehouse", "countryCode": country, "totalInventoryNum": count,
                           "cjInventoryNum": count, "factoryInventoryNum": 0} for country, count in by_country.items()])
@@ -226,6 +229,10 @@ class FakeShopify:
         self.create_calls = 0
         self.fail_graphql: list[dict] = []  # answers (200, with errors) given to the next requests, in order
         self.polled_orders: list[dict] = []  # GraphQL Order nodes the orders(query: updated_at…) poll returns
+        # Inventory: variant gid → {"item": gid, "tracked": bool, "sku": str, "levels": {location gid: available}}
+        self.inventory: dict[str, dict] = {}
+        self.before_inventory_write = None  # called before a SetStock mutation is applied (a person edits)
+        self.idempotency: dict[str, dict] = {}
         data = copy.deepcopy(SHOPIFY_SAMPLES["shopify_graphql_fulfillment_orders_query"]["response"]["data"])
         self.order = data["order"]
         rsps.add_callback("POST", f"https://{domain}/admin/api/{version}/graphql.json", callback=self._handle)
@@ -248,6 +255,8 @@ class FakeShopify:
             self.throttle_next -= 1
             return 200, {}, json.dumps(SHOPIFY_SAMPLES["shopify_graphql_throttled_response"])
         query = body["query"]
+        if query.lstrip().startswith(("query StockOfVariants", "query VariantBySku", "mutation SetStock")):
+            return 200, {}, json.dumps(self._inventory(query, body["variables"]))
         if query.lstrip().startswith("query OneOrder"):
             wanted = body["variables"]["id"]
             node = next((n for n in self.polled_orders if n["id"] == wanted), None)
@@ -291,6 +300,51 @@ class FakeShopify:
             return 200, {}, json.dumps({"data": {"fulfillmentTrackingInfoUpdate": {"fulfillment": f, "userErrors": []}}})
         raise AssertionError(f"unexpected GraphQL: {query[:80]}")
 
+    def add_variant(self, variant_id, *, item, levels, tracked=True, sku=None):
+        self.inventory[f"gid://shopify/ProductVariant/{variant_id}"] = {
+            "item": f"gid://shopify/InventoryItem/{item}", "tracked": tracked, "sku": sku,
+            "levels": {f"gid://shopify/Location/{loc}": qty for loc, qty in levels.items()}}
+
+    def available(self, variant_id, location=1):
+        return self.inventory[f"gid://shopify/ProductVariant/{variant_id}"]["levels"][f"gid://shopify/Location/{location}"]
+
+    def _inventory(self, query, variables):
+        if query.lstrip().startswith("query StockOfVariants"):
+            nodes = []
+            for gid in variables["ids"]:
+                v = self.inventory.get(gid)
+                nodes.append(None if v is None else {"id": gid, "sku": v["sku"], "inventoryItem": {
+                    "id": v["item"], "tracked": v["tracked"], "inventoryLevels": {"nodes": [
+                        {"location": {"id": loc}, "quantities": [{"name": "available", "quantity": qty}]}
+                        for loc, qty in v["levels"].items()]}}})
+            return {"data": {"nodes": nodes}}
+        if query.lstrip().startswith("query VariantBySku"):
+            sku = variables["query"].split(":", 1)[1].strip('"')
+            return {"data": {"productVariants": {"nodes": [{"id": gid, "sku": v["sku"]} for gid, v in
+                                                           self.inventory.items() if v["sku"] == sku]}}}
+        key = variables["key"]
+        if key in self.idempotency:
+            return self.idempotency[key]
+        if self.before_inventory_write:
+            self.before_inventory_write(self)
+        by_item = {v["item"]: v for v in self.inventory.values()}
+        data = variables["input"]
+        assert data["name"] == "available" and data["reason"] == "correction"
+        errors = []
+        for index, q in enumerate(data["quantities"]):
+            level = by_item[q["inventoryItemId"]]["levels"]
+            if level.get(q["locationId"]) != q["changeFromQuantity"]:
+                errors.append({"code": "CHANGE_FROM_QUANTITY_STALE", "field": ["input", "quantities", str(index),
+                               "changeFromQuantity"], "message": "The quantity has changed"})
+        if not errors:  # all or nothing
+            for q in data["quantities"]:
+                by_item[q["inventoryItemId"]]["levels"][q["locationId"]] = q["quantity"]
+        answer = {"data": {"inventorySetQuantities": {
+            "inventoryAdjustmentGroup": None if errors else {"id": f"gid://shopify/InventoryAdjustmentGroup/{len(self.idempotency) + 1}"},
+            "userErrors": errors}}}
+        self.idempotency[key] = answer
+        return answer
+
 
 def timeout_error():
     return requests.exceptions.ReadTimeout("read timed out")
@@ -310,6 +364,7 @@ class FakeWoo:
         self.trackings: dict[int, list] = {}
         self.fulfillments: dict[int, list] = {}
         self.webhooks: list[dict] = []
+        self.products: dict[int, dict] = {}  # id → {id, type, parent_id, sku, manage_stock, stock_quantity}
         self.requests: list[tuple[str, str, dict, dict]] = []  # method, path, query, body
         rsps.add_callback(responses.GET, re.compile(re.escape(WOO_BASE) + r"/?(\?.*)?$"), callback=self._index)
         for method in ("GET", "POST", "PUT"):
@@ -377,6 +432,9 @@ class FakeWoo:
                 items.append(dict(body, id=len(items) + 1))
                 return 201, {}, json.dumps(items[-1])
             return 200, {}, json.dumps(items)
+        answer = self._products(request.method, path, query, body)
+        if answer is not None:
+            return answer
         if path == "/wc/v3/webhooks":
             if request.method == "POST":
                 self.webhooks.append(dict(body, id=len(self.webhooks) + 1))
@@ -388,6 +446,36 @@ class FakeWoo:
             hook.update(body)
             return 200, {}, json.dumps(hook)
         return 404, {}, json.dumps({"code": "rest_no_route", "path": path})
+
+    def _products(self, method, path, query, body):
+        """products and variations: read one, list by include, batch-update stock_quantity."""
+        m = re.fullmatch(r"/wc/v3/products/(\d+)", path)
+        if m and method == "GET":
+            product = self.products.get(int(m.group(1)))
+            if product is None:
+                return 404, {}, json.dumps({"code": "woocommerce_rest_product_invalid_id", "data": {"status": 404}})
+            return 200, {}, json.dumps(product)
+        if path == "/wc/v3/products" and method == "GET" and "sku" in query:
+            return 200, {}, json.dumps([p for p in self.products.values() if p.get("sku") == query["sku"]
+                                        and p["type"] != "variation"])
+        m = re.fullmatch(r"/wc/v3/products(?:/(\d+)/variations)?", path)
+        if m and method == "GET":
+            wanted = {int(i) for i in query.get("include", "").split(",") if i}
+            parent = int(m.group(1)) if m.group(1) else None
+            return 200, {}, json.dumps([p for p in self.products.values() if p["id"] in wanted
+                                        and (p.get("parent_id") or None) == parent])
+        m = re.fullmatch(r"/wc/v3/products(?:/(\d+)/variations)?/batch", path)
+        if m and method == "POST":
+            updated = []
+            for change in body.get("update") or []:
+                product = self.products.get(int(change["id"]))
+                if product is None:
+                    updated.append({"id": change["id"], "error": {"code": "woocommerce_rest_product_invalid_id"}})
+                    continue
+                product.update({k: v for k, v in change.items() if k != "id"})
+                updated.append(copy.deepcopy(product))
+            return 200, {}, json.dumps({"update": updated})
+        return None
 
 
 EBAY_API = "https://api.ebay.com"

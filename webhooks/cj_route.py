@@ -14,6 +14,8 @@ from webhooks.rejections import note_rejection
 
 # Message types whose subject is one of our orders: each becomes a read of that order from CJ's API.
 HINT_TYPES = ("ORDER", "LOGISTIC", "ORDERSPLIT")
+# Message types about CJ's catalog: each becomes a read of the mapped variants' stock from CJ's API.
+CATALOG_TYPES = ("STOCK", "VARIANT", "PRODUCT")
 
 
 @bp.post("/cj/<path_secret>")
@@ -29,7 +31,8 @@ def cj_webhook(path_secret: str):
     stored = runtime().deliveries.store(Delivery(
         source="cj", scope="cj", store_id=None, topic=f"{kind}/{message.get('messageType') or ''}",
         delivery_id=str(message["messageId"]), raw_body=raw, headers=kept_headers(),
-        keys=(f"message:{message['messageId']}",), job_kind="apply_cj_event" if kind in HINT_TYPES else None))
+        keys=(f"message:{message['messageId']}",),
+        job_kind="apply_cj_event" if kind in HINT_TYPES else "apply_cj_catalog_event" if kind in CATALOG_TYPES else None))
     # CJ's documented acknowledgement body.
     return jsonify({"code": 200, "result": "success", "message": "duplicate" if stored.duplicate else "ok"}), 200
 

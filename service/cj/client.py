@@ -201,12 +201,14 @@ class CjClient:
         data = data if isinstance(data, dict) else {}
         return {"total": data.get("total"), "list": [r for r in data.get("list") or [] if isinstance(r, dict)]}
 
-    def set_webhooks(self, callback_url: str) -> object:
-        """Point CJ's order and logistics topics at callback_url; product and stock stay off."""
+    def set_webhooks(self, callback_url: str, *, catalog: bool = True) -> object:
+        """Point CJ's order and logistics topics at callback_url, and its product and stock topics too while
+        stock sync is on (they fire only for the products subscribed to)."""
         topic = {"type": "ENABLE", "callbackUrls": [callback_url]}
         off = {"type": "CANCEL", "callbackUrls": []}
         return self._call("POST", "/webhook/set", operation="webhookSet",
-                          json={"product": off, "stock": off, "order": topic, "logistics": topic})
+                          json={"product": topic if catalog else off, "stock": topic if catalog else off,
+                                "order": topic, "logistics": topic})
 
     def query_stock(self, vid: str) -> list[dict]:
         """CJ's stock of one variant, per warehouse (10 points)."""

@@ -26,7 +26,8 @@ from service.jobs.order_lock import order_lock_or_retry
 from service.jobs.sqlite_worker_lock import WorkerAlreadyRunning, take_sqlite_worker_lock
 from service.pipeline import (alerts, cancel, cj_budget, cj_hints, cj_updates, cj_wallet, cj_webhook_setup,
                               edit_propagation, forward, ingest, platform_notices, polling, privacy,
-                              reconciliation, resume, store_setup, unmatched_cj_orders, write_back)
+                              reconciliation, resume, stock_sync, store_setup, store_stock_writes,
+                              unmatched_cj_orders, write_back)
 from service.runtime import Runtime, build_runtime
 from service.observability.structured_logging import configure_logging
 from service.timeutil import utcnow
@@ -73,6 +74,12 @@ def _handlers() -> dict[str, Handler]:
         "weekly_reconciliation": lambda s, j, rt: reconciliation.write_weekly_report(s, runtime=rt),
         "resume_budget_holds": lambda s, j, rt: str(cj_budget.resume_budget_holds(s)),
         "sweep_cj_orders": lambda s, j, rt: unmatched_cj_orders.sweep_cj_orders(s, runtime=rt),
+        "apply_cj_catalog_event": lambda s, j, rt: stock_sync.apply_cj_catalog_event(
+            s, event_id=j.payload["event_id"]),
+        stock_sync.READ_JOB: lambda s, j, rt: stock_sync.read_marked_stock(s, runtime=rt),
+        "poll_cj_stock": lambda s, j, rt: stock_sync.poll_cj_stock(s, runtime=rt),
+        store_stock_writes.WRITE_JOB: lambda s, j, rt: store_stock_writes.write_store_stock(
+            s, store_id=j.payload["store_id"], runtime=rt),
     }
 
 
@@ -89,6 +96,7 @@ def periodic_kinds(runtime: Runtime) -> dict[str, timedelta]:
         "read_cj_account": timedelta(hours=24),  # due at once on a new database: the limits are read at start
         "resume_budget_holds": timedelta(minutes=10),
         "sweep_cj_orders": timedelta(hours=24),
+        "poll_cj_stock": timedelta(minutes=runtime.settings.stock_poll_minutes),
     }
 
 

@@ -27,7 +27,7 @@ def register_cj_webhooks(session: Session, *, runtime: Runtime) -> dict:
     else:
         session.commit()
         try:
-            runtime.cj.set_webhooks(url)
+            runtime.cj.set_webhooks(url, catalog=runtime.settings.stock_sync != "off")
         except (CjApiError, CjTransportError) as exc:
             retry_if_transient(exc)
             raise NeedsHuman("cj_webhook_refused", f"CJ refused webhook/set: code {exc.code}: {exc.cj_message}. "

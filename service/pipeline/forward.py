@@ -21,7 +21,7 @@ from service.cj.order_ids import cj_ids
 from service.jobs.outcomes import RetryLater
 from service.jobs.queue import enqueue
 from service.storage.models import ExternalCall, Order, Store
-from service.pipeline import edit_propagation, freight_quotes, mapping, origin_choice, shipping
+from service.pipeline import edit_propagation, freight_quotes, mapping, origin_choice, shipping, stock_sync
 from service.pipeline.call_log import record_call
 from service.pipeline.cj_attempts import start_new_attempt
 from service.pipeline.order_state import (CJ_PAID_STATUSES, acknowledged, advance, hold, held_for_human, note,
@@ -258,6 +258,10 @@ def create_exactly_once(session: Session, *, order: Order, body: dict, runtime: 
             # CJ answered and refused: nothing was created, a later create is safe. Retryable codes
             # (busy, read timed out) leave the outcome unknown, so the mark stays and we look up first.
             order.cj_create_state = None
+        if exc.code in stock_sync.DELISTED_CODES:
+            # CJ no longer sells a variant of it: the stores selling it learn so before the next customer buys.
+            stock_sync.note_refused_variants(
+                session, code=exc.code, vids={str(p["vid"]) for p in body.get("products") or [] if p.get("vid")})
         call.outcome = "error"
         return _cj_failure(session, order, exc, stage="createOrderV2")
     call.response = data

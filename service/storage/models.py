@@ -5,7 +5,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import (JSON, BigInteger, Boolean, Date, DateTime, Float, ForeignKey, Index, Integer,
-                        LargeBinary, Numeric, SmallInteger, String, Text, UniqueConstraint, text)
+                        LargeBinary, Numeric, SmallInteger, String, Text, UniqueConstraint, false, text)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from service.timeutil import utcnow
@@ -42,6 +42,9 @@ class Store(Base):
     uninstalled_at: Mapped[datetime | None] = mapped_column(DateTime)
     # When the store was registered or last re-activated: an uninstall signed before it is a replay.
     activated_at: Mapped[datetime | None] = mapped_column(DateTime, default=utcnow)
+    # Stock sync: units kept back from CJ's stock (a mapping's own buffer wins), and where the store counts it.
+    stock_buffer: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    stock_location_id: Mapped[str | None] = mapped_column(String(255))  # Shopify location; None: the only one
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
@@ -331,7 +334,24 @@ class SkuMapping(Base):
     store_variant_id: Mapped[str | None] = mapped_column(String(64))
     cj_vid: Mapped[str] = mapped_column(String(64))
     cj_sku: Mapped[str | None] = mapped_column(String(100))
+    cj_pid: Mapped[str | None] = mapped_column(String(64), index=True)  # CJ's product: its PRODUCT messages name it
     source: Mapped[str] = mapped_column(String(16), default="admin")  # admin, auto
+    # Stock sync. The merchant stocks this variant themselves: its store quantity is never written.
+    self_stocked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    stock_buffer: Mapped[int | None] = mapped_column(Integer)  # None: the store's buffer
+    # CJ no longer sells it (1602000-1602003): the store shows 0 until a read finds it again.
+    supplier_unavailable: Mapped[str | None] = mapped_column(Text)  # why, and since when
+    cj_stock: Mapped[int | None] = mapped_column(Integer)  # CJ's available stock in the warehouses we ship from
+    cj_stock_at: Mapped[datetime | None] = mapped_column(DateTime)
+    stock_read_requested_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)  # a hint asked for a read
+    stock_read_why: Mapped[str | None] = mapped_column(String(32))  # webhook, poll, resync, order
+    want_quantity: Mapped[int | None] = mapped_column(Integer)  # what the store should show, once decided
+    want_why: Mapped[str | None] = mapped_column(String(32))
+    store_quantity: Mapped[int | None] = mapped_column(Integer)  # the last quantity written to the store
+    store_quantity_at: Mapped[datetime | None] = mapped_column(DateTime)
+    store_quantity_why: Mapped[str | None] = mapped_column(String(32))
+    store_stock_ref: Mapped[dict | None] = mapped_column(JSON, default=dict)  # the adapter's ids (inventory item, parent)
+    stock_write_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
@@ -408,6 +428,9 @@ class CjAccountState(Base):
     wallet_read_at: Mapped[datetime | None] = mapped_column(DateTime)
     # The last complete sweep of CJ's order list (UnmatchedCjOrder): when, and what it found.
     orders_swept_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Points the stock poll spent today (UTC): it keeps within STOCK_POLL_POINTS_SHARE of the daily budget.
+    stock_poll_day: Mapped[str | None] = mapped_column(String(10))
+    stock_poll_points: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
 
 class ExchangeRate(Base):

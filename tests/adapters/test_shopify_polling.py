@@ -11,7 +11,7 @@ import pytest
 from graphql import build_client_schema, parse, validate
 from graphql.execution.values import get_variable_values
 
-from adapters import shopify, shopify_polling
+from adapters import shopify, shopify_polling, shopify_stock
 from adapters.shopify import ADAPTER
 from adapters.shopify_polling import ORDER_LINES_QUERY, ORDERS_QUERY, changed_orders, webhook_body
 from service.jobs.outcomes import RetryLater
@@ -29,7 +29,7 @@ def schema():
 
 
 def _documents():
-    for module in (shopify, shopify_polling):
+    for module in (shopify, shopify_polling, shopify_stock):
         for name, value in vars(module).items():
             if name.isupper() and isinstance(value, str) and value.lstrip().startswith(("query ", "mutation ")):
                 yield f"{module.__name__}.{name}", value

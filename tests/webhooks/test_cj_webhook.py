@@ -63,7 +63,7 @@ def test_message_without_id_is_400(client):
 
 
 def test_other_message_types_are_stored_as_ignored(client, session_factory):
-    assert post_cj(client, {"messageId": "m3", "type": "PRODUCT", "params": {}}).status_code == 200
+    assert post_cj(client, {"messageId": "m3", "type": "SOURCINGCREATE", "params": {}}).status_code == 200
     with session_factory() as s:
         assert s.scalar(select(func.count()).select_from(Job)) == 0
         assert s.scalars(select(WebhookEvent)).one().status == "ignored"
@@ -79,7 +79,8 @@ def test_the_admin_api_shows_the_address_and_registers_it_with_cj(client, runtim
     run_jobs(runtime)
     assert cj.webhook_settings["order"] == {"type": "ENABLE", "callbackUrls": [data["callback_url"]]}
     assert cj.webhook_settings["logistics"]["callbackUrls"] == [data["callback_url"]]
-    assert cj.webhook_settings["product"]["type"] == "CANCEL"
+    # Stock sync is on by default: CJ's product and stock messages come to the same address.
+    assert cj.webhook_settings["product"] == cj.webhook_settings["stock"] == cj.webhook_settings["order"]
     last = client.get("/admin/cj/webhook", headers=admin_headers()).get_json()["data"]["last_registration"]
     assert last["outcome"] == "registered" and cj_webhook_path() not in json.dumps(last)
 

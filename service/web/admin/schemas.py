@@ -64,6 +64,8 @@ class StoreUpdateSchema(Schema):
     api_credentials = fields.Dict(keys=fields.String(), values=fields.String())
     api_base_url = fields.Url(require_tld=False, allow_none=True, schemes={"http", "https"})
     active = fields.Boolean()
+    stock_buffer = fields.Integer(strict=True, validate=validate.Range(min=0, max=100000))
+    stock_location_id = fields.String(validate=validate.Length(min=1, max=255), allow_none=True)
 
 
 class SkuMappingSchema(Schema):
@@ -75,6 +77,9 @@ class SkuMappingSchema(Schema):
     store_variant_id = fields.String(validate=validate.Length(min=1, max=64), allow_none=True)
     cj_vid = fields.String(required=True, validate=validate.Length(min=1, max=64))
     cj_sku = fields.String(validate=validate.Length(max=100), allow_none=True)
+    cj_pid = fields.String(validate=validate.Length(min=1, max=64), allow_none=True)
+    self_stocked = fields.Boolean()  # the merchant keeps this variant's stock: never written
+    stock_buffer = fields.Integer(strict=True, validate=validate.Range(min=0, max=100000), allow_none=True)
 
     @validates_schema
     def _one_key(self, data, **_kwargs):

@@ -17,7 +17,15 @@ from service.web.json_api import ApiError, ok
 
 def _mapping_json(m: SkuMapping) -> dict:
     return {"id": m.id, "store_id": m.store_id, "store_sku": m.store_sku, "store_variant_id": m.store_variant_id,
-            "cj_vid": m.cj_vid, "cj_sku": m.cj_sku, "source": m.source, "updated_at": iso(m.updated_at)}
+            "cj_vid": m.cj_vid, "cj_sku": m.cj_sku, "cj_pid": m.cj_pid, "source": m.source,
+            "updated_at": iso(m.updated_at), "stock": {
+                "self_stocked": m.self_stocked, "buffer": m.stock_buffer,
+                "supplier_unavailable": m.supplier_unavailable,  # CJ no longer sells it: the store shows 0
+                "cj_stock": m.cj_stock, "cj_stock_at": iso(m.cj_stock_at),
+                "read_requested": m.stock_read_requested_at is not None,
+                "want_quantity": m.want_quantity, "write_pending": m.want_why is not None,
+                "store_quantity": m.store_quantity, "store_quantity_at": iso(m.store_quantity_at),
+                "why": m.store_quantity_why, "error": m.stock_write_error}}
 
 
 @bp.get("/sku-mappings")
@@ -55,8 +63,16 @@ def put_mappings():
                 session.add(mapping)
             mapping.store_sku = row.get("store_sku") or mapping.store_sku
             mapping.store_variant_id = row.get("store_variant_id") or mapping.store_variant_id
+            if mapping.cj_vid != row["cj_vid"]:
+                # Another CJ variant: what was known about the old one's stock says nothing about this one; a
+                # new or changed mapping is read by the stock poll first (never read: oldest).
+                mapping.supplier_unavailable = mapping.cj_stock = mapping.cj_stock_at = None
+                mapping.want_quantity = mapping.want_why = None
             mapping.cj_vid = row["cj_vid"]
             mapping.cj_sku = row.get("cj_sku")
+            for key in ("cj_pid", "self_stocked", "stock_buffer"):
+                if key in row:
+                    setattr(mapping, key, row[key])
             try:
                 session.flush()
             except IntegrityError:

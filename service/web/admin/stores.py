@@ -1,19 +1,19 @@
-"""Admin API: stores (register, list, change, queue webhook registration)."""
+"""Admin API: stores (register, list, change, queue webhook registration, resync stock)."""
 from __future__ import annotations
 
 import secrets
 from datetime import timedelta
 
 from flask import request
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from adapters import get_adapter
 from service.jobs.queue import enqueue
 from service.outbound_http import url_problem
-from service.pipeline import store_tokens
+from service.pipeline import stock_sync, store_tokens
 from service.pipeline.polling import webhook_health
-from service.storage.models import Store
+from service.storage.models import SkuMapping, Store
 from service.timeutil import iso, utcnow
 from service.web.admin import bp
 from service.web.admin.inputs import get_or_404, json_body, load
@@ -36,6 +36,8 @@ def _store_json(store: Store) -> dict:
             "adapter_state": store.adapter_state or {},
             "webhook_health": {k: iso(v) if hasattr(v, "isoformat") else v
                                for k, v in webhook_health(store).items()},
+            "stock": {"buffer": store.stock_buffer, "location_id": store.stock_location_id,
+                      "written": getattr(get_adapter(store.platform), "can_set_stock", False)},
             "uninstalled_at": iso(store.uninstalled_at), "created_at": iso(store.created_at)}
 
 
@@ -140,6 +142,10 @@ def update_store(store_id: int):
             store.api_base_url = (data["api_base_url"] or "").rstrip("/") or None
         if "name" in data:
             store.name = data["name"]
+        if "stock_buffer" in data:
+            store.stock_buffer = data["stock_buffer"]
+        if "stock_location_id" in data:
+            store.stock_location_id = data["stock_location_id"]
         if "active" in data:
             store.active = data["active"]
             if data["active"]:
@@ -172,3 +178,26 @@ def register_webhooks(store_id: int):
                    "result_at": f"/admin/stores/{store.id} (adapter_state.webhook_registration)"}, 202)
     finally:
         session.close()
+
+
+@bp.post("/stores/<int:store_id>/stock/resync")
+def resync_stock(store_id: int):
+    """Read CJ's stock of every mapped variant of the store again and write each quantity the store should show."""
+    session = db_session()
+    try:
+        store = get_or_404(session, Store, store_id)
+        if settings().stock_sync == "off":
+            raise ApiError(409, "stock_sync_off", "STOCK_SYNC is off: turn it on (or to dry_run) first")
+        marked = stock_sync.request_stock_reads(session, why="resync", store_id=store.id)
+        session.commit()
+        runtime().notifier.jobs_committed()
+        return ok({"store_id": store.id, "mappings_marked": marked, "points_needed":
+                   stock_sync.POINTS_PER_READ * _distinct_vids(session, store.id),
+                   "progress": f"/admin/sku-mappings?store_id={store.id} (cj_stock_at, store_quantity_at)"}, 202)
+    finally:
+        session.close()
+
+
+def _distinct_vids(session, store_id: int) -> int:
+    return session.scalar(select(func.count(func.distinct(SkuMapping.cj_vid))).where(
+        SkuMapping.store_id == store_id, SkuMapping.self_stocked.is_(False))) or 0

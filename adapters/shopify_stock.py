@@ -1,0 +1,208 @@
+"""Shopify stock writes: inventorySetQuantities with changeFromQuantity (compare-and-swap) at one location.
+
+Each batch reads the variants' inventory items and their "available" figure at the location first, writes
+only what differs, and states the figure it read as changeFromQuantity: if the store's figure moved in
+between (a sale, or a person in Shopify admin), Shopify refuses that item (CHANGE_FROM_QUANTITY_STALE). The
+item is then read again; it is left as the store has it unless it already shows our figure. The mutation
+carries an idempotency key made from its input (required since 2026-04), so a retried batch is applied once.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Callable
+
+from adapters.base import StockResult, StockTarget
+from service.jobs.outcomes import NeedsHuman
+
+BATCH = 50  # variants per read and per mutation: well inside the query cost budget
+
+STOCK_OF_VARIANTS_QUERY = """
+query StockOfVariants($ids: [ID!]!) {
+  nodes(ids: $ids) {
+    ... on ProductVariant {
+      id
+      sku
+      inventoryItem {
+        id
+        tracked
+        inventoryLevels(first: 20) {
+          nodes { location { id } quantities(names: ["available"]) { name quantity } }
+        }
+      }
+    }
+  }
+}
+"""
+
+VARIANT_BY_SKU_QUERY = """
+query VariantBySku($query: String!) {
+  productVariants(first: 2, query: $query) { nodes { id sku } }
+}
+"""
+
+SET_QUANTITIES_MUTATION = """
+mutation SetStock($input: InventorySetQuantitiesInput!, $key: String!) {
+  inventorySetQuantities(input: $input) @idempotent(key: $key) {
+    inventoryAdjustmentGroup { id }
+    userErrors { code field message }
+  }
+}
+"""
+
+GraphQL = Callable[[str, dict, str], dict]  # (document, variables, operation) → data
+
+
+def variant_gid(value: str) -> str:
+    return value if value.startswith("gid://") else f"gid://shopify/ProductVariant/{value}"
+
+
+def set_stock(graphql: GraphQL, *, store_id: int, targets: list[StockTarget], location_id: str | None
+              ) -> list[StockResult]:
+    results: list[StockResult] = []
+    for start in range(0, len(targets), BATCH):
+        results.extend(_set_batch(graphql, store_id=store_id, targets=targets[start:start + BATCH],
+                                  location_id=location_id))
+    return results
+
+
+def _set_batch(graphql: GraphQL, *, store_id: int, targets: list[StockTarget], location_id: str | None
+               ) -> list[StockResult]:
+    results: dict[int, StockResult] = {}
+    gids: dict[int, str] = {}
+    for target in targets:
+        gid = (target.ref or {}).get("variant_gid") or (variant_gid(target.store_variant_id)
+                                                        if target.store_variant_id else None)
+        if gid is None and target.store_sku:
+            gid = _variant_by_sku(graphql, target.store_sku)
+        if gid is None:
+            results[target.mapping_id] = StockResult(target.mapping_id, "skipped", None, _NO_VARIANT)
+        else:
+            gids[target.mapping_id] = gid
+    levels = _read(graphql, sorted(set(gids.values())))
+    writes = []  # (target, item id, location, figure read)
+    for target in targets:
+        if target.mapping_id in results:
+            continue
+        gid = gids[target.mapping_id]
+        state = levels.get(gid)
+        ref = {"variant_gid": gid}
+        if state is None:
+            results[target.mapping_id] = StockResult(target.mapping_id, "skipped", None, _NO_VARIANT, ref)
+            continue
+        ref["inventory_item_id"] = state["item"]
+        if not state["tracked"]:
+            results[target.mapping_id] = StockResult(
+                target.mapping_id, "skipped", None, "Shopify does not track this variant's quantity. Resolution: "
+                "turn on 'Track quantity' for it in Shopify admin, or mark the mapping self_stocked.", ref)
+            continue
+        location, why_not = _location(state["levels"], location_id)
+        if location is None:
+            results[target.mapping_id] = StockResult(target.mapping_id, "skipped", None, why_not, ref)
+            continue
+        ref["location_id"] = location
+        current = state["levels"][location]
+        if current == target.quantity:
+            results[target.mapping_id] = StockResult(target.mapping_id, "unchanged", current, "", ref)
+        else:
+            writes.append((target, state["item"], location, current, ref))
+    if writes:
+        stale = _write(graphql, store_id=store_id, writes=writes)
+        for index, (target, item, location, current, ref) in enumerate(writes):
+            if index not in stale:
+                results[target.mapping_id] = StockResult(target.mapping_id, "written", target.quantity,
+                                                         f"{current} → {target.quantity}", ref)
+        if stale:
+            again = _read(graphql, sorted({writes[i][4]["variant_gid"] for i in stale}))
+            for index in stale:
+                target, item, location, current, ref = writes[index]
+                now = ((again.get(ref["variant_gid"]) or {}).get("levels") or {}).get(location)
+                outcome = "unchanged" if now == target.quantity else "store_changed"
+                results[target.mapping_id] = StockResult(
+                    target.mapping_id, outcome, now,
+                    "" if outcome == "unchanged" else
+                    f"the store's figure moved from {current} to {now} while {target.quantity} was being written: "
+                    "left as the store has it (the next change of CJ's stock, or a resync, decides again)", ref)
+    return [results[t.mapping_id] for t in targets]
+
+
+_NO_VARIANT = ("Shopify has no variant with this mapping's store_variant_id or store_sku. Resolution: correct the "
+               "mapping (PUT /admin/sku-mappings).")
+
+
+def _variant_by_sku(graphql: GraphQL, sku: str) -> str | None:
+    escaped = sku.replace("\\", "\\\\").replace('"', '\\"')
+    data = graphql(VARIANT_BY_SKU_QUERY, {"query": f'sku:"{escaped}"'}, "productVariantsBySku")
+    nodes = [n for n in ((data.get("productVariants") or {}).get("nodes") or []) if n.get("sku") == sku]
+    return nodes[0]["id"] if len(nodes) == 1 else None  # two variants share the SKU: not guessed
+
+
+def _read(graphql: GraphQL, gids: list[str]) -> dict[str, dict]:
+    """variant gid → {item, tracked, levels: {location gid: available}}."""
+    if not gids:
+        return {}
+    data = graphql(STOCK_OF_VARIANTS_QUERY, {"ids": gids}, "stockOfVariants")
+    found = {}
+    for node in data.get("nodes") or []:
+        if not isinstance(node, dict) or not node.get("id") or not node.get("inventoryItem"):
+            continue
+        item = node["inventoryItem"]
+        levels = {}
+        for level in ((item.get("inventoryLevels") or {}).get("nodes") or []):
+            quantity = next((q.get("quantity") for q in level.get("quantities") or []
+                             if q.get("name") == "available"), None)
+            if (level.get("location") or {}).get("id") and quantity is not None:
+                levels[level["location"]["id"]] = int(quantity)
+        found[node["id"]] = {"item": item["id"], "tracked": bool(item.get("tracked")), "levels": levels}
+    return found
+
+
+def _location(levels: dict[str, int], wanted: str | None) -> tuple[str | None, str]:
+    if wanted:
+        gid = wanted if wanted.startswith("gid://") else f"gid://shopify/Location/{wanted}"
+        if gid in levels:
+            return gid, ""
+        return None, (f"the variant is not stocked at location {gid} (the store's stock_location_id). Resolution: "
+                      "stock it there in Shopify admin, or correct stock_location_id (PATCH /admin/stores/<id>).")
+    if len(levels) == 1:
+        return next(iter(levels)), ""
+    return None, (f"the variant is stocked at {len(levels)} locations and the store names none. Resolution: set "
+                  "the location CJ's stock is counted at: PATCH /admin/stores/<id> {\"stock_location_id\": …}.")
+
+
+def _write(graphql: GraphQL, *, store_id: int, writes: list) -> set[int]:
+    """One mutation for the batch; the indexes whose changeFromQuantity was stale."""
+    quantities = [{"inventoryItemId": item, "locationId": location, "quantity": target.quantity,
+                   "changeFromQuantity": current} for target, item, location, current, _ref in writes]
+    digest = hashlib.sha256(json.dumps(quantities, sort_keys=True).encode()).hexdigest()
+    variables = {"input": {"name": "available", "reason": "correction", "quantities": quantities,
+                           "referenceDocumentUri": f"cj-bridge://stock-sync/store/{store_id}/{digest[:16]}"},
+                 "key": f"cj-bridge-stock-{store_id}-{digest[:40]}"}
+    payload = graphql(SET_QUANTITIES_MUTATION, variables, "inventorySetQuantities").get("inventorySetQuantities") or {}
+    stale, other = set(), []
+    for error in payload.get("userErrors") or []:
+        index = _quantity_index(error.get("field"))
+        if error.get("code") in ("CHANGE_FROM_QUANTITY_STALE", "COMPARE_QUANTITY_STALE") and index is not None:
+            stale.add(index)
+        else:
+            other.append(f"{error.get('code')}: {error.get('message')}")
+    if other:
+        raise NeedsHuman("stock_write_refused", f"Shopify inventorySetQuantities refused: {'; '.join(other)}. "
+                         "Resolution: check the app's write_inventory scope and the variants' inventory in Shopify "
+                         "admin, then resync the store's stock (POST /admin/stores/<id>/stock/resync).")
+    if len(stale) == len(writes) or not stale:
+        return stale
+    # A stale item fails the whole mutation: write the others again, with the same figures read.
+    rest = [w for i, w in enumerate(writes) if i not in stale]
+    more = _write(graphql, store_id=store_id, writes=rest)
+    kept = [i for i in range(len(writes)) if i not in stale]
+    return stale | {kept[i] for i in more}
+
+
+def _quantity_index(path) -> int | None:
+    """["input", "quantities", "3", "changeFromQuantity"] → 3."""
+    try:
+        position = list(path).index("quantities")
+        return int(path[position + 1])
+    except (TypeError, ValueError, IndexError):
+        return None

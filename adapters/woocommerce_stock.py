@@ -1,0 +1,114 @@
+"""WooCommerce stock writes: stock_quantity through the products and variations batch endpoints.
+
+Each round reads the products' (or a variable product's variations') stock first and writes only what differs,
+up to 100 a batch call. WooCommerce has no compare-and-swap: the figure is read just before the write, which
+narrows, but cannot close, the window in which a person's edit in wp-admin could be overwritten.
+A product whose stock WooCommerce does not manage ("Manage stock?" off) is never written.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from adapters.base import StockResult, StockTarget
+
+BATCH = 100  # WooCommerce's batch endpoints take at most 100 objects
+
+Request = Callable[..., object]  # (method, path, operation, params=None, json=None, ok=...) → parsed JSON
+
+
+def set_stock(request: Request, *, targets: list[StockTarget]) -> list[StockResult]:
+    results: dict[int, StockResult] = {}
+    refs: dict[int, dict] = {}
+    for target in targets:
+        ref = dict(target.ref or {})
+        if not ref.get("id"):
+            ref = _resolve(request, target)
+        if ref is None:
+            results[target.mapping_id] = StockResult(
+                target.mapping_id, "skipped", None, "WooCommerce has no product or variation with this mapping's "
+                "store_variant_id (or its store_sku is not a simple product's). Resolution: correct the mapping "
+                "(PUT /admin/sku-mappings with the variation id as store_variant_id).")
+        else:
+            refs[target.mapping_id] = ref
+    groups: dict[int | None, list[StockTarget]] = {}  # parent product id (None: simple products) → targets
+    for target in targets:
+        if target.mapping_id in refs:
+            groups.setdefault(refs[target.mapping_id].get("parent_id"), []).append(target)
+    for parent, members in groups.items():
+        for start in range(0, len(members), BATCH):
+            chunk = members[start:start + BATCH]
+            _set_group(request, parent=parent, targets=chunk, refs=refs, results=results)
+    return [results[t.mapping_id] for t in targets]
+
+
+def _resolve(request: Request, target: StockTarget) -> dict | None:
+    if target.store_variant_id and target.store_variant_id.isdigit():
+        found = request("GET", f"/wc/v3/products/{target.store_variant_id}", "getProduct", ok=(200, 404))
+        if isinstance(found, dict) and found.get("id"):
+            parent = found.get("parent_id") if found.get("type") == "variation" else None
+            return {"id": int(found["id"]), "parent_id": int(parent) if parent else None}
+        return None
+    if target.store_sku:
+        found = request("GET", "/wc/v3/products", "findProductBySku", params={"sku": target.store_sku})
+        matches = [p for p in found or [] if isinstance(p, dict) and p.get("sku") == target.store_sku]
+        if len(matches) == 1 and matches[0].get("type") == "simple":
+            return {"id": int(matches[0]["id"]), "parent_id": None}
+    return None
+
+
+def _set_group(request: Request, *, parent: int | None, targets: list[StockTarget], refs: dict,
+               results: dict) -> None:
+    ids = [refs[t.mapping_id]["id"] for t in targets]
+    path = f"/wc/v3/products/{parent}/variations" if parent else "/wc/v3/products"
+    listed = request("GET", path, "readStock", params={"include": ",".join(map(str, ids)), "per_page": BATCH})
+    current = {int(item["id"]): item for item in listed or [] if isinstance(item, dict) and item.get("id")}
+    updates, writing = [], []
+    for target in targets:
+        ref = refs[target.mapping_id]
+        item = current.get(ref["id"])
+        if item is None:
+            results[target.mapping_id] = StockResult(target.mapping_id, "skipped", None, "WooCommerce no longer "
+                                                     "lists this product. Resolution: correct the mapping.", ref)
+            continue
+        if item.get("manage_stock") is not True:  # False, or "parent" (a variation counted at its product)
+            results[target.mapping_id] = StockResult(
+                target.mapping_id, "skipped", _int(item.get("stock_quantity")), "WooCommerce does not manage this "
+                "item's own stock. Resolution: turn on 'Manage stock?' for it in WooCommerce, or mark the mapping "
+                "self_stocked.", ref)
+            continue
+        figure = _int(item.get("stock_quantity"))
+        if figure == target.quantity:
+            results[target.mapping_id] = StockResult(target.mapping_id, "unchanged", figure, "", ref)
+            continue
+        updates.append({"id": ref["id"], "stock_quantity": target.quantity})
+        writing.append((target, figure, ref))
+    if not updates:
+        return
+    answer = request("POST", f"{path}/batch", "batchSetStock", json={"update": updates})
+    answered = {}
+    for item in (answer or {}).get("update") or [] if isinstance(answer, dict) else []:
+        if isinstance(item, dict) and item.get("id") is not None:
+            answered[int(item["id"])] = item
+    refused = []
+    for target, figure, ref in writing:
+        item = answered.get(ref["id"]) or {}
+        if item.get("error") or _int(item.get("stock_quantity")) != target.quantity:
+            error = item.get("error") or {}
+            refused.append(f"{ref['id']}: {error.get('code') or 'not applied'}")
+            continue
+        results[target.mapping_id] = StockResult(target.mapping_id, "written", target.quantity,
+                                                 f"{figure} → {target.quantity}", ref)
+    if refused:
+        for target, figure, ref in writing:
+            if target.mapping_id not in results:
+                results[target.mapping_id] = StockResult(
+                    target.mapping_id, "skipped", figure, "WooCommerce refused the stock update "
+                    f"({'; '.join(refused)}). Resolution: check the product in WooCommerce, then resync.", ref)
+
+
+def _int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+

@@ -1,0 +1,244 @@
+"""Stock sync, CJ's side: which mapped variants to read, CJ's stock read, and what each store should show.
+
+CJ's STOCK, VARIANT and PRODUCT messages are hints, like its order messages (service/pipeline/cj_hints.py):
+they mark the mapped variants they name for a read, and one job reads CJ's stock API for them
+(`/product/stock/queryByVid`, 10 points a variant). A poll marks the variants read longest ago, within
+STOCK_POLL_POINTS_SHARE of the day's points, spread over the day, so a lost message is corrected in a bounded
+time. What a store should show is CJ's stock in the warehouses we ship from (CJ_FROM_COUNTRY and the
+CJ_WAREHOUSES origins) less the buffer, never under 0; a variant CJ no longer sells (1602000-1602003) shows 0.
+Self-stocked mappings are never marked, read for, or written.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, time, timedelta
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from service.cj.account import locked_account
+from service.cj.errors import CjApiError, CjTransportError, retry_if_transient
+from service.jobs.outcomes import RetryLater
+from service.jobs.queue import enqueue
+from service.pipeline.store_stock_writes import enqueue_store_writes
+from service.runtime import Runtime
+from service.intake import json_body
+from service.storage.models import SkuMapping, Store, VariantStock, WebhookEvent
+from service.timeutil import iso, utcnow
+
+log = logging.getLogger("cj_bridge.pipeline")
+
+READ_JOB = "read_cj_stock"
+READ_BATCH = 50  # variants per run of the read job
+POINTS_PER_READ = 10  # /product/stock/queryByVid (cj-api.md §2)
+POLL_MAX_PER_RUN = 200
+# CJ no longer sells it: variant not found, product not found, product delisted, variant delisted.
+DELISTED_CODES = {1602000: "variant not found", 1602001: "product not found", 1602002: "product delisted",
+                  1602003: "variant delisted"}
+
+
+def request_stock_reads(session: Session, *, why: str, vids: set[str] | None = None, pids: set[str] | None = None,
+                        store_id: int | None = None) -> int:
+    """Mark the mapped variants named (by CJ vid or pid, or a whole store's) for a read of CJ's stock."""
+    stmt = update(SkuMapping).where(SkuMapping.self_stocked.is_(False))
+    if vids is not None or pids is not None:
+        named = []
+        if vids:
+            named.append(SkuMapping.cj_vid.in_(sorted(vids)))
+        if pids:
+            named.append(SkuMapping.cj_pid.in_(sorted(pids)))
+        if not named:
+            return 0
+        stmt = stmt.where(or_(*named))
+    if store_id is not None:
+        stmt = stmt.where(SkuMapping.store_id == store_id)
+    marked = session.execute(stmt.values(stock_read_requested_at=utcnow(), stock_read_why=why)
+                             .execution_options(synchronize_session=False)).rowcount or 0
+    if marked:
+        enqueue(session, kind=READ_JOB, payload={}, dedupe_key=READ_JOB)
+    return marked
+
+
+def apply_cj_catalog_event(session: Session, *, event_id: int) -> str:
+    """A stored STOCK, VARIANT or PRODUCT message: mark the mapped variants it names for a read of CJ's stock."""
+    event = session.get(WebhookEvent, event_id)
+    if event is None or event.status != "queued":
+        return "already_processed"
+    try:
+        message = json_body.loads(event.raw_body)
+    except ValueError:
+        message = {}
+    message = message if isinstance(message, dict) else {}
+    params = message.get("params") if isinstance(message.get("params"), dict) else {}
+    kind = str(message.get("type") or "").upper()
+    vids, pids = set(), set()
+    if kind == "STOCK":  # {"<vid>": [{"vid", "areaId", "areaEn", "countryCode", "storageNum"}, …]}
+        for key, warehouses in params.items():
+            if isinstance(warehouses, list):
+                vids.add(str(key))
+                vids.update(str(w["vid"]) for w in warehouses if isinstance(w, dict) and w.get("vid"))
+    elif kind == "VARIANT" and params.get("vid"):
+        vids.add(str(params["vid"]))
+    elif kind == "PRODUCT" and params.get("pid"):
+        pids.add(str(params["pid"]))
+    marked = request_stock_reads(session, why="webhook", vids=vids, pids=pids) if vids or pids else 0
+    event.status = "processed"
+    event.note = f"stock read requested for {marked} mapping(s)" if marked else "no_mapped_variant"
+    event.processed_at = utcnow()
+    log.info("cj_catalog_event_processed", extra={"fields": {"event_id": event.id, "topic": event.topic,
+                                                             "mappings": marked}})
+    return event.note
+
+
+def note_refused_variants(session: Session, *, code: int, vids: set[str]) -> None:
+    """createOrderV2 answered 1602000-1602003: CJ's API names no variant, so one order variant is known to be the
+    one CJ no longer sells; with several, each is read again (a delisted one answers so)."""
+    if len(vids) == 1:
+        mark_unavailable(session, vid=next(iter(vids)), why=f"{DELISTED_CODES[code]} (CJ {code}, on an order)")
+    else:
+        request_stock_reads(session, why="order_refused", vids=vids)
+
+
+def mark_unavailable(session: Session, *, vid: str, why: str) -> None:
+    now = utcnow()
+    stores = set()
+    for mapping in session.scalars(select(SkuMapping).where(SkuMapping.cj_vid == vid,
+                                                            SkuMapping.self_stocked.is_(False))):
+        if not mapping.supplier_unavailable:
+            mapping.supplier_unavailable = f"{why} since {iso(now)}"
+        mapping.cj_stock, mapping.cj_stock_at = 0, now
+        if mapping.want_quantity != 0:
+            mapping.want_quantity, mapping.want_why = 0, "delisting"
+            stores.add(mapping.store_id)
+    enqueue_store_writes(session, store_ids=stores)
+
+
+def read_marked_stock(session: Session, *, runtime: Runtime) -> str:
+    """Read CJ's stock of the marked variants (oldest mark first) and decide each mapping's store quantity."""
+    settings = runtime.settings
+    marked = session.execute(
+        select(SkuMapping.cj_vid, func.min(SkuMapping.stock_read_requested_at))
+        .where(SkuMapping.stock_read_requested_at.is_not(None)).group_by(SkuMapping.cj_vid)
+        .order_by(func.min(SkuMapping.stock_read_requested_at)).limit(READ_BATCH)).all()
+    vids = [vid for vid, _at in marked]
+    if not vids:
+        return "nothing_marked"
+    if settings.stock_sync == "off" or settings.cj_dry_run:
+        _clear_marks(session, vids)
+        return "stock sync off" if settings.stock_sync == "off" else "dry_run: CJ's stock is not read (CJ_DRY_RUN)"
+    session.commit()  # no transaction stays open across CJ's calls
+    readings: dict[str, dict] = {}
+    failure = None
+    for vid in vids:
+        try:
+            readings[vid] = {"warehouses": runtime.cj.query_stock(vid)}
+        except CjApiError as exc:
+            if exc.code in DELISTED_CODES:
+                readings[vid] = {"delisted": f"{DELISTED_CODES[exc.code]} (CJ {exc.code})"}
+                continue
+            failure = exc
+            break
+        except CjTransportError as exc:
+            failure = exc
+            break
+    stores = _apply_readings(session, readings, runtime=runtime)
+    enqueue_store_writes(session, store_ids=stores)
+    if failure is not None:
+        session.commit()  # what was read before the failure is kept
+        retry_if_transient(failure, note="; the rest of the marked variants are read later")
+        raise RetryLater(f"{failure}; the rest of the marked variants are read later") from None
+    if session.scalar(select(SkuMapping.id).where(SkuMapping.stock_read_requested_at.is_not(None)).limit(1)):
+        enqueue(session, kind=READ_JOB, payload={}, dedupe_key=READ_JOB)
+    return f"read CJ's stock of {len(readings)} variant(s); {len(stores)} store(s) to write"
+
+
+def warehouses_we_ship_from(runtime: Runtime) -> set[str]:
+    return {runtime.settings.cj_from_country.upper(), *(o.upper() for o in runtime.settings.cj_warehouses)}
+
+
+def available_units(warehouses: list[dict], origins: set[str]) -> tuple[int, dict[str, int]]:
+    """(units CJ can ship from our origins, units per warehouse country) from a queryByVid answer."""
+    by_country: dict[str, int] = {}
+    for warehouse in warehouses:
+        country = str(warehouse.get("countryCode") or "").upper()
+        try:
+            count = max(0, int(warehouse.get("totalInventoryNum") or 0))
+        except (TypeError, ValueError):
+            count = 0
+        if country:
+            by_country[country] = by_country.get(country, 0) + count
+    return sum(n for c, n in by_country.items() if c in origins), by_country
+
+
+def _apply_readings(session: Session, readings: dict[str, dict], *, runtime: Runtime) -> set[int]:
+    now = utcnow()
+    origins = warehouses_we_ship_from(runtime)
+    stores: set[int] = set()
+    buffers = dict(session.execute(select(Store.id, Store.stock_buffer)).all())
+    for vid, reading in readings.items():
+        available = None
+        if "warehouses" in reading:
+            available, by_country = available_units(reading["warehouses"], origins)
+            row = session.get(VariantStock, vid) or VariantStock(vid=vid)
+            row.by_country, row.fetched_at = by_country, now  # the origin choice reads it too
+            session.add(row)
+        for mapping in session.scalars(select(SkuMapping).where(SkuMapping.cj_vid == vid)):
+            why = mapping.stock_read_why or "poll"
+            mapping.stock_read_requested_at = None
+            mapping.stock_read_why = None
+            if mapping.self_stocked:
+                continue
+            if available is None:
+                if not mapping.supplier_unavailable:
+                    mapping.supplier_unavailable = f"{reading['delisted']} since {iso(now)}"
+                    log.info("cj_variant_unavailable", extra={"fields": {"mapping_id": mapping.id, "vid": vid,
+                                                                         "reason": reading["delisted"]}})
+                want, why = 0, "delisting"
+                mapping.cj_stock = 0
+            else:
+                mapping.supplier_unavailable = None
+                mapping.cj_stock = available
+                buffer = mapping.stock_buffer if mapping.stock_buffer is not None else buffers.get(mapping.store_id, 0)
+                want = max(0, available - (buffer or 0))
+            mapping.cj_stock_at = now
+            if want != mapping.want_quantity or mapping.want_quantity is None or why == "resync":
+                mapping.want_quantity, mapping.want_why = want, why
+                stores.add(mapping.store_id)
+    return stores
+
+
+def _clear_marks(session: Session, vids: list[str]) -> None:
+    session.execute(update(SkuMapping).where(SkuMapping.cj_vid.in_(vids))
+                    .values(stock_read_requested_at=None, stock_read_why=None)
+                    .execution_options(synchronize_session=False))
+
+
+def poll_cj_stock(session: Session, *, runtime: Runtime) -> str:
+    """Periodic: mark the variants read longest ago, within the poll's share of today's points so far."""
+    settings = runtime.settings
+    if settings.stock_sync == "off" or settings.cj_dry_run:
+        return "stock sync off" if settings.stock_sync == "off" else "dry_run"
+    now = utcnow()
+    row = locked_account(session)
+    today = now.date().isoformat()
+    if row.stock_poll_day != today:
+        row.stock_poll_day, row.stock_poll_points = today, 0
+    share = settings.stock_poll_points_share * settings.cj_daily_points
+    # Spread over the day: by this run, at most the share of the day that has passed (one interval ahead).
+    elapsed = (now - datetime.combine(now.date(), time.min)) + timedelta(minutes=settings.stock_poll_minutes)
+    allowed = int(share * min(1.0, elapsed / timedelta(days=1)))
+    reads = min(POLL_MAX_PER_RUN, max(0, allowed - (row.stock_poll_points or 0)) // POINTS_PER_READ)
+    if reads <= 0:
+        return f"points share for the poll used so far today ({row.stock_poll_points} of {int(share)})"
+    oldest = session.execute(
+        select(SkuMapping.cj_vid, func.min(func.coalesce(SkuMapping.cj_stock_at, datetime(1970, 1, 1))))
+        .where(SkuMapping.self_stocked.is_(False), SkuMapping.stock_read_requested_at.is_(None))
+        .group_by(SkuMapping.cj_vid)
+        .order_by(func.min(func.coalesce(SkuMapping.cj_stock_at, datetime(1970, 1, 1))), SkuMapping.cj_vid)
+        .limit(reads)).all()
+    vids = {vid for vid, _at in oldest}
+    if not vids:
+        return "no mapped variant to poll"
+    row.stock_poll_points = (row.stock_poll_points or 0) + POINTS_PER_READ * len(vids)
+    request_stock_reads(session, why="poll", vids=vids)
+    return f"{len(vids)} variant(s) marked for a stock read ({row.stock_poll_points} of {int(share)} points today)"

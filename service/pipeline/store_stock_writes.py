@@ -1,0 +1,112 @@
+"""Stock sync, the store's side: the decided quantities written through each store's adapter, one job per store.
+
+A mapping waits for a write while `want_why` is set (a new decision from CJ's stock, a delisting, a resync).
+The adapter reads the store's figure before writing and never writes blindly (Shopify: compare-and-swap).
+STOCK_SYNC=dry_run (or CJ_DRY_RUN) records the writes it would make, as calls with outcome dry_run, and
+sends nothing. A platform without a stock write is skipped with one log line and a note on its mappings.
+"""
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from adapters import get_adapter
+from adapters.base import NotSupported, StockTarget
+from service.jobs.outcomes import NeedsHuman
+from service.jobs.queue import enqueue
+from service.pipeline.call_log import record_call
+from service.pipeline.store_context import store_context
+from service.runtime import Runtime
+from service.storage.models import SkuMapping, Store
+from service.timeutil import utcnow
+
+log = logging.getLogger("cj_bridge.pipeline")
+
+WRITE_JOB = "write_store_stock"
+WRITE_BATCH = 200  # mappings per run; the adapter batches its own calls
+
+
+def enqueue_store_writes(session: Session, *, store_ids) -> None:
+    for store_id in sorted(store_ids):
+        enqueue(session, kind=WRITE_JOB, payload={"store_id": store_id}, dedupe_key=f"{WRITE_JOB}:{store_id}")
+
+
+def write_store_stock(session: Session, *, store_id: int, runtime: Runtime) -> str:
+    store = session.get(Store, store_id)
+    pending = session.scalars(select(SkuMapping).where(
+        SkuMapping.store_id == store_id, SkuMapping.want_why.is_not(None), SkuMapping.self_stocked.is_(False),
+        SkuMapping.want_quantity.is_not(None)).order_by(SkuMapping.id).limit(WRITE_BATCH)).all()
+    if not pending:
+        return "nothing to write"
+    if store is None or not store.active or runtime.settings.stock_sync == "off":
+        _settle(pending, "the store is not active" if store is None or not store.active else "STOCK_SYNC is off")
+        return "not written: " + pending[0].stock_write_error
+    adapter = get_adapter(store.platform)
+    targets = [StockTarget(mapping_id=m.id, store_variant_id=m.store_variant_id, store_sku=m.store_sku,
+                           quantity=m.want_quantity, ref=dict(m.store_stock_ref or {})) for m in pending]
+    wanted = {m.id: (m.want_quantity, m.want_why) for m in pending}
+    if not getattr(adapter, "can_set_stock", False):
+        log.info("stock_sync_unsupported", extra={"fields": {"store_id": store_id, "platform": store.platform,
+                                                             "mappings": len(pending)}})
+        _settle(pending, f"{store.platform} stock is not written by this service: keep its quantities in "
+                         f"{store.platform} yourself")
+        return f"{store.platform}: no stock write; {len(pending)} mapping(s) skipped"
+    if runtime.settings.stock_sync == "dry_run" or runtime.settings.cj_dry_run:
+        record_call(session, order_id=None, service=store.platform, operation="setStock", outcome="dry_run",
+                    request={"store_id": store_id, "location_id": store.stock_location_id,
+                             "items": [{"mapping_id": t.mapping_id, "store_variant_id": t.store_variant_id,
+                                        "store_sku": t.store_sku, "quantity": t.quantity, "why": wanted[t.mapping_id][1]}
+                                       for t in targets]})
+        for mapping in pending:
+            mapping.want_why = None
+            mapping.stock_write_error = None
+        log.info("stock_write_dry_run", extra={"fields": {"store_id": store_id, "items": len(targets)}})
+        return f"dry_run: would write {len(targets)} quantity(ies)"
+    context = store_context(store, runtime)
+    location = store.stock_location_id
+    session.commit()  # no transaction stays open across the store's calls
+    try:
+        results = adapter.set_stock(http=runtime.http, store=context, targets=targets, location_id=location)
+    except (NeedsHuman, NotSupported) as exc:
+        detail = str(exc)
+        for mapping in pending:
+            session.refresh(mapping)
+        _settle(pending, detail)
+        log.info("stock_write_refused", extra={"fields": {"store_id": store_id, "platform": store.platform,
+                                                          "reason": getattr(exc, "reason", "not_supported")}})
+        return f"refused: {detail}"
+    now = utcnow()
+    counts: dict[str, int] = {}
+    for result in results:
+        mapping = session.get(SkuMapping, result.mapping_id)
+        if mapping is None:
+            continue  # deleted meanwhile
+        session.refresh(mapping)
+        quantity, why = wanted[result.mapping_id]
+        counts[result.outcome] = counts.get(result.outcome, 0) + 1
+        if result.ref:
+            mapping.store_stock_ref = result.ref
+        if result.outcome in ("written", "unchanged", "store_changed"):
+            mapping.store_quantity = result.store_quantity
+            mapping.store_quantity_at = now
+            mapping.store_quantity_why = why if result.outcome != "store_changed" else "store_changed"
+            mapping.stock_write_error = result.detail if result.outcome == "store_changed" else None
+        else:
+            mapping.stock_write_error = result.detail
+        if (mapping.want_quantity, mapping.want_why) == (quantity, why):
+            mapping.want_why = None  # a newer decision made meanwhile stays pending
+        log.info("stock_write", extra={"fields": {"store_id": store_id, "mapping_id": mapping.id,
+                                                  "outcome": result.outcome, "quantity": quantity, "why": why,
+                                                  "store_quantity": result.store_quantity}})
+    if session.scalar(select(SkuMapping.id).where(SkuMapping.store_id == store_id, SkuMapping.want_why.is_not(None),
+                                                  SkuMapping.self_stocked.is_(False)).limit(1)):
+        enqueue_store_writes(session, store_ids=[store_id])
+    return ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
+
+
+def _settle(mappings: list[SkuMapping], why_not: str) -> None:
+    for mapping in mappings:
+        mapping.want_why = None
+        mapping.stock_write_error = why_not
