@@ -111,6 +111,7 @@ class Settings:
     stock_sync: str = "on"  # on, off, dry_run (STOCK_SYNC): CJ's stock written to the stores, or only recorded
     stock_poll_points_share: float = 0.2  # at most this share of the daily CJ points goes to the stock poll
     stock_poll_minutes: int = 10
+    margin_alert_percent: Decimal = Decimal(15)  # a mapping whose margin falls under this is flagged
     cj_order_sweep_days: int = 45  # how far back the daily sweep of CJ's order list looks (CJ_ORDER_SWEEP_DAYS)
     alert_webhook_url: str = ""  # Slack-compatible incoming webhook; alerts are POSTed there once each
     alert_no_tracking_days: int = 10
@@ -221,6 +222,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, instance_path: str | 
         wallet_read_minutes=_number("WALLET_READ_MINUTES", env.get("WALLET_READ_MINUTES"), 30, int),
         stock_sync=_stock_sync(env.get("STOCK_SYNC")),
         stock_poll_points_share=_share("STOCK_POLL_POINTS_SHARE", env.get("STOCK_POLL_POINTS_SHARE"), 0.2),
+        margin_alert_percent=Decimal(str(_number("MARGIN_ALERT_PERCENT", env.get("MARGIN_ALERT_PERCENT"), 15, float))),
         stock_poll_minutes=_number("STOCK_POLL_MINUTES", env.get("STOCK_POLL_MINUTES"), 10, int),
         cj_order_sweep_days=_number("CJ_ORDER_SWEEP_DAYS", env.get("CJ_ORDER_SWEEP_DAYS"), 45, int),
         alert_webhook_url=_alert_url(env.get("ALERT_WEBHOOK_URL"), production),

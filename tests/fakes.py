@@ -30,6 +30,10 @@ class FakeCj:
         self.variants: dict[str, list] = {}
         self.stock: dict[str, dict[str, int]] = {}  # vid → {warehouse country: count}; unknown vids: China only
         self.delisted: set[str] = set()  # vids CJ no longer sells: stock reads answer 1602003
+        self.prices: dict[str, float] = {}  # vid → variantSellPrice (USD); unknown vids: 6.8
+        self.pids: dict[str, str] = {}  # vid → pid; unknown vids: "p-<vid>"
+        self.subscribed: set[str] = set()
+        self.subscription_cap = 1000  # products an account level may subscribe
         self.settings = {"qpsLimit": 20, "quotaLimits": []}
         self.next_id = 2509231418372749100
         for method, path, op in [
@@ -45,6 +49,9 @@ class FakeCj:
             ("DELETE", "/shopping/order/deleteOrder", "deleteOrder"),
             ("GET", "/product/variant/query", "variantQuery"),
             ("GET", "/product/stock/queryByVid", "stockQueryByVid"),
+            ("GET", "/product/variant/queryByVid", "variantQueryByVid"),
+            ("POST", "/webhook/product/subscribe", "productSubscribe"),
+            ("POST", "/webhook/product/unsubscribe", "productUnsubscribe"),
             ("GET", "/setting/get", "settingGet"),
             ("GET", "/shopping/pay/getBalance", "getBalance"),
         ]:
@@ -191,6 +198,26 @@ class FakeCj:
             return envelope(code=1603100, message="order not found")
         order["orderStatus"] = "CANCELLED"
         return envelope(order["orderId"])
+
+    def _variantQueryByVid(self, body, query):
+        vid = query.get("vid")
+        if vid in self.delisted:
+            return envelope(code=1602003, message="variant delisted")
+        return envelope({"vid": vid, "pid": self.pids.get(vid, f"p-{vid}"), "variantSku": f"CJ-{vid}",
+                         "variantSellPrice": self.prices.get(vid, 6.8)})
+
+    def _productSubscribe(self, body, query):
+        ids = body["productIds"]
+        assert 1 <= len(ids) <= 100
+        if len(self.subscribed | set(ids)) > self.subscription_cap:
+            return envelope(code=1600100, message="subscription limit reached for your level")
+        self.subscribed |= set(ids)
+        return envelope(True)
+
+    def _productUnsubscribe(self, body, query):
+        assert 1 <= len(body["productIds"]) <= 100
+        self.subscribed -= set(body["productIds"])
+        return envelope(True)
 
     def _stockQueryByVid(self, body, query):
         if query.get("vid") in self.delisted:

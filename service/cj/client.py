@@ -18,7 +18,8 @@ from service.timeutil import utcnow
 
 
 # Daily points each metered endpoint costs (cj-api.md §2); order, payment, tracking and auth calls cost none.
-POINT_COSTS = {"freightCalculate": 10, "variantQuery": 10, "stockQueryByVid": 10}
+POINT_COSTS = {"freightCalculate": 10, "variantQuery": 10, "stockQueryByVid": 10, "variantQueryByVid": 10,
+               "productSubscribe": 10, "productUnsubscribe": 10}
 
 
 # A token CJ rejects is dropped at once (the call is retried with a fresh one), so keeping it in the process
@@ -214,6 +215,20 @@ class CjClient:
         """CJ's stock of one variant, per warehouse (10 points)."""
         data = self._call("GET", "/product/stock/queryByVid", operation="stockQueryByVid", params={"vid": vid})
         return [row for row in data if isinstance(row, dict)] if isinstance(data, list) else []
+
+    def query_variant(self, vid: str) -> dict:
+        """One variant by vid: its pid, variantSku and variantSellPrice (USD) among others (10 points)."""
+        data = self._call("GET", "/product/variant/queryByVid", operation="variantQueryByVid", params={"vid": vid})
+        return data if isinstance(data, dict) else {}
+
+    def subscribe_products(self, pids: list[str]) -> object:
+        """CJ's PRODUCT, VARIANT and STOCK messages for these products (at most 100 a call; 10 points)."""
+        return self._call("POST", "/webhook/product/subscribe", operation="productSubscribe",
+                          json={"productIds": list(pids)})
+
+    def unsubscribe_products(self, pids: list[str]) -> object:
+        return self._call("POST", "/webhook/product/unsubscribe", operation="productUnsubscribe",
+                          json={"productIds": list(pids)})
 
     def account_settings(self) -> dict:
         """The account's own limits: qpsLimit and quotaLimits (GET /setting/get, 0 points)."""

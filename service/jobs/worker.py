@@ -24,8 +24,8 @@ from service.storage.models import Job, PeriodicSchedule, WorkerHeartbeat
 from service.jobs.wakeup import JobWakeup
 from service.jobs.order_lock import order_lock_or_retry
 from service.jobs.sqlite_worker_lock import WorkerAlreadyRunning, take_sqlite_worker_lock
-from service.pipeline import (alerts, cancel, cj_budget, cj_hints, cj_updates, cj_wallet, cj_webhook_setup,
-                              edit_propagation, forward, ingest, platform_notices, polling, privacy,
+from service.pipeline import (alerts, cancel, cj_budget, cj_hints, cj_product_subscriptions, cj_updates, cj_wallet,
+                              cj_webhook_setup, edit_propagation, forward, ingest, platform_notices, polling, privacy,
                               reconciliation, resume, stock_sync, store_setup, store_stock_writes,
                               unmatched_cj_orders, write_back)
 from service.runtime import Runtime, build_runtime
@@ -78,6 +78,8 @@ def _handlers() -> dict[str, Handler]:
             s, event_id=j.payload["event_id"]),
         stock_sync.READ_JOB: lambda s, j, rt: stock_sync.read_marked_stock(s, runtime=rt),
         "poll_cj_stock": lambda s, j, rt: stock_sync.poll_cj_stock(s, runtime=rt),
+        "sync_product_subscriptions": lambda s, j, rt: cj_product_subscriptions.sync_product_subscriptions(
+            s, runtime=rt),
         store_stock_writes.WRITE_JOB: lambda s, j, rt: store_stock_writes.write_store_stock(
             s, store_id=j.payload["store_id"], runtime=rt),
     }
@@ -97,6 +99,7 @@ def periodic_kinds(runtime: Runtime) -> dict[str, timedelta]:
         "resume_budget_holds": timedelta(minutes=10),
         "sweep_cj_orders": timedelta(hours=24),
         "poll_cj_stock": timedelta(minutes=runtime.settings.stock_poll_minutes),
+        "sync_product_subscriptions": timedelta(hours=1),
     }
 
 

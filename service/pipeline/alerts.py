@@ -3,8 +3,9 @@
 Kinds: orders paid at CJ without tracking after ALERT_NO_TRACKING_DAYS, orders at CJ with no CJ update for
 48 h, orders held longer than ALERT_HELD_HOURS, dead jobs, a wallet short of what unpaid orders need (or under
 LOW_BALANCE_USD), a store whose webhooks look disabled or whose poll needs attention, CJ's daily points
-running out. `GET /admin/alerts` and `/readyz` show the current ones; the periodic `send_alerts` job POSTs each
-new one to ALERT_WEBHOOK_URL (Slack-compatible `{"text": …}`) and notes when one clears.
+running out, a mapping whose CJ price leaves too little margin. `GET /admin/alerts` and `/readyz` show the
+current ones; the periodic `send_alerts` job POSTs each new one to ALERT_WEBHOOK_URL (Slack-compatible
+`{"text": …}`) and notes when one clears.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service.jobs.outcomes import RetryLater
-from service.storage.models import AlertState, Job, Order, Store
+from service.storage.models import AlertState, Job, Order, SkuMapping, Store
 from service.pipeline.cj_budget import budget_status
 from service.pipeline.cj_wallet import wallet_status
 from service.pipeline.polling import webhook_health
@@ -81,6 +82,11 @@ def current_alerts(session: Session, *, runtime: Runtime) -> list[Alert]:
     budget = budget_status(session, runtime=runtime)
     if budget.get("warning"):
         alerts.append(Alert("cj_points", "cj_points", budget["warning"]))
+    for mapping in session.scalars(select(SkuMapping).where(SkuMapping.margin_warning.is_not(None))
+                                   .order_by(SkuMapping.id).limit(MAX_ORDERS_NAMED)):
+        name = mapping.store_sku or mapping.store_variant_id
+        alerts.append(Alert(f"low_margin:{mapping.id}", "low_margin",
+                            f"mapping {mapping.id} ({name} in store {mapping.store_id}): {mapping.margin_warning}"))
     return alerts
 
 

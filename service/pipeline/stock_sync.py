@@ -13,13 +13,14 @@ from __future__ import annotations
 import logging
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from service.cj.account import locked_account
 from service.cj.errors import CjApiError, CjTransportError, retry_if_transient
 from service.jobs.outcomes import RetryLater
 from service.jobs.queue import enqueue
+from service.pipeline import variant_facts
 from service.pipeline.store_stock_writes import enqueue_store_writes
 from service.runtime import Runtime
 from service.intake import json_body
@@ -81,7 +82,9 @@ def apply_cj_catalog_event(session: Session, *, event_id: int) -> str:
         vids.add(str(params["vid"]))
     elif kind == "PRODUCT" and params.get("pid"):
         pids.add(str(params["pid"]))
-    marked = request_stock_reads(session, why="webhook", vids=vids, pids=pids) if vids or pids else 0
+    # A VARIANT or PRODUCT message may be about the price or a delisting: the variant itself is read too.
+    why = "webhook" if kind == "STOCK" else "catalog"
+    marked = request_stock_reads(session, why=why, vids=vids, pids=pids) if vids or pids else 0
     event.status = "processed"
     event.note = f"stock read requested for {marked} mapping(s)" if marked else "no_mapped_variant"
     event.processed_at = utcnow()
@@ -121,6 +124,10 @@ def read_marked_stock(session: Session, *, runtime: Runtime) -> str:
         .where(SkuMapping.stock_read_requested_at.is_not(None)).group_by(SkuMapping.cj_vid)
         .order_by(func.min(SkuMapping.stock_read_requested_at)).limit(READ_BATCH)).all()
     vids = [vid for vid, _at in marked]
+    # The variant itself (its product id, its price) is read when a message was about it, or to learn the pid
+    # that product subscriptions need: 10 points more, once per variant.
+    facts_wanted = set(session.scalars(select(SkuMapping.cj_vid).where(
+        SkuMapping.cj_vid.in_(vids), (SkuMapping.stock_read_why == "catalog") | SkuMapping.cj_pid.is_(None))))
     if not vids:
         return "nothing_marked"
     if settings.stock_sync == "off" or settings.cj_dry_run:
@@ -128,9 +135,12 @@ def read_marked_stock(session: Session, *, runtime: Runtime) -> str:
         return "stock sync off" if settings.stock_sync == "off" else "dry_run: CJ's stock is not read (CJ_DRY_RUN)"
     session.commit()  # no transaction stays open across CJ's calls
     readings: dict[str, dict] = {}
+    facts: dict[str, dict] = {}
     failure = None
     for vid in vids:
         try:
+            if vid in facts_wanted:
+                facts[vid] = runtime.cj.query_variant(vid)
             readings[vid] = {"warehouses": runtime.cj.query_stock(vid)}
         except CjApiError as exc:
             if exc.code in DELISTED_CODES:
@@ -141,6 +151,8 @@ def read_marked_stock(session: Session, *, runtime: Runtime) -> str:
         except CjTransportError as exc:
             failure = exc
             break
+    for vid, variant in facts.items():
+        variant_facts.apply_variant_facts(session, vid=vid, data=variant, runtime=runtime)
     stores = _apply_readings(session, readings, runtime=runtime)
     enqueue_store_writes(session, store_ids=stores)
     if failure is not None:
@@ -227,18 +239,26 @@ def poll_cj_stock(session: Session, *, runtime: Runtime) -> str:
     # Spread over the day: by this run, at most the share of the day that has passed (one interval ahead).
     elapsed = (now - datetime.combine(now.date(), time.min)) + timedelta(minutes=settings.stock_poll_minutes)
     allowed = int(share * min(1.0, elapsed / timedelta(days=1)))
-    reads = min(POLL_MAX_PER_RUN, max(0, allowed - (row.stock_poll_points or 0)) // POINTS_PER_READ)
-    if reads <= 0:
+    points = max(0, allowed - (row.stock_poll_points or 0))
+    if points < POINTS_PER_READ:
         return f"points share for the poll used so far today ({row.stock_poll_points} of {int(share)})"
     oldest = session.execute(
-        select(SkuMapping.cj_vid, func.min(func.coalesce(SkuMapping.cj_stock_at, datetime(1970, 1, 1))))
+        select(SkuMapping.cj_vid, func.min(func.coalesce(SkuMapping.cj_stock_at, datetime(1970, 1, 1))),
+               func.max(case((SkuMapping.cj_pid.is_(None), 1), else_=0)))
         .where(SkuMapping.self_stocked.is_(False), SkuMapping.stock_read_requested_at.is_(None))
         .group_by(SkuMapping.cj_vid)
         .order_by(func.min(func.coalesce(SkuMapping.cj_stock_at, datetime(1970, 1, 1))), SkuMapping.cj_vid)
-        .limit(reads)).all()
-    vids = {vid for vid, _at in oldest}
+        .limit(POLL_MAX_PER_RUN)).all()
+    vids, spent = set(), 0
+    for vid, _at, needs_pid in oldest:
+        cost = POINTS_PER_READ * (2 if needs_pid else 1)  # a variant whose product is unknown is read too
+        if spent + cost > points:
+            break
+        vids.add(vid)
+        spent += cost
     if not vids:
-        return "no mapped variant to poll"
-    row.stock_poll_points = (row.stock_poll_points or 0) + POINTS_PER_READ * len(vids)
+        return "no mapped variant to poll" if not oldest else \
+            f"points share for the poll used so far today ({row.stock_poll_points} of {int(share)})"
+    row.stock_poll_points = (row.stock_poll_points or 0) + spent
     request_stock_reads(session, why="poll", vids=vids)
     return f"{len(vids)} variant(s) marked for a stock read ({row.stock_poll_points} of {int(share)} points today)"

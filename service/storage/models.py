@@ -352,6 +352,8 @@ class SkuMapping(Base):
     store_quantity_why: Mapped[str | None] = mapped_column(String(32))
     store_stock_ref: Mapped[dict | None] = mapped_column(JSON, default=dict)  # the adapter's ids (inventory item, parent)
     stock_write_error: Mapped[str | None] = mapped_column(Text)
+    # CJ's price (and the shipping estimate) leaves less than MARGIN_ALERT_PERCENT of the store's price: why.
+    margin_warning: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
@@ -385,6 +387,26 @@ class VariantStock(Base):
     vid: Mapped[str] = mapped_column(String(64), primary_key=True)
     by_country: Mapped[dict] = mapped_column(JSON, default=dict)  # {"US": 12, "CN": 3400}
     fetched_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class CjProductSubscription(Base):
+    """A CJ product whose PRODUCT, VARIANT and STOCK messages CJ sends us (/webhook/product/subscribe)."""
+    __tablename__ = "cj_product_subscriptions"
+
+    pid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    subscribed_at: Mapped[datetime | None] = mapped_column(DateTime)  # None: not (yet) accepted by CJ
+    refused: Mapped[str | None] = mapped_column(Text)  # CJ's answer when it refused (e.g. the level's cap)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class CjVariantPrice(Base):
+    """CJ's sell price of a mapped variant each time it changed (USD), as CJ's variant API answered it."""
+    __tablename__ = "cj_variant_prices"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    vid: Mapped[str] = mapped_column(String(64), index=True)
+    price: Mapped[Decimal] = mapped_column(Numeric(18, 2))
+    seen_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class ShippingRule(Base):

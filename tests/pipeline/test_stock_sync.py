@@ -224,20 +224,24 @@ def test_the_poll_keeps_within_its_share_of_the_points_and_reads_the_oldest_firs
         run_jobs(runtime)
         return outcome
 
-    # 200 points a day for the poll, spread over the day: by 06:10, about a quarter of them.
-    assert poll().startswith("5 variant(s) marked")
-    assert poll().startswith("points share for the poll used so far today (50 of 200)")
+    def points_spent_at_cj():  # counted on the mocked CJ, at CJ's published costs
+        return 10 * (len(cj.ops("stockQueryByVid")) + len(cj.ops("variantQueryByVid")))
+
+    # 200 points a day for the poll, spread over the day: by 06:10, about a quarter of them. A variant never
+    # read costs 20 (its product id is read too, for the subscriptions), so two fit.
+    assert poll() == "2 variant(s) marked for a stock read (40 of 200 points today)"
+    assert poll() == "points share for the poll used so far today (40 of 200)"
     clock["now"] = datetime(2026, 12, 4, 23, 55)
     for _ in range(5):
         poll()
     read = [q["vid"] for _op, q in cj.ops("stockQueryByVid")]
-    assert len(read) == 20 and len(read) * 10 <= 200  # counted on the mocked CJ
+    assert len(read) == 10 and points_spent_at_cj() == 200
     assert not any(v < "vid-010" for v in read)  # the never-read ones first
     with session_factory() as s:
         assert s.get(CjAccountState, 1).stock_poll_points == 200
     clock["now"] = datetime(2026, 12, 5, 23, 55)  # a new day, a new share
     poll()
-    assert len(cj.ops("stockQueryByVid")) == 40
+    assert points_spent_at_cj() == 400 and len(cj.ops("stockQueryByVid")) == 20
 
 
 @responses.activate

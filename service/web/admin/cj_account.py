@@ -4,6 +4,7 @@ from __future__ import annotations
 from service.cj.webhook_address import callback_url
 from service.jobs.queue import enqueue
 from service.pipeline.cj_budget import budget_status
+from service.pipeline.cj_product_subscriptions import subscription_status
 from service.pipeline.cj_wallet import wallet_status
 from service.storage.models import CjAccountState
 from service.web.admin import bp
@@ -46,6 +47,7 @@ def cj_account_budget():
     """Requests per second in force, points spent today and left, budgets CJ said are used up; the wallet."""
     session = db_session()
     try:
-        return ok(dict(budget_status(session, runtime=runtime()), wallet=wallet_status(session, runtime=runtime())))
+        return ok(dict(budget_status(session, runtime=runtime()), wallet=wallet_status(session, runtime=runtime()),
+                       product_subscriptions=subscription_status(session)))
     finally:
         session.close()

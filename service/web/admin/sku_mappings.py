@@ -25,7 +25,8 @@ def _mapping_json(m: SkuMapping) -> dict:
                 "read_requested": m.stock_read_requested_at is not None,
                 "want_quantity": m.want_quantity, "write_pending": m.want_why is not None,
                 "store_quantity": m.store_quantity, "store_quantity_at": iso(m.store_quantity_at),
-                "why": m.store_quantity_why, "error": m.stock_write_error}}
+                "why": m.store_quantity_why, "error": m.stock_write_error},
+            "margin_warning": m.margin_warning}
 
 
 @bp.get("/sku-mappings")

@@ -22,8 +22,8 @@ from service.jobs.worker import beat, run_job, schedule_periodic
 
 
 PERIODIC = ["poll_cj_stock", "poll_stores", "purge_old_events", "read_cj_account", "read_cj_wallet",
-            "resume_budget_holds", "retry_balance_holds", "send_alerts", "sweep_cj_orders", "sync_stale_cj_orders",
-            "weekly_reconciliation"]
+            "resume_budget_holds", "retry_balance_holds", "send_alerts", "sweep_cj_orders",
+            "sync_product_subscriptions", "sync_stale_cj_orders", "weekly_reconciliation"]
 
 
 def test_periodic_jobs_are_scheduled_once_per_interval(runtime, session_factory):
