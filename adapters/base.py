@@ -6,6 +6,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Callable, Mapping, Protocol
 
 import requests
@@ -80,8 +81,9 @@ class StockTarget:
     mapping_id: int
     store_variant_id: str | None
     store_sku: str | None
-    quantity: int
+    quantity: int | None  # None: the stock is not to be written (only the price)
     ref: dict = field(default_factory=dict)  # the adapter's ids for it, as it returned them last time
+    price: Decimal | None = None  # the pricing rule's price in the store's currency; None: never touched
 
 
 @dataclass
@@ -93,6 +95,7 @@ class StockResult:
     store_quantity: int | None  # what the store shows now, as far as we know
     detail: str = ""
     ref: dict = field(default_factory=dict)
+    store_price: Decimal | None = None  # the price the store shows now, when a price was asked for
 
 
 class NotSupported(Exception):
@@ -166,8 +169,9 @@ class StoreAdapter(Protocol):
 
     def set_stock(self, *, http, store: StoreContext, targets: list[StockTarget], location_id: str | None
                   ) -> list[StockResult]:
-        """Make the store show each target's quantity, reading the store's figure first (never a blind write);
-        one result per target. Raises NotSupported where the platform has no such write (can_set_stock)."""
+        """Make the store show each target's quantity (and price, when one is given), reading the store's figures
+        first (never a blind write); one result per target. Raises NotSupported where the platform has no such
+        write (can_set_stock)."""
 
 
 def order_version_key(version: str, topic: str) -> str:

@@ -1,15 +1,17 @@
-"""Shopify stock writes: inventorySetQuantities with changeFromQuantity (compare-and-swap) at one location.
+"""Shopify stock (and rule price) writes: inventorySetQuantities with changeFromQuantity (compare-and-swap).
 
 Each batch reads the variants' inventory items and their "available" figure at the location first, writes
 only what differs, and states the figure it read as changeFromQuantity: if the store's figure moved in
 between (a sale, or a person in Shopify admin), Shopify refuses that item (CHANGE_FROM_QUANTITY_STALE). The
 item is then read again; it is left as the store has it unless it already shows our figure. The mutation
 carries an idempotency key made from its input (required since 2026-04), so a retried batch is applied once.
+A pricing rule's price is written with productVariantsBulkUpdate, per product, only where it differs.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+from decimal import Decimal, InvalidOperation
 from typing import Callable
 
 from adapters.base import StockResult, StockTarget
@@ -23,6 +25,8 @@ query StockOfVariants($ids: [ID!]!) {
     ... on ProductVariant {
       id
       sku
+      price
+      product { id }
       inventoryItem {
         id
         tracked
@@ -38,6 +42,15 @@ query StockOfVariants($ids: [ID!]!) {
 VARIANT_BY_SKU_QUERY = """
 query VariantBySku($query: String!) {
   productVariants(first: 2, query: $query) { nodes { id sku } }
+}
+"""
+
+SET_PRICES_MUTATION = """
+mutation SetPrices($productId: ID!, $variants: [ProductVariantsBulkInput!]!) {
+  productVariantsBulkUpdate(productId: $productId, variants: $variants) {
+    productVariants { id price }
+    userErrors { code field message }
+  }
 }
 """
 
@@ -91,6 +104,9 @@ def _set_batch(graphql: GraphQL, *, store_id: int, targets: list[StockTarget], l
             results[target.mapping_id] = StockResult(target.mapping_id, "skipped", None, _NO_VARIANT, ref)
             continue
         ref["inventory_item_id"] = state["item"]
+        if target.quantity is None:  # only the price is asked for
+            results[target.mapping_id] = StockResult(target.mapping_id, "unchanged", None, "", ref)
+            continue
         if not state["tracked"]:
             results[target.mapping_id] = StockResult(
                 target.mapping_id, "skipped", None, "Shopify does not track this variant's quantity. Resolution: "
@@ -123,7 +139,37 @@ def _set_batch(graphql: GraphQL, *, store_id: int, targets: list[StockTarget], l
                     "" if outcome == "unchanged" else
                     f"the store's figure moved from {current} to {now} while {target.quantity} was being written: "
                     "left as the store has it (the next change of CJ's stock, or a resync, decides again)", ref)
+    _set_prices(graphql, targets=[t for t in targets if t.price is not None and t.mapping_id in gids],
+                gids=gids, levels=levels, results=results)
     return [results[t.mapping_id] for t in targets]
+
+
+def _set_prices(graphql: GraphQL, *, targets: list[StockTarget], gids: dict, levels: dict, results: dict) -> None:
+    """The pricing rule's prices, one productVariantsBulkUpdate per product, for the variants that differ."""
+    by_product: dict[str, list[StockTarget]] = {}
+    for target in targets:
+        state = levels.get(gids[target.mapping_id])
+        if state is None:
+            continue
+        if state["price"] == target.price:
+            results[target.mapping_id].store_price = target.price
+        elif state["product"]:
+            by_product.setdefault(state["product"], []).append(target)
+    for product, members in by_product.items():
+        variants = [{"id": gids[t.mapping_id], "price": str(t.price)} for t in members]
+        payload = graphql(SET_PRICES_MUTATION, {"productId": product, "variants": variants},
+                          "productVariantsBulkUpdate").get("productVariantsBulkUpdate") or {}
+        errors = payload.get("userErrors") or []
+        if errors:
+            raise NeedsHuman("price_write_refused", "Shopify productVariantsBulkUpdate refused: "
+                             + "; ".join(f"{e.get('code')}: {e.get('message')}" for e in errors)
+                             + ". Resolution: check the app's write_products scope and the product in Shopify "
+                             "admin, then resync the store (POST /admin/stores/<id>/stock/resync).")
+        shown = {v.get("id"): v.get("price") for v in payload.get("productVariants") or []}
+        for target in members:
+            price = _decimal(shown.get(gids[target.mapping_id]))
+            results[target.mapping_id].store_price = price
+            results[target.mapping_id].detail = (results[target.mapping_id].detail + f"; price {price}").lstrip("; ")
 
 
 _NO_VARIANT = ("Shopify has no variant with this mapping's store_variant_id or store_sku. Resolution: correct the "
@@ -153,8 +199,16 @@ def _read(graphql: GraphQL, gids: list[str]) -> dict[str, dict]:
                              if q.get("name") == "available"), None)
             if (level.get("location") or {}).get("id") and quantity is not None:
                 levels[level["location"]["id"]] = int(quantity)
-        found[node["id"]] = {"item": item["id"], "tracked": bool(item.get("tracked")), "levels": levels}
+        found[node["id"]] = {"item": item["id"], "tracked": bool(item.get("tracked")), "levels": levels,
+                             "price": _decimal(node.get("price")), "product": (node.get("product") or {}).get("id")}
     return found
+
+
+def _decimal(value) -> Decimal | None:
+    try:
+        return Decimal(str(value)).quantize(Decimal("0.01")) if value not in (None, "") else None
+    except InvalidOperation:
+        return None
 
 
 def _location(levels: dict[str, int], wanted: str | None) -> tuple[str | None, str]:

@@ -1,4 +1,4 @@
-"""WooCommerce stock writes: stock_quantity through the products and variations batch endpoints.
+"""WooCommerce stock (and rule price) writes: stock_quantity and regular_price through the batch endpoints.
 
 Each round reads the products' (or a variable product's variations') stock first and writes only what differs,
 up to 100 a batch call. WooCommerce has no compare-and-swap: the figure is read just before the write, which
@@ -7,6 +7,7 @@ A product whose stock WooCommerce does not manage ("Manage stock?" off) is never
 """
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
 from typing import Callable
 
 from adapters.base import StockResult, StockTarget
@@ -70,18 +71,24 @@ def _set_group(request: Request, *, parent: int | None, targets: list[StockTarge
             results[target.mapping_id] = StockResult(target.mapping_id, "skipped", None, "WooCommerce no longer "
                                                      "lists this product. Resolution: correct the mapping.", ref)
             continue
-        if item.get("manage_stock") is not True:  # False, or "parent" (a variation counted at its product)
-            results[target.mapping_id] = StockResult(
-                target.mapping_id, "skipped", _int(item.get("stock_quantity")), "WooCommerce does not manage this "
-                "item's own stock. Resolution: turn on 'Manage stock?' for it in WooCommerce, or mark the mapping "
-                "self_stocked.", ref)
-            continue
-        figure = _int(item.get("stock_quantity"))
-        if figure == target.quantity:
-            results[target.mapping_id] = StockResult(target.mapping_id, "unchanged", figure, "", ref)
-            continue
-        updates.append({"id": ref["id"], "stock_quantity": target.quantity})
-        writing.append((target, figure, ref))
+        figure, shown_price = _int(item.get("stock_quantity")), _money(item.get("regular_price"))
+        change = {}
+        result = StockResult(target.mapping_id, "unchanged", figure, "", ref,
+                             store_price=shown_price if target.price is not None else None)
+        if target.quantity is not None:
+            if item.get("manage_stock") is not True:  # False, or "parent" (a variation counted at its product)
+                result = StockResult(
+                    target.mapping_id, "skipped", figure, "WooCommerce does not manage this item's own stock. "
+                    "Resolution: turn on 'Manage stock?' for it in WooCommerce, or mark the mapping self_stocked.",
+                    ref, store_price=result.store_price)
+            elif figure != target.quantity:
+                change["stock_quantity"] = target.quantity
+        if target.price is not None and shown_price != target.price:
+            change["regular_price"] = str(target.price)
+        results[target.mapping_id] = result
+        if change:
+            updates.append(dict(change, id=ref["id"]))
+            writing.append((target, figure, ref, change))
     if not updates:
         return
     answer = request("POST", f"{path}/batch", "batchSetStock", json={"update": updates})
@@ -89,21 +96,24 @@ def _set_group(request: Request, *, parent: int | None, targets: list[StockTarge
     for item in (answer or {}).get("update") or [] if isinstance(answer, dict) else []:
         if isinstance(item, dict) and item.get("id") is not None:
             answered[int(item["id"])] = item
-    refused = []
-    for target, figure, ref in writing:
+    for target, figure, ref, change in writing:
         item = answered.get(ref["id"]) or {}
-        if item.get("error") or _int(item.get("stock_quantity")) != target.quantity:
-            error = item.get("error") or {}
-            refused.append(f"{ref['id']}: {error.get('code') or 'not applied'}")
+        applied = not item.get("error") and all(
+            (_int(item.get(k)) if k == "stock_quantity" else _money(item.get(k))) ==
+            (v if k == "stock_quantity" else _money(v)) for k, v in change.items())
+        if not applied:
+            code = (item.get("error") or {}).get("code") or "not applied"
+            results[target.mapping_id] = StockResult(
+                target.mapping_id, "skipped", figure, f"WooCommerce refused the update of {ref['id']} ({code}). "
+                "Resolution: check the product in WooCommerce, then resync the store.", ref)
             continue
-        results[target.mapping_id] = StockResult(target.mapping_id, "written", target.quantity,
-                                                 f"{figure} → {target.quantity}", ref)
-    if refused:
-        for target, figure, ref in writing:
-            if target.mapping_id not in results:
-                results[target.mapping_id] = StockResult(
-                    target.mapping_id, "skipped", figure, "WooCommerce refused the stock update "
-                    f"({'; '.join(refused)}). Resolution: check the product in WooCommerce, then resync.", ref)
+        before = results[target.mapping_id]
+        written = "stock_quantity" in change
+        results[target.mapping_id] = StockResult(
+            target.mapping_id, "written" if written else before.outcome,
+            target.quantity if written else before.store_quantity,
+            f"{figure} → {target.quantity}" if written else before.detail, ref,
+            store_price=_money(item.get("regular_price")) if target.price is not None else None)
 
 
 def _int(value) -> int | None:
@@ -112,3 +122,9 @@ def _int(value) -> int | None:
     except (TypeError, ValueError):
         return None
 
+
+def _money(value) -> Decimal | None:
+    try:
+        return Decimal(str(value)).quantize(Decimal("0.01")) if value not in (None, "") else None
+    except InvalidOperation:
+        return None

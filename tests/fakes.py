@@ -282,7 +282,8 @@ class FakeShopify:
             self.throttle_next -= 1
             return 200, {}, json.dumps(SHOPIFY_SAMPLES["shopify_graphql_throttled_response"])
         query = body["query"]
-        if query.lstrip().startswith(("query StockOfVariants", "query VariantBySku", "mutation SetStock")):
+        if query.lstrip().startswith(("query StockOfVariants", "query VariantBySku", "mutation SetStock",
+                                      "mutation SetPrices")):
             return 200, {}, json.dumps(self._inventory(query, body["variables"]))
         if query.lstrip().startswith("query OneOrder"):
             wanted = body["variables"]["id"]
@@ -327,10 +328,14 @@ class FakeShopify:
             return 200, {}, json.dumps({"data": {"fulfillmentTrackingInfoUpdate": {"fulfillment": f, "userErrors": []}}})
         raise AssertionError(f"unexpected GraphQL: {query[:80]}")
 
-    def add_variant(self, variant_id, *, item, levels, tracked=True, sku=None):
+    def add_variant(self, variant_id, *, item, levels, tracked=True, sku=None, price="19.99", product=1):
         self.inventory[f"gid://shopify/ProductVariant/{variant_id}"] = {
-            "item": f"gid://shopify/InventoryItem/{item}", "tracked": tracked, "sku": sku,
+            "item": f"gid://shopify/InventoryItem/{item}", "tracked": tracked, "sku": sku, "price": price,
+            "product": f"gid://shopify/Product/{product}",
             "levels": {f"gid://shopify/Location/{loc}": qty for loc, qty in levels.items()}}
+
+    def price(self, variant_id):
+        return self.inventory[f"gid://shopify/ProductVariant/{variant_id}"]["price"]
 
     def available(self, variant_id, location=1):
         return self.inventory[f"gid://shopify/ProductVariant/{variant_id}"]["levels"][f"gid://shopify/Location/{location}"]
@@ -340,7 +345,8 @@ class FakeShopify:
             nodes = []
             for gid in variables["ids"]:
                 v = self.inventory.get(gid)
-                nodes.append(None if v is None else {"id": gid, "sku": v["sku"], "inventoryItem": {
+                nodes.append(None if v is None else {"id": gid, "sku": v["sku"], "price": v["price"],
+                                                     "product": {"id": v["product"]}, "inventoryItem": {
                     "id": v["item"], "tracked": v["tracked"], "inventoryLevels": {"nodes": [
                         {"location": {"id": loc}, "quantities": [{"name": "available", "quantity": qty}]}
                         for loc, qty in v["levels"].items()]}}})
@@ -349,6 +355,14 @@ class FakeShopify:
             sku = variables["query"].split(":", 1)[1].strip('"')
             return {"data": {"productVariants": {"nodes": [{"id": gid, "sku": v["sku"]} for gid, v in
                                                            self.inventory.items() if v["sku"] == sku]}}}
+        if query.lstrip().startswith("mutation SetPrices"):
+            changed = []
+            for change in variables["variants"]:
+                v = self.inventory[change["id"]]
+                assert v["product"] == variables["productId"], "MUST_BE_FOR_THIS_PRODUCT"
+                v["price"] = change["price"]
+                changed.append({"id": change["id"], "price": v["price"]})
+            return {"data": {"productVariantsBulkUpdate": {"productVariants": changed, "userErrors": []}}}
         key = variables["key"]
         if key in self.idempotency:
             return self.idempotency[key]

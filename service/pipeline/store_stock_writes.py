@@ -1,4 +1,4 @@
-"""Stock sync, the store's side: the decided quantities written through each store's adapter, one job per store.
+"""Stock sync, the store's side: decided quantities (and rule prices) written through each store's adapter.
 
 A mapping waits for a write while `want_why` is set (a new decision from CJ's stock, a delisting, a resync).
 The adapter reads the store's figure before writing and never writes blindly (Shopify: compare-and-swap).
@@ -36,8 +36,12 @@ def enqueue_store_writes(session: Session, *, store_ids) -> None:
 def write_store_stock(session: Session, *, store_id: int, runtime: Runtime) -> str:
     store = session.get(Store, store_id)
     pending = session.scalars(select(SkuMapping).where(
-        SkuMapping.store_id == store_id, SkuMapping.want_why.is_not(None), SkuMapping.self_stocked.is_(False),
-        SkuMapping.want_quantity.is_not(None)).order_by(SkuMapping.id).limit(WRITE_BATCH)).all()
+        SkuMapping.store_id == store_id, SkuMapping.want_why.is_not(None), SkuMapping.self_stocked.is_(False))
+        .order_by(SkuMapping.id).limit(WRITE_BATCH)).all()
+    nothing = [m for m in pending if _quantity_to_write(m) is None and _price_to_write(m) is None]
+    for mapping in nothing:
+        mapping.want_why = None
+    pending = [m for m in pending if m not in nothing]
     if not pending:
         return "nothing to write"
     if store is None or not store.active or runtime.settings.stock_sync == "off":
@@ -45,8 +49,9 @@ def write_store_stock(session: Session, *, store_id: int, runtime: Runtime) -> s
         return "not written: " + pending[0].stock_write_error
     adapter = get_adapter(store.platform)
     targets = [StockTarget(mapping_id=m.id, store_variant_id=m.store_variant_id, store_sku=m.store_sku,
-                           quantity=m.want_quantity, ref=dict(m.store_stock_ref or {})) for m in pending]
-    wanted = {m.id: (m.want_quantity, m.want_why) for m in pending}
+                           quantity=_quantity_to_write(m), ref=dict(m.store_stock_ref or {}),
+                           price=_price_to_write(m)) for m in pending]
+    wanted = {m.id: (_quantity_to_write(m), m.want_why, m.want_price) for m in pending}
     if not getattr(adapter, "can_set_stock", False):
         log.info("stock_sync_unsupported", extra={"fields": {"store_id": store_id, "platform": store.platform,
                                                              "mappings": len(pending)}})
@@ -57,8 +62,9 @@ def write_store_stock(session: Session, *, store_id: int, runtime: Runtime) -> s
         record_call(session, order_id=None, service=store.platform, operation="setStock", outcome="dry_run",
                     request={"store_id": store_id, "location_id": store.stock_location_id,
                              "items": [{"mapping_id": t.mapping_id, "store_variant_id": t.store_variant_id,
-                                        "store_sku": t.store_sku, "quantity": t.quantity, "why": wanted[t.mapping_id][1]}
-                                       for t in targets]})
+                                        "store_sku": t.store_sku, "quantity": t.quantity,
+                                        "price": str(t.price) if t.price is not None else None,
+                                        "why": wanted[t.mapping_id][1]} for t in targets]})
         for mapping in pending:
             mapping.want_why = None
             mapping.stock_write_error = None
@@ -84,26 +90,44 @@ def write_store_stock(session: Session, *, store_id: int, runtime: Runtime) -> s
         if mapping is None:
             continue  # deleted meanwhile
         session.refresh(mapping)
-        quantity, why = wanted[result.mapping_id]
+        quantity, why, price = wanted[result.mapping_id]
         counts[result.outcome] = counts.get(result.outcome, 0) + 1
         if result.ref:
             mapping.store_stock_ref = result.ref
-        if result.outcome in ("written", "unchanged", "store_changed"):
+        if quantity is not None and result.outcome in ("written", "unchanged", "store_changed"):
             mapping.store_quantity = result.store_quantity
             mapping.store_quantity_at = now
             mapping.store_quantity_why = why if result.outcome != "store_changed" else "store_changed"
             mapping.stock_write_error = result.detail if result.outcome == "store_changed" else None
-        else:
+        elif result.outcome == "skipped":
             mapping.stock_write_error = result.detail
-        if (mapping.want_quantity, mapping.want_why) == (quantity, why):
+        elif quantity is None:
+            mapping.stock_write_error = None
+        if price is not None and result.store_price == price:
+            mapping.store_price, mapping.store_price_at = price, now
+        if (_quantity_to_write(mapping), mapping.want_why, mapping.want_price) == (quantity, why, price):
             mapping.want_why = None  # a newer decision made meanwhile stays pending
         log.info("stock_write", extra={"fields": {"store_id": store_id, "mapping_id": mapping.id,
                                                   "outcome": result.outcome, "quantity": quantity, "why": why,
-                                                  "store_quantity": result.store_quantity}})
+                                                  "store_quantity": result.store_quantity,
+                                                  "price": str(price) if price is not None else None}})
     if session.scalar(select(SkuMapping.id).where(SkuMapping.store_id == store_id, SkuMapping.want_why.is_not(None),
                                                   SkuMapping.self_stocked.is_(False)).limit(1)):
         enqueue_store_writes(session, store_ids=[store_id])
     return ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
+
+
+def _quantity_to_write(mapping: SkuMapping):
+    """The decided quantity, unless only a price is waiting: the stock then stays as the store has it (a sale
+    since our last write is not undone by a price change)."""
+    return None if mapping.want_why == "price" else mapping.want_quantity
+
+
+def _price_to_write(mapping: SkuMapping):
+    """The pricing rule's price when the store does not show it yet; None: the price is left alone."""
+    if mapping.want_price is None or mapping.want_price == mapping.store_price:
+        return None
+    return mapping.want_price
 
 
 def _settle(mappings: list[SkuMapping], why_not: str) -> None:

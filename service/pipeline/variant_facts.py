@@ -3,7 +3,8 @@
 A price change is checked against what the store sells the variant for (the unit price of its latest store
 order, in USD through the store currency's rate) less CJ's price and, when the freight cache holds a quote for
 one unit of it, that quote's cheapest method. Under MARGIN_ALERT_PERCENT of the store's price the mapping is
-flagged, which is an alert. The store's price itself is never changed here.
+flagged, which is an alert. The store's price changes only where the merchant set a pricing rule
+(service/pipeline/pricing_rule.py).
 """
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from decimal import Decimal, InvalidOperation
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from service.pipeline import pricing_rule
 from service.pipeline.shipping import price_of
+from service.pipeline.store_stock_writes import enqueue_store_writes
 from service.pipeline.usd_amounts import CENT, usd_rate
 from service.runtime import Runtime
 from service.storage.models import CjVariantPrice, FreightQuote, Order, SkuMapping
@@ -42,7 +45,9 @@ def record_price(session: Session, *, vid: str, price: Decimal, runtime: Runtime
     session.add(CjVariantPrice(vid=vid, price=price, seen_at=utcnow()))
     if last is not None:
         log.info("cj_price_changed", extra={"fields": {"vid": vid, "from": str(last.price), "to": str(price)}})
+    session.flush()
     check_margins(session, vid=vid, price=price, runtime=runtime)
+    enqueue_store_writes(session, store_ids=pricing_rule.decide_prices(session, vid=vid))
 
 
 def check_margins(session: Session, *, vid: str, price: Decimal, runtime: Runtime) -> None:

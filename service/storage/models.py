@@ -45,6 +45,9 @@ class Store(Base):
     # Stock sync: units kept back from CJ's stock (a mapping's own buffer wins), and where the store counts it.
     stock_buffer: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     stock_location_id: Mapped[str | None] = mapped_column(String(255))  # Shopify location; None: the only one
+    # Off (None) unless the merchant sets one: {"multiplier": "2.5", "add": "0", "ending": ".99"}; the store's price
+    # of a mapped variant then follows CJ's price through it.
+    pricing_rule: Mapped[dict | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
@@ -354,6 +357,9 @@ class SkuMapping(Base):
     stock_write_error: Mapped[str | None] = mapped_column(Text)
     # CJ's price (and the shipping estimate) leaves less than MARGIN_ALERT_PERCENT of the store's price: why.
     margin_warning: Mapped[str | None] = mapped_column(Text)
+    want_price: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))  # the pricing rule's price, store currency
+    store_price: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))  # the last price written to the store
+    store_price_at: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 

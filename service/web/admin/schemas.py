@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from adapters import platforms
+from service.pipeline.pricing_rule import ENDINGS
 
 
 class StoreCreateSchema(Schema):
@@ -50,6 +52,18 @@ def _check_credentials(credentials: dict | None) -> None:
         raise ValidationError(f"{', '.join(internal)} are kept by the service, not set", "api_credentials")
 
 
+class PricingRuleSchema(Schema):
+    """Store price = CJ's price (USD) × multiplier in `currency`, + add, raised to `ending` (e.g. ".99")."""
+    class Meta:
+        unknown = RAISE
+
+    multiplier = fields.Decimal(required=True, places=4, validate=validate.Range(min=Decimal("0.01"),
+                                                                              max=Decimal(100)), as_string=True)
+    currency = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{3}$", error="a 3-letter ISO code"))
+    add = fields.Decimal(places=2, validate=validate.Range(min=Decimal(0), max=Decimal(100000)), as_string=True)
+    ending = fields.String(validate=validate.OneOf(ENDINGS))
+
+
 class StoreUpdateSchema(Schema):
     class Meta:
         unknown = RAISE
@@ -66,6 +80,7 @@ class StoreUpdateSchema(Schema):
     active = fields.Boolean()
     stock_buffer = fields.Integer(strict=True, validate=validate.Range(min=0, max=100000))
     stock_location_id = fields.String(validate=validate.Length(min=1, max=255), allow_none=True)
+    pricing_rule = fields.Nested(PricingRuleSchema, allow_none=True)  # None: store prices are never changed
 
 
 class SkuMappingSchema(Schema):

@@ -5,13 +5,14 @@ import secrets
 from datetime import timedelta
 
 from flask import request
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from adapters import get_adapter
 from service.jobs.queue import enqueue
 from service.outbound_http import url_problem
-from service.pipeline import stock_sync, store_tokens
+from service.pipeline import pricing_rule, stock_sync, store_tokens
+from service.pipeline import store_stock_writes as stock_writes
 from service.pipeline.polling import webhook_health
 from service.storage.models import SkuMapping, Store
 from service.timeutil import iso, utcnow
@@ -38,6 +39,7 @@ def _store_json(store: Store) -> dict:
                                for k, v in webhook_health(store).items()},
             "stock": {"buffer": store.stock_buffer, "location_id": store.stock_location_id,
                       "written": getattr(get_adapter(store.platform), "can_set_stock", False)},
+            "pricing_rule": store.pricing_rule,
             "uninstalled_at": iso(store.uninstalled_at), "created_at": iso(store.created_at)}
 
 
@@ -146,6 +148,15 @@ def update_store(store_id: int):
             store.stock_buffer = data["stock_buffer"]
         if "stock_location_id" in data:
             store.stock_location_id = data["stock_location_id"]
+        if "pricing_rule" in data:
+            rule = data["pricing_rule"]
+            store.pricing_rule = {k: str(v) for k, v in rule.items()} if rule else None  # decimal strings
+            session.flush()
+            if store.pricing_rule:
+                stock_writes.enqueue_store_writes(session, store_ids=pricing_rule.decide_prices(
+                    session, store_id=store.id))
+            else:  # off: the prices stay as they are in the store
+                session.execute(update(SkuMapping).where(SkuMapping.store_id == store.id).values(want_price=None))
         if "active" in data:
             store.active = data["active"]
             if data["active"]:
