@@ -1,4 +1,4 @@
-"""Flask CLI commands: `flask --app service.wsgi db-upgrade | worker | run-jobs`."""
+"""Flask CLI commands: `flask --app service.wsgi db-upgrade | worker | run-jobs | reconcile | resync-stock | …`."""
 from __future__ import annotations
 
 import click
@@ -76,6 +76,49 @@ def register_cli(app: Flask) -> None:
         if report.cj_orders_swept_at is None:
             click.echo("CJ's order list has not been read yet (the worker's daily sweep_cj_orders job): CJ orders "
                        "with no store order are not listed")
+
+    @app.cli.command("resync-stock")
+    @click.argument("store_id", type=int)
+    def resync_stock(store_id: int):
+        """Read CJ's stock of every mapped variant of a store again and write what the store should show."""
+        from sqlalchemy import func, select
+        from service.jobs.queue import claim
+        from service.jobs.worker import run_job
+        from service.pipeline import stock_sync
+        from service.storage.models import SkuMapping, Store
+        runtime = current_app.extensions["cj_bridge"]
+        if runtime.settings.stock_sync == "off":
+            raise click.ClickException("STOCK_SYNC is off: set it to on (or dry_run) first")
+        with runtime.session_factory() as session:
+            if session.get(Store, store_id) is None:
+                raise click.ClickException(f"no store with id {store_id}")
+            total = stock_sync.request_stock_reads(session, why="resync", store_id=store_id)
+            session.commit()
+        click.echo(f"store {store_id}: {total} mapping(s) to read from CJ and write")
+
+        def left() -> tuple[int, int]:
+            with runtime.session_factory() as session:
+                mine = (SkuMapping.store_id == store_id, SkuMapping.self_stocked.is_(False))
+                reads = session.scalar(select(func.count(SkuMapping.id)).where(
+                    *mine, SkuMapping.stock_read_requested_at.is_not(None)))
+                writes = session.scalar(select(func.count(SkuMapping.id)).where(
+                    *mine, SkuMapping.want_why.is_not(None)))
+                return reads or 0, writes or 0
+        while True:
+            job = claim(runtime.session_factory, worker_id="resync-stock",
+                        lease_seconds=runtime.settings.job_lease_seconds)
+            if job is None:
+                break
+            status = run_job(runtime, job, worker_id="resync-stock")
+            reads, writes = left()
+            if job.kind in (stock_sync.READ_JOB, "write_store_stock"):
+                click.echo(f"{job.kind} {status}: read {total - reads}/{total}, {writes} write(s) waiting")
+            if not reads and not writes:
+                break
+        reads, writes = left()
+        click.echo("done" if not reads and not writes else
+                   f"{reads} read(s) and {writes} write(s) wait for a retry: the worker finishes them "
+                   f"(GET /admin/sku-mappings?store_id={store_id} shows each mapping's stock and error)")
 
     @app.cli.command("run-jobs")
     @click.option("--max-jobs", default=1000, show_default=True)

@@ -284,6 +284,9 @@ def test_dry_run_records_the_writes_it_would_make_and_writes_nothing(make_app, s
         assert call.outcome == "dry_run" and call.request["items"][0]["quantity"] == 3
         mapping = s.scalars(select(SkuMapping)).one()
         assert mapping.want_quantity == 3 and mapping.store_quantity is None and mapping.want_why is None
+    (recorded,) = client.get(f"/admin/stock-writes?store_id={store_id}", headers=admin_headers()).get_json()["data"]
+    assert recorded["outcome"] == "dry_run" and recorded["items"][0]["quantity"] == 3
+    assert recorded["items"][0]["why"] == "webhook" and recorded["platform"] == "shopify"
 
 
 @responses.activate
@@ -355,3 +358,18 @@ def test_stock_settings_are_checked_at_start(tmp_path):
             load_settings({name: value}, instance_path=str(tmp_path))
         assert str(err.value).startswith(name)
     assert load_settings({"STOCK_SYNC": "dry-run"}, instance_path=str(tmp_path)).stock_sync == "dry_run"
+
+
+@responses.activate
+def test_the_resync_command_shows_its_progress(app, runtime, session_factory, catalog):
+    cj = FakeCj(responses.mock)
+    cj.stock[VID] = {"CN": 11}
+    result = app.test_cli_runner().invoke(args=["resync-stock", str(catalog["shopify_store"]["id"])])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == f"store {catalog['shopify_store']['id']}: 1 mapping(s) to read from CJ and write"
+    assert "read_cj_stock done: read 1/1, 1 write(s) waiting" in lines
+    assert "write_store_stock done: read 1/1, 0 write(s) waiting" in lines and lines[-1] == "done"
+    assert catalog["shop"].available("50011223344502") == 9
+    missing = app.test_cli_runner().invoke(args=["resync-stock", "999"])
+    assert missing.exit_code != 0 and "no store with id 999" in missing.output

@@ -19,4 +19,4 @@ def _require_token():
 
 
 from service.web.admin import (alerts, cj_account, exchange_rates, jobs, openapi, orders, reconciliation,  # noqa: E402,F401
-                               shipping_rules, sku_mappings, stores)  # (routes on bp)
+                               shipping_rules, sku_mappings, stock_writes, stores)  # (routes on bp)
