@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from decimal import Decimal, InvalidOperation
 from typing import Callable
 
 from adapters.base import StockResult, StockTarget
 from service.jobs.outcomes import NeedsHuman
+from service.money import to_cents
 
 BATCH = 50  # variants per read and per mutation: well inside the query cost budget
 
@@ -167,7 +167,7 @@ def _set_prices(graphql: GraphQL, *, targets: list[StockTarget], gids: dict, lev
                              "admin, then resync the store (POST /admin/stores/<id>/stock/resync).")
         shown = {v.get("id"): v.get("price") for v in payload.get("productVariants") or []}
         for target in members:
-            price = _decimal(shown.get(gids[target.mapping_id]))
+            price = to_cents(shown.get(gids[target.mapping_id]))
             results[target.mapping_id].store_price = price
             results[target.mapping_id].detail = (results[target.mapping_id].detail + f"; price {price}").lstrip("; ")
 
@@ -200,15 +200,9 @@ def _read(graphql: GraphQL, gids: list[str]) -> dict[str, dict]:
             if (level.get("location") or {}).get("id") and quantity is not None:
                 levels[level["location"]["id"]] = int(quantity)
         found[node["id"]] = {"item": item["id"], "tracked": bool(item.get("tracked")), "levels": levels,
-                             "price": _decimal(node.get("price")), "product": (node.get("product") or {}).get("id")}
+                             "price": to_cents(node.get("price")), "product": (node.get("product") or {}).get("id")}
     return found
 
-
-def _decimal(value) -> Decimal | None:
-    try:
-        return Decimal(str(value)).quantize(Decimal("0.01")) if value not in (None, "") else None
-    except InvalidOperation:
-        return None
 
 
 def _location(levels: dict[str, int], wanted: str | None) -> tuple[str | None, str]:

@@ -7,10 +7,10 @@ A product whose stock WooCommerce does not manage ("Manage stock?" off) is never
 """
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
 from typing import Callable
 
 from adapters.base import StockResult, StockTarget
+from service.money import to_cents
 
 BATCH = 100  # WooCommerce's batch endpoints take at most 100 objects
 
@@ -71,7 +71,7 @@ def _set_group(request: Request, *, parent: int | None, targets: list[StockTarge
             results[target.mapping_id] = StockResult(target.mapping_id, "skipped", None, "WooCommerce no longer "
                                                      "lists this product. Resolution: correct the mapping.", ref)
             continue
-        figure, shown_price = _int(item.get("stock_quantity")), _money(item.get("regular_price"))
+        figure, shown_price = _int(item.get("stock_quantity")), to_cents(item.get("regular_price"))
         change = {}
         result = StockResult(target.mapping_id, "unchanged", figure, "", ref,
                              store_price=shown_price if target.price is not None else None)
@@ -99,8 +99,8 @@ def _set_group(request: Request, *, parent: int | None, targets: list[StockTarge
     for target, figure, ref, change in writing:
         item = answered.get(ref["id"]) or {}
         applied = not item.get("error") and all(
-            (_int(item.get(k)) if k == "stock_quantity" else _money(item.get(k))) ==
-            (v if k == "stock_quantity" else _money(v)) for k, v in change.items())
+            (_int(item.get(k)) if k == "stock_quantity" else to_cents(item.get(k))) ==
+            (v if k == "stock_quantity" else to_cents(v)) for k, v in change.items())
         if not applied:
             code = (item.get("error") or {}).get("code") or "not applied"
             results[target.mapping_id] = StockResult(
@@ -113,18 +113,11 @@ def _set_group(request: Request, *, parent: int | None, targets: list[StockTarge
             target.mapping_id, "written" if written else before.outcome,
             target.quantity if written else before.store_quantity,
             f"{figure} → {target.quantity}" if written else before.detail, ref,
-            store_price=_money(item.get("regular_price")) if target.price is not None else None)
+            store_price=to_cents(item.get("regular_price")) if target.price is not None else None)
 
 
 def _int(value) -> int | None:
     try:
         return int(value)
     except (TypeError, ValueError):
-        return None
-
-
-def _money(value) -> Decimal | None:
-    try:
-        return Decimal(str(value)).quantize(Decimal("0.01")) if value not in (None, "") else None
-    except InvalidOperation:
         return None

@@ -14,7 +14,7 @@ PACKAGES = ("service", "adapters", "webhooks")
 
 # Lower layers never import higher ones. A module's layer is that of the longest prefix listed here.
 LAYERS = {
-    "service.timeutil": 0, "service.config": 0, "service.canonical": 0, "service.outbound_http": 0,
+    "service.timeutil": 0, "service.money": 0, "service.config": 0, "service.canonical": 0, "service.outbound_http": 0,
     "service.observability": 0, "service.storage": 0, "service.jobs.outcomes": 0, "service.gunicorn_conf": 0,
     "service.jobs.queue": 1, "service.jobs.wakeup": 1, "service.jobs.order_lock": 1,
     "service.jobs.sqlite_worker_lock": 1, "service.intake": 1,

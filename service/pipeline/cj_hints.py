@@ -33,16 +33,24 @@ BATCH = 100  # order ids per order-list call
 BUSY_RETRY_SECONDS = 2.0
 
 
-def apply_cj_event(session: Session, *, event_id: int, runtime: Runtime | None = None) -> str:
-    """A stored CJ message: mark the orders it names for a read from CJ's API."""
+def queued_cj_message(session: Session, event_id: int) -> tuple[WebhookEvent, dict] | None:
+    """A stored CJ message not processed yet, and its body as an object ({} when it is not one)."""
     event = session.get(WebhookEvent, event_id)
     if event is None or event.status != "queued":
-        return "already_processed"
+        return None
     try:
         message = json_body.loads(event.raw_body)
     except ValueError:
         message = {}
-    message = message if isinstance(message, dict) else {}
+    return event, message if isinstance(message, dict) else {}
+
+
+def apply_cj_event(session: Session, *, event_id: int, runtime: Runtime | None = None) -> str:
+    """A stored CJ message: mark the orders it names for a read from CJ's API."""
+    queued = queued_cj_message(session, event_id)
+    if queued is None:
+        return "already_processed"
+    event, message = queued
     ids = _orders_named(session, message)
     params = message.get("params") if isinstance(message.get("params"), dict) else {}
     if ids and str(message.get("type") or "").upper() == "ORDERSPLIT":

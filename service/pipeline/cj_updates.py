@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
@@ -21,9 +20,9 @@ from service.pipeline.order_state import CJ_PAID_STATUSES, advance, hold, note, 
 from service.pipeline.cj_order_parts import has_confirmed_parts
 from service.pipeline.shipments import record_shipment
 from service.pipeline.tracking_urls import safe_tracking_url
-from service.pipeline.usd_amounts import CENT
 from service.runtime import Runtime
 from service.timeutil import utcnow
+from service.money import to_cents
 
 log = logging.getLogger("cj_bridge.pipeline")
 SYNCABLE_STATES = ("submitted", "paid", "shipped", "held")
@@ -62,7 +61,7 @@ def apply_cj_read(session: Session, *, order: Order, data: dict) -> str:
                 dedupe_key=f"forward_order:{order.id}")  # payment may have waited for the id
     for attr, key in (("cj_order_amount", "orderAmount"), ("cj_product_amount", "productAmount"),
                       ("cj_postage_amount", "postageAmount")):
-        amount = _money(data.get(key))
+        amount = to_cents(data.get(key))
         if amount is not None:
             setattr(order, attr, amount)
     status = _str(data.get("orderStatus"))
@@ -115,12 +114,6 @@ def read_cj_order_now(runtime: Runtime, order: Order) -> dict | None:
     order.cj_status = detail.get("orderStatus") or order.cj_status
     return detail
 
-
-def _money(value) -> Decimal | None:
-    try:
-        return None if value in (None, "") else Decimal(str(value)).quantize(CENT)
-    except InvalidOperation:
-        return None
 
 
 def sync_cj_order(session: Session, *, order_id: int, runtime: Runtime) -> str:

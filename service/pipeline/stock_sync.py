@@ -21,10 +21,10 @@ from service.cj.errors import CjApiError, CjTransportError, retry_if_transient
 from service.jobs.outcomes import RetryLater
 from service.jobs.queue import enqueue
 from service.pipeline import variant_facts
+from service.pipeline.cj_hints import queued_cj_message
 from service.pipeline.store_stock_writes import enqueue_store_writes
 from service.runtime import Runtime
-from service.intake import json_body
-from service.storage.models import SkuMapping, Store, VariantStock, WebhookEvent
+from service.storage.models import SkuMapping, Store, VariantStock
 from service.timeutil import iso, utcnow
 
 log = logging.getLogger("cj_bridge.pipeline")
@@ -62,14 +62,10 @@ def request_stock_reads(session: Session, *, why: str, vids: set[str] | None = N
 
 def apply_cj_catalog_event(session: Session, *, event_id: int) -> str:
     """A stored STOCK, VARIANT or PRODUCT message: mark the mapped variants it names for a read of CJ's stock."""
-    event = session.get(WebhookEvent, event_id)
-    if event is None or event.status != "queued":
+    queued = queued_cj_message(session, event_id)
+    if queued is None:
         return "already_processed"
-    try:
-        message = json_body.loads(event.raw_body)
-    except ValueError:
-        message = {}
-    message = message if isinstance(message, dict) else {}
+    event, message = queued
     params = message.get("params") if isinstance(message.get("params"), dict) else {}
     kind = str(message.get("type") or "").upper()
     vids, pids = set(), set()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -22,6 +21,7 @@ from service.jobs.outcomes import RetryLater
 from service.runtime import Runtime
 from service.storage.models import CjOrderPart, Order, UnmatchedCjOrder
 from service.timeutil import parse_iso_utc, utcnow
+from service.money import to_cents
 
 log = logging.getLogger(__name__)
 
@@ -126,9 +126,9 @@ def _fill(row: UnmatchedCjOrder, data: dict, now: datetime) -> None:
     row.cj_order_code = code
     row.order_num = (data.get("orderNum") or data.get("orderNumber") or None)
     row.cj_status = data.get("orderStatus")
-    row.order_amount = _money(data.get("orderAmount"))
-    row.product_amount = _money(data.get("productAmount"))
-    row.postage_amount = _money(data.get("postageAmount"))
+    row.order_amount = to_cents(data.get("orderAmount"))
+    row.product_amount = to_cents(data.get("productAmount"))
+    row.postage_amount = to_cents(data.get("postageAmount"))
     row.created_at_cj = _cj_time(data.get("createDate"))
     row.paid_at_cj = _cj_time(data.get("paymentDate"))
     row.last_seen_at = now
@@ -143,12 +143,6 @@ def _cj_time(value) -> datetime | None:
     except ValueError:
         return None
 
-
-def _money(value) -> Decimal | None:
-    try:
-        return Decimal(str(value)).quantize(Decimal("0.01")) if value not in (None, "") else None
-    except InvalidOperation:
-        return None
 
 
 def _int(value) -> int | None:

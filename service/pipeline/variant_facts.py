@@ -9,7 +9,7 @@ flagged, which is an alert. The store's price changes only where the merchant se
 from __future__ import annotations
 
 import logging
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -21,6 +21,7 @@ from service.pipeline.usd_amounts import CENT, usd_rate
 from service.runtime import Runtime
 from service.storage.models import CjVariantPrice, FreightQuote, Order, SkuMapping
 from service.timeutil import iso, utcnow
+from service.money import to_cents
 
 log = logging.getLogger("cj_bridge.pipeline")
 RECENT_ORDERS = 200  # store orders looked through for the variant's selling price
@@ -32,7 +33,7 @@ def apply_variant_facts(session: Session, *, vid: str, data: dict, runtime: Runt
     if pid not in (None, ""):
         session.execute(update(SkuMapping).where(SkuMapping.cj_vid == vid).values(cj_pid=str(pid))
                         .execution_options(synchronize_session="fetch"))
-    price = _money(data.get("variantSellPrice"))
+    price = to_cents(data.get("variantSellPrice"))
     if price is not None:
         record_price(session, vid=vid, price=price, runtime=runtime)
 
@@ -82,7 +83,7 @@ def store_price(session: Session, mapping: SkuMapping) -> tuple[Decimal, str] | 
         for line in (order.canonical or {}).get("lines") or []:
             named = (mapping.store_variant_id and line.get("variant_id") == mapping.store_variant_id) or \
                 (mapping.store_sku and line.get("sku") == mapping.store_sku)
-            price = _money(line.get("unit_price")) if named else None
+            price = to_cents(line.get("unit_price")) if named else None
             if price is not None and order.currency:
                 return price, order.currency
     return None
@@ -95,10 +96,3 @@ def unit_shipping_estimate(session: Session, vid: str) -> Decimal | None:
             prices = [p for p in (price_of(o) for o in quote.options or [] if isinstance(o, dict)) if p is not None]
             return min(prices).quantize(CENT) if prices else None
     return None
-
-
-def _money(value) -> Decimal | None:
-    try:
-        return Decimal(str(value)).quantize(CENT) if value not in (None, "") else None
-    except InvalidOperation:
-        return None

@@ -52,6 +52,13 @@ def catalog(client, shopify_store, woo_store):
     return {"shop": shop, "woo": woo, "mappings": mappings, "shopify_store": shopify_store, "woo_store": woo_store}
 
 
+def _shopify_store(client) -> int:
+    """The sample shop, registered on an app made with other settings than the default fixture's."""
+    return client.post("/admin/stores", headers=admin_headers(), json={
+        "platform": "shopify", "shop_domain": "acme-gadgets-demo.myshopify.com", "webhook_secret": "s" * 16,
+        "api_credentials": {"access_token": "shpat_EXAMPLE_NOT_REAL"}}).get_json()["data"]["id"]
+
+
 def _mapping(session_factory, mapping_id) -> SkuMapping:
     with session_factory() as s:
         return s.get(SkuMapping, mapping_id)
@@ -204,9 +211,7 @@ def test_the_poll_keeps_within_its_share_of_the_points_and_reads_the_oldest_firs
     runtime, client = app.extensions["cj_bridge"], app.test_client()
     cj = FakeCj(responses.mock)
     shop = FakeShopify(responses.mock)
-    store_id = client.post("/admin/stores", headers=admin_headers(), json={
-        "platform": "shopify", "shop_domain": "acme-gadgets-demo.myshopify.com", "webhook_secret": "s" * 16,
-        "api_credentials": {"access_token": "shpat_EXAMPLE_NOT_REAL"}}).get_json()["data"]["id"]
+    store_id = _shopify_store(client)
     for n in range(60):
         shop.add_variant(f"6000{n:03d}", item=7000 + n, levels={1: 50})
         _map(client, store_id, store_variant_id=f"6000{n:03d}", cj_vid=f"vid-{n:03d}")
@@ -272,9 +277,7 @@ def test_dry_run_records_the_writes_it_would_make_and_writes_nothing(make_app, s
     cj.stock[VID] = {"CN": 3}
     shop = FakeShopify(responses.mock)
     shop.add_variant("50011223344502", item=900, levels={1: 120})
-    store_id = client.post("/admin/stores", headers=admin_headers(), json={
-        "platform": "shopify", "shop_domain": "acme-gadgets-demo.myshopify.com", "webhook_secret": "s" * 16,
-        "api_credentials": {"access_token": "shpat_EXAMPLE_NOT_REAL"}}).get_json()["data"]["id"]
+    store_id = _shopify_store(client)
     _map(client, store_id, store_variant_id="50011223344502", cj_vid=VID)
     post_cj(client, MESSAGES["stock_message"])
     run_jobs(runtime)
@@ -313,9 +316,7 @@ def test_cj_dry_run_reads_nothing_from_cj(make_app, session_factory):
     app = make_app(CJ_DRY_RUN="true")
     runtime, client = app.extensions["cj_bridge"], app.test_client()
     cj = FakeCj(responses.mock)
-    store_id = client.post("/admin/stores", headers=admin_headers(), json={
-        "platform": "shopify", "shop_domain": "acme-gadgets-demo.myshopify.com", "webhook_secret": "s" * 16,
-        "api_credentials": {"access_token": "shpat_EXAMPLE_NOT_REAL"}}).get_json()["data"]["id"]
+    store_id = _shopify_store(client)
     _map(client, store_id, store_variant_id="50011223344502", cj_vid=VID)
     post_cj(client, MESSAGES["stock_message"])
     run_jobs(runtime)
@@ -342,9 +343,7 @@ def test_a_product_message_marks_every_mapped_variant_of_the_product(client, ses
 def test_the_resync_is_refused_while_stock_sync_is_off(make_app, session_factory):
     app = make_app(STOCK_SYNC="off")
     client = app.test_client()
-    store_id = client.post("/admin/stores", headers=admin_headers(), json={
-        "platform": "shopify", "shop_domain": "acme-gadgets-demo.myshopify.com", "webhook_secret": "s" * 16,
-        "api_credentials": {"access_token": "shpat_EXAMPLE_NOT_REAL"}}).get_json()["data"]["id"]
+    store_id = _shopify_store(client)
     res = client.post(f"/admin/stores/{store_id}/stock/resync", headers=admin_headers())
     assert res.status_code == 409 and res.get_json()["error"]["code"] == "stock_sync_off"
     assert client.post("/admin/stores/999/stock/resync", headers=admin_headers()).status_code == 404
