@@ -1,4 +1,5 @@
-"""Per-order mutual exclusion for jobs: a PostgreSQL advisory lock held for the job's duration."""
+"""Mutual exclusion for jobs (per order, or per named piece of work): a PostgreSQL advisory lock held for the job's
+duration."""
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -43,3 +44,25 @@ def order_lock_or_retry(engine: Engine, order_id: int | None) -> Iterator[None]:
             raise RetryLater(f"order {order_id} is being worked on by another job", retry_after=LOCK_RETRY_SECONDS,
                              count_attempt=False)
         yield
+
+
+@contextmanager
+def work_lock_or_retry(engine: Engine, name: str, key: int = 0) -> Iterator[None]:
+    """One job at a time for a named piece of work (e.g. one store's stock writes), else RetryLater (no attempt
+    used). Its own lock class, so its keys never meet the order ids'."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    lock_class = "hashtext('cj_bridge:' || :name || ':' || current_database())"
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        got = conn.execute(text(f"SELECT pg_try_advisory_lock({lock_class}, :k)"),
+                           {"name": name, "k": int(key) % 2_147_483_647}).scalar()
+        try:
+            if not got:
+                raise RetryLater(f"{name} {key} is being worked on by another job", retry_after=LOCK_RETRY_SECONDS,
+                                 count_attempt=False)
+            yield
+        finally:
+            if got:
+                conn.execute(text(f"SELECT pg_advisory_unlock({lock_class}, :k)"),
+                             {"name": name, "k": int(key) % 2_147_483_647})

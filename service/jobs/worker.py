@@ -22,7 +22,7 @@ from service.jobs.outcomes import NeedsHuman, RetryLater
 from service.jobs.queue import claim, complete, enqueue, fail
 from service.storage.models import Job, PeriodicSchedule, WorkerHeartbeat
 from service.jobs.wakeup import JobWakeup
-from service.jobs.order_lock import order_lock_or_retry
+from service.jobs.order_lock import order_lock_or_retry, work_lock_or_retry
 from service.jobs.sqlite_worker_lock import WorkerAlreadyRunning, take_sqlite_worker_lock
 from service.pipeline import (alerts, cancel, cj_budget, cj_hints, cj_product_subscriptions, cj_updates, cj_wallet,
                               cj_webhook_setup, edit_propagation, forward, ingest, platform_notices, polling, privacy,
@@ -76,13 +76,21 @@ def _handlers() -> dict[str, Handler]:
         "sweep_cj_orders": lambda s, j, rt: unmatched_cj_orders.sweep_cj_orders(s, runtime=rt),
         "apply_cj_catalog_event": lambda s, j, rt: stock_sync.apply_cj_catalog_event(
             s, event_id=j.payload["event_id"]),
-        stock_sync.READ_JOB: lambda s, j, rt: stock_sync.read_marked_stock(s, runtime=rt),
+        stock_sync.READ_JOB: lambda s, j, rt: _alone(s, "stock_read", 0, lambda: stock_sync.read_marked_stock(
+            s, runtime=rt)),
         "poll_cj_stock": lambda s, j, rt: stock_sync.poll_cj_stock(s, runtime=rt),
         "sync_product_subscriptions": lambda s, j, rt: cj_product_subscriptions.sync_product_subscriptions(
             s, runtime=rt),
-        store_stock_writes.WRITE_JOB: lambda s, j, rt: store_stock_writes.write_store_stock(
-            s, store_id=j.payload["store_id"], runtime=rt),
+        store_stock_writes.WRITE_JOB: lambda s, j, rt: _alone(s, "store_stock", j.payload["store_id"], lambda: (
+            store_stock_writes.write_store_stock(s, store_id=j.payload["store_id"], runtime=rt))),
     }
+
+
+def _alone(session, name: str, key: int, work):
+    """Run work while no other job does the same (two workers reading the same marks would spend CJ's points
+    twice; two writing one store would race each other's compare-and-swap)."""
+    with work_lock_or_retry(session.get_bind(), name, key):
+        return work()
 
 
 def periodic_kinds(runtime: Runtime) -> dict[str, timedelta]:

@@ -34,6 +34,8 @@ READ_BATCH = 50  # variants per run of the read job
 POINTS_PER_READ = 10  # /product/stock/queryByVid (cj-api.md §2)
 POLL_MAX_PER_RUN = 200
 # CJ no longer sells it: variant not found, product not found, product delisted, variant delisted.
+# Why a variant is marked for a read, strongest first (a weaker reason never replaces a stronger one).
+READ_REASONS = ("resync", "catalog", "order_refused", "webhook", "poll")
 DELISTED_CODES = {1602000: "variant not found", 1602001: "product not found", 1602002: "product delisted",
                   1602003: "variant delisted"}
 
@@ -53,8 +55,13 @@ def request_stock_reads(session: Session, *, why: str, vids: set[str] | None = N
         stmt = stmt.where(or_(*named))
     if store_id is not None:
         stmt = stmt.where(SkuMapping.store_id == store_id)
-    marked = session.execute(stmt.values(stock_read_requested_at=utcnow(), stock_read_why=why)
-                             .execution_options(synchronize_session=False)).rowcount or 0
+    # A mark already asking for more (a resync writes even an unchanged figure; a catalog message also reads
+    # the variant) keeps its reason; its time too, so a burst of messages never pushes a variant back in line.
+    stronger = [w for w in READ_REASONS[:READ_REASONS.index(why)]] if why in READ_REASONS else []
+    keep = SkuMapping.stock_read_why.in_(stronger) if stronger else None
+    values = {"stock_read_requested_at": func.coalesce(SkuMapping.stock_read_requested_at, utcnow()),
+              "stock_read_why": case((keep, SkuMapping.stock_read_why), else_=why) if keep is not None else why}
+    marked = session.execute(stmt.values(**values).execution_options(synchronize_session=False)).rowcount or 0
     if marked:
         enqueue(session, kind=READ_JOB, payload={}, dedupe_key=READ_JOB)
     return marked

@@ -372,3 +372,47 @@ def test_the_resync_command_shows_its_progress(app, runtime, session_factory, ca
     assert catalog["shop"].available("50011223344502") == 9
     missing = app.test_cli_runner().invoke(args=["resync-stock", "999"])
     assert missing.exit_code != 0 and "no store with id 999" in missing.output
+
+
+@responses.activate
+def test_two_workers_never_write_one_store_at_once(runtime, session_factory, engine, catalog):
+    """A second write job for a store another worker is writing waits (no attempt used), then writes."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("advisory locks exist on PostgreSQL; SQLite runs a single worker")
+    from service.jobs.order_lock import work_lock_or_retry
+    from service.jobs.queue import claim
+    from service.jobs.worker import run_job
+    from service.pipeline.store_stock_writes import enqueue_store_writes
+    from service.storage.models import Job
+    store_id = catalog["shopify_store"]["id"]
+    with session_factory() as s:
+        mapping = s.get(SkuMapping, catalog["mappings"]["shopify"]["id"])
+        mapping.want_quantity, mapping.want_why = 4, "webhook"
+        enqueue_store_writes(s, store_ids=[store_id])
+        s.commit()
+    job = claim(session_factory, worker_id="w2", lease_seconds=60)
+    with work_lock_or_retry(engine, "store_stock", store_id):  # the other worker, mid-write
+        assert run_job(runtime, job, worker_id="w2") == "queued"
+    with session_factory() as s:
+        assert s.get(Job, job.id).attempts == 0
+        assert s.get(SkuMapping, catalog["mappings"]["shopify"]["id"]).want_why == "webhook"
+    assert catalog["shop"].available("50011223344502") == 120
+
+
+def test_a_weaker_reason_never_replaces_a_stronger_mark(client, session_factory, shopify_store):
+    mapping = _map(client, shopify_store["id"], store_variant_id="1", cj_vid="v1")
+    with session_factory() as s:
+        stock_sync.request_stock_reads(s, why="resync", store_id=shopify_store["id"])
+        s.commit()
+        first = s.get(SkuMapping, mapping["id"]).stock_read_requested_at
+        stock_sync.request_stock_reads(s, why="webhook", vids={"v1"})
+        s.commit()
+        row = s.get(SkuMapping, mapping["id"])
+        s.refresh(row)
+        assert (row.stock_read_why, row.stock_read_requested_at) == ("resync", first)  # its place kept too
+        row.stock_read_why = "poll"
+        s.commit()
+        stock_sync.request_stock_reads(s, why="catalog", vids={"v1"})
+        s.commit()
+        s.refresh(row)
+        assert row.stock_read_why == "catalog"
