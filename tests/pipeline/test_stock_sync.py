@@ -416,3 +416,17 @@ def test_a_weaker_reason_never_replaces_a_stronger_mark(client, session_factory,
         s.commit()
         s.refresh(row)
         assert row.stock_read_why == "catalog"
+
+
+def test_marking_a_mapping_self_stocked_drops_what_waited_for_it(client, session_factory, shopify_store):
+    mapping = _map(client, shopify_store["id"], store_variant_id="1", cj_vid="v1")
+    with session_factory() as s:
+        row = s.get(SkuMapping, mapping["id"])
+        row.want_quantity, row.want_why = 0, "delisting"
+        s.commit()
+        stock_sync.request_stock_reads(s, why="poll", vids={"v1"})
+        s.commit()
+    _map(client, shopify_store["id"], store_variant_id="1", cj_vid="v1", self_stocked=True)
+    with session_factory() as s:
+        row = s.get(SkuMapping, mapping["id"])
+        assert (row.want_why, row.stock_read_requested_at) == (None, None)

@@ -74,6 +74,8 @@ def put_mappings():
             for key in ("cj_pid", "self_stocked", "stock_buffer"):
                 if key in row:
                     setattr(mapping, key, row[key])
+            if mapping.self_stocked:  # the merchant's from now on: nothing waiting for it is read or written
+                mapping.stock_read_requested_at = mapping.stock_read_why = mapping.want_why = None
             try:
                 session.flush()
             except IntegrityError:
