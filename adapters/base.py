@@ -113,8 +113,8 @@ class StoreAdapter(Protocol):
     cj_platform: str  # createOrderV2 `platform`, spelled as CJ's list spells it (cj-api.md, Appendix 3)
     can_set_stock: bool  # set_stock works (stock sync writes this platform's inventory)
 
-    def identify(self, headers: Mapping[str, str]) -> DeliveryInfo:
-        """Read store, topic and delivery id from the delivery headers."""
+    def identify(self, headers: Mapping[str, str], raw_body: bytes = b"") -> DeliveryInfo:
+        """Read store, topic and delivery id from the delivery (its headers; TikTok's body)."""
 
     def unsigned_delivery_topic(self, raw_body: bytes, headers: Mapping[str, str]) -> str | None:
         """A topic for requests the platform sends unsigned by design (WooCommerce's ping), else None."""
@@ -152,8 +152,9 @@ class StoreAdapter(Protocol):
     def order_version(self, payload: dict) -> str:
         """'<order id>:<modified time>': one state of one order, for matching polls to webhooks."""
 
-    def request_access_token(self, http, *, domain: str, api_base_url: str | None, credentials: dict) -> tuple[str, int]:
-        """(token, seconds it lasts) from the platform's grant (client credentials, or a refresh token)."""
+    def request_access_token(self, http, *, domain: str, api_base_url: str | None, credentials: dict) -> tuple:
+        """(token, seconds it lasts[, credentials the grant replaced]) from the platform's grant (client
+        credentials, or a refresh token; TikTok Shop rotates the refresh token)."""
 
     def fetch_order(self, *, http, store: StoreContext, store_order_id: str) -> dict:
         """The order's current payload from the store's API (for payloads that arrive incomplete)."""

@@ -174,7 +174,7 @@ class EbayAdapter:
         return header
 
     # -- inbound -------------------------------------------------------------------------------
-    def identify(self, headers: Mapping[str, str]) -> DeliveryInfo:
+    def identify(self, headers: Mapping[str, str], raw_body: bytes = b"") -> DeliveryInfo:
         # eBay's notifications name no seller in their headers; none is accepted as a store delivery.
         return DeliveryInfo(store_domain=None, topic="", delivery_id=None)
 

@@ -118,7 +118,7 @@ class ShopifyAdapter:
     poll_topic = "orders/updated"
 
     # -- inbound -------------------------------------------------------------------------------
-    def identify(self, headers: Mapping[str, str]) -> DeliveryInfo:
+    def identify(self, headers: Mapping[str, str], raw_body: bytes = b"") -> DeliveryInfo:
         return DeliveryInfo(store_domain=headers.get("X-Shopify-Shop-Domain"),
                             topic=(headers.get("X-Shopify-Topic") or "").strip(),
                             delivery_id=headers.get("X-Shopify-Webhook-Id"))

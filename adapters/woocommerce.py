@@ -53,7 +53,7 @@ class WooCommerceAdapter:
     orders_by_polling = False
 
     # -- inbound -------------------------------------------------------------------------------
-    def identify(self, headers: Mapping[str, str]) -> DeliveryInfo:
+    def identify(self, headers: Mapping[str, str], raw_body: bytes = b"") -> DeliveryInfo:
         return DeliveryInfo(store_domain=headers.get("X-WC-Webhook-Source"),
                             topic=(headers.get("X-WC-Webhook-Topic") or "").strip(),
                             delivery_id=headers.get("X-WC-Webhook-Delivery-ID"))

@@ -594,3 +594,47 @@ class FakeEbay:
         if m:
             return 200, {}, json.dumps(self.orders[m.group(1)])
         raise AssertionError(f"unexpected eBay call {request.method} {path}")
+
+
+TIKTOK_API = "https://tts.test"
+
+
+class FakeTikTok:
+    """A TikTok Shop app's API: the token refresh and Get Order Detail, each call's sign checked."""
+
+    def __init__(self, rsps: responses.RequestsMock, *, app_key="6test0appkey0abc",
+                 app_secret="testsecret0000000000000000000000NOTREAL"):
+        from adapters.tiktok_signing import request_sign
+        from tests.conftest import load_fixture
+        self._sign = request_sign
+        self.app_key, self.app_secret = app_key, app_secret
+        samples = load_fixture("tiktok_samples.json")
+        order = samples["tiktok_get_order_detail_response"]["data"]["orders"][0]
+        self.orders: dict[str, dict] = {order["id"]: copy.deepcopy(order)}
+        self.refresh_answer = copy.deepcopy(samples["tiktok_refresh_token_response"])
+        self.valid_tokens = {"TTP_fake_new_access_token_NOT_REAL"}
+        self.refreshes: list[dict] = []
+        self.requests: list[tuple[str, dict]] = []
+        rsps.add_callback("GET", re.compile(re.escape(TIKTOK_API + "/api/v2/token/refresh") + r"\?.*"),
+                          callback=self._refresh)
+        rsps.add_callback("GET", re.compile(re.escape(TIKTOK_API + "/order/202309/orders") + r"\?.*"),
+                          callback=self._order_detail)
+
+    def _refresh(self, request):
+        query = {k: v[0] for k, v in parse_qs(urlsplit(request.url).query).items()}
+        self.refreshes.append(query)
+        assert query["grant_type"] == "refresh_token" and query["app_secret"] == self.app_secret
+        return 200, {}, json.dumps(self.refresh_answer)
+
+    def _order_detail(self, request):
+        parts = urlsplit(request.url)
+        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        self.requests.append((parts.path, query))
+        expected = self._sign(app_secret=self.app_secret, path=parts.path, query=query,
+                              body=request.body or b"")
+        if query.get("sign") != expected:
+            return 200, {}, json.dumps({"code": 106001, "message": "invalid sign", "data": {}})
+        if request.headers.get("x-tts-access-token") not in self.valid_tokens:
+            return 200, {}, json.dumps({"code": 105002, "message": "access token expired", "data": {}})
+        orders = [copy.deepcopy(self.orders[i]) for i in query["ids"].split(",") if i in self.orders]
+        return 200, {}, json.dumps({"code": 0, "message": "Success", "data": {"orders": orders}})

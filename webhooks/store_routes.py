@@ -56,7 +56,7 @@ def receive_store_webhook(adapter: StoreAdapter):
         rt.unproven_sources.failed(source)
         log.info("webhook_unsigned_answered", extra={"fields": {"platform": adapter.platform, "topic": unsigned_topic}})
         return ok({"status": "ignored", "topic": unsigned_topic})
-    info = adapter.identify(request.headers)
+    info = adapter.identify(request.headers, raw)
     domain = None
     if info.store_domain:
         try:
@@ -88,6 +88,8 @@ def receive_store_webhook(adapter: StoreAdapter):
         topic=info.topic, delivery_id=info.delivery_id, raw_body=raw, headers=kept_headers(),
         keys=tuple(adapter.delivery_keys(info, request.headers, payload)),
         job_kind=None if kind == IGNORED_EVENT else "process_event"))
+    if getattr(adapter, "empty_acknowledgement", False):
+        return "", 200  # the platform's contract (TikTok Shop): 200, empty body
     if stored.duplicate:
         return ok({"status": "duplicate"})
     return ok({"status": "ignored" if kind == IGNORED_EVENT else "accepted", "event_id": stored.event_id})

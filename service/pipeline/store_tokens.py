@@ -68,12 +68,16 @@ def granted_token(runtime: Runtime, *, store_id: int, rejected: str | None = Non
         grant = {k: v for k, v in creds.items() if k not in INTERNAL_KEYS}
         domain, base, platform = store.domain, store.api_base_url, store.platform
     try:
-        token, expires_in = get_adapter(platform).request_access_token(
+        granted = get_adapter(platform).request_access_token(
             runtime.http, domain=domain, api_base_url=base, credentials=grant)
     except BaseException:
         _save(runtime, store_id, {GRANT_STARTED_AT: None})  # the next try may ask at once
         raise
-    _save(runtime, store_id, {TOKEN: token, EXPIRES_AT: iso(utcnow() + timedelta(seconds=expires_in)),
+    # (token, seconds it lasts), or with a third part: credentials the grant replaced (a rotated refresh token).
+    token, expires_in = granted[0], granted[1]
+    replaced = granted[2] if len(granted) > 2 else {}
+    _save(runtime, store_id, {**{k: v for k, v in replaced.items() if k not in INTERNAL_KEYS},
+                              TOKEN: token, EXPIRES_AT: iso(utcnow() + timedelta(seconds=expires_in)),
                               GRANT_STARTED_AT: None})
     log.info("store_token_granted", extra={"fields": {"store_id": store_id, "expires_in_s": expires_in,
                                                       "replaced_rejected": rejected is not None}})

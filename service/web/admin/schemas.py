@@ -30,7 +30,13 @@ class StoreCreateSchema(Schema):
     @validates_schema
     def _one_domain(self, data, **_kwargs):
         if not (data.get("shop_domain") or data.get("site_url")):
-            raise ValidationError("give shop_domain (Shopify) or site_url (WooCommerce)", "shop_domain")
+            raise ValidationError("give shop_domain (Shopify, eBay's seller, TikTok Shop's shop id) or site_url "
+                                  "(WooCommerce)", "shop_domain")
+        if data.get("platform") == "tiktok_shop" and not all(
+                (data.get("api_credentials") or {}).get(k) for k in ("client_id", "client_secret", "refresh_token",
+                                                                      "shop_cipher")):
+            raise ValidationError("a TikTok Shop store needs api_credentials client_id (app key), client_secret "
+                                  "(app secret), refresh_token and shop_cipher", "api_credentials")
         if data.get("platform") == "ebay" and data.get("webhook_secret") and not re.fullmatch(
                 r"[A-Za-z0-9_-]{32,80}", data["webhook_secret"]):
             # It is eBay's endpoint verification token, with eBay's rules for it.

@@ -43,6 +43,12 @@ def _store_json(store: Store) -> dict:
             "uninstalled_at": iso(store.uninstalled_at), "created_at": iso(store.created_at)}
 
 
+def _derived_webhook_secret(adapter, credentials: dict) -> str | None:
+    """A platform whose webhook signature is made from the API credentials (TikTok Shop's app key and secret)."""
+    derive = getattr(adapter, "webhook_secret_from", None)
+    return derive(credentials) if derive else None
+
+
 def _webhook_url(platform: str) -> str:
     base = settings().public_base_url or request.host_url.rstrip("/")
     return f"{base}/webhooks/{platform}"
@@ -73,6 +79,9 @@ def create_store():
     # A platform-owned domain (<shop>.myshopify.com) is trusted as it is; a merchant's own site is checked.
     _check_addresses(None if adapter.domain_is_platform_host else f"https://{domain}", data.get("api_base_url"))
     box = runtime().box
+    derived = _derived_webhook_secret(adapter, data.get("api_credentials") or {})
+    if derived and not data.get("webhook_secret"):
+        data["webhook_secret"] = derived  # TikTok Shop: made from the app key and secret
     # No secret given (WooCommerce): a long alphanumeric one, which WooCommerce never mangles.
     generated = None if data.get("webhook_secret") else secrets.token_urlsafe(40).replace("-", "").replace("_", "")
     session = db_session()
@@ -139,6 +148,9 @@ def update_store(store_id: int):
             store.previous_webhook_secret_until = utcnow() + ROTATION_GRACE if data["previous_webhook_secret"] else None
         if "api_credentials" in data:
             store.credentials_enc = box.seal_json(data["api_credentials"])
+            derived = _derived_webhook_secret(get_adapter(store.platform), data["api_credentials"])
+            if derived and "webhook_secret" not in data:
+                store.webhook_secret_enc = box.seal(derived)  # new app keys sign its webhooks from now on
         if "api_base_url" in data:
             _check_addresses(None, data["api_base_url"])
             store.api_base_url = (data["api_base_url"] or "").rstrip("/") or None

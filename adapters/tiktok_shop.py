@@ -1,0 +1,287 @@
+"""TikTok Shop: signed webhooks naming an order, signed API calls (Get Order Detail), tokens by refresh.
+
+TikTok's order webhooks carry ids and a status only, so every order is read whole with Get Order Detail
+(ORDER_CHANGED_EVENT). A store is a shop: its domain is the shop id, its credentials the app key and secret
+(client_id, client_secret), the seller's refresh token and the shop_cipher; its webhook secret is
+"<app key>:<app secret>" (TikTok signs webhooks with both, and one app serves many shops: the body's shop_id
+must be the store's). Only AWAITING_SHIPMENT (or a partly shipped order) is paid to us: UNPAID and ON_HOLD
+may still be cancelled freely, and an order already in transit was shipped by someone else.
+"""
+from __future__ import annotations
+
+import json
+import time
+from collections import OrderedDict
+from datetime import datetime, timezone
+from typing import Mapping
+
+from adapters.base import (IGNORED_EVENT, ORDER_CHANGED_EVENT, UNINSTALL_EVENT, DeliveryInfo, NotSupported,
+                           PrivacyRequest, StoreContext, call_store_api)
+from adapters.tiktok_signing import request_sign, webhook_signed
+from service.canonical import validate_canonical
+from service.jobs.outcomes import NeedsHuman, RetryLater
+
+API_BASE = "https://open-api.tiktokglobalshop.com"
+AUTH_BASE = "https://auth.tiktok-shops.com"
+# Webhook types (TikTok's `type`) whose order is read again from the API.
+ORDER_TYPES = {1: "ORDER_STATUS_CHANGE", 3: "RECIPIENT_ADDRESS_UPDATE", 11: "CANCELLATION_STATUS_CHANGE"}
+DEAUTHORIZED_TYPE = 6
+FORWARDABLE = ("AWAITING_SHIPMENT", "PARTIALLY_SHIPPING")
+CANCELLED = ("CANCELLED", "CANCEL")  # the API's spelling and the webhook's
+# API codes: token expired or invalid → a fresh token, once; rate limited → wait.
+TOKEN_CODES = {105002, 105001, 36009004}
+RATE_CODES = {36009002}
+
+
+class TikTokShopAdapter:
+    platform = "tiktok_shop"
+    cj_platform = "tiktok"
+    can_register_webhooks = False  # set in Partner Center (URL and topics), see the README
+    domain_is_platform_host = True  # the store is a shop id; its API is TikTok's own host
+    supports_polling = False
+    poll_topic = "order_detail"
+    orders_by_polling = False
+    can_set_stock = False
+    empty_acknowledgement = True  # TikTok wants 200 with an empty body
+
+    # -- intake -----------------------------------------------------------------------------------
+    def identify(self, headers: Mapping[str, str], raw_body: bytes = b"") -> DeliveryInfo:
+        """The shop and topic are in the body (the headers carry only the signature)."""
+        try:
+            body = json.loads(raw_body) if raw_body else {}
+        except ValueError:
+            body = {}
+        body = body if isinstance(body, dict) else {}
+        kind = body.get("type")
+        return DeliveryInfo(store_domain=str(body["shop_id"]) if body.get("shop_id") else None,
+                            topic=str(kind) if kind is not None else "",
+                            delivery_id=str(body["tts_notification_id"]) if body.get("tts_notification_id")
+                            else None)
+
+    def unsigned_delivery_topic(self, raw_body: bytes, headers: Mapping[str, str]) -> str | None:
+        return None
+
+    def normalize_domain(self, value: str) -> str:
+        shop = str(value or "").strip()
+        if not shop.isdigit() or len(shop) > 32:
+            raise ValueError("a TikTok Shop store is its shop id (digits, from Get Authorized Shops)")
+        return shop
+
+    def verify(self, raw_body: bytes, headers: Mapping[str, str], secrets: list[str]) -> bool:
+        matched = False
+        for secret in secrets:
+            app_key, _, app_secret = (secret or "").partition(":")
+            matched |= webhook_signed(raw_body, headers.get("Authorization"), app_key, app_secret)
+        return matched
+
+    def webhook_secret_from(self, credentials: dict) -> str | None:
+        """What verifies this store's webhooks, made from its app key and secret."""
+        if credentials.get("client_id") and credentials.get("client_secret"):
+            return f"{credentials['client_id']}:{credentials['client_secret']}"
+        return None
+
+    def delivery_keys(self, info: DeliveryInfo, headers: Mapping[str, str], payload) -> list[str]:
+        if info.delivery_id:
+            return [f"notification:{info.delivery_id}"]
+        # Some topics come without a notification id: the same type, order and time is the same delivery.
+        data = payload.get("data") if isinstance(payload, dict) and isinstance(payload.get("data"), dict) else {}
+        return [f"content:{info.topic}:{data.get('order_id')}:{data.get('update_time') or data.get('create_time')}"
+                f":{payload.get('timestamp') if isinstance(payload, dict) else ''}"]
+
+    def event_kind(self, topic: str) -> str:
+        try:
+            kind = int(topic)
+        except ValueError:
+            return IGNORED_EVENT
+        if kind in ORDER_TYPES:
+            return ORDER_CHANGED_EVENT
+        if kind == DEAUTHORIZED_TYPE:
+            return UNINSTALL_EVENT
+        return IGNORED_EVENT
+
+    def named_shop(self, payload) -> str | None:
+        return str(payload.get("shop_id")) if isinstance(payload, dict) and payload.get("shop_id") else None
+
+    def signed_time(self, payload) -> datetime | None:
+        try:
+            return datetime.fromtimestamp(int(payload["timestamp"]), tz=timezone.utc).replace(tzinfo=None)
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def privacy_request(self, topic: str, payload: dict) -> PrivacyRequest:
+        raise NotSupported("TikTok Shop sends no privacy topics")
+
+    def changed_order_id(self, payload: dict) -> str:
+        data = payload.get("data") if isinstance(payload, dict) else None
+        order_id = data.get("order_id") if isinstance(data, dict) else None
+        if not order_id:
+            raise ValueError("the notification names no order_id")
+        return str(order_id)
+
+    def deleted_order_id(self, payload: dict) -> str:
+        raise NotSupported("TikTok Shop orders are never deleted")
+
+    def order_version(self, payload: dict) -> str:
+        return f"{payload.get('id')}:{payload.get('update_time')}"
+
+    # -- normalize ---------------------------------------------------------------------------------
+    def normalize(self, payload: dict, *, topic: str) -> dict:
+        """One Get Order Detail order → the canonical order; TikTok lists one line per unit: summed per SKU."""
+        if not isinstance(payload, dict) or not payload.get("id"):
+            raise ValueError("a TikTok Shop order is an object with an id")
+        status = str(payload.get("status") or "").upper()
+        payment = payload.get("payment") or {}
+        lines: OrderedDict[str, dict] = OrderedDict()
+        for item in payload.get("line_items") or []:
+            key = str(item.get("sku_id") or item.get("seller_sku") or item.get("id"))
+            line = lines.get(key)
+            if line is None:
+                lines[key] = line = {"line_id": key, "line_ref": str(item.get("id")), "variant_id": key,
+                                     "product_id": _text(item.get("product_id")), "sku": _text(item.get("seller_sku")),
+                                     "title": " ".join(p for p in (_text(item.get("product_name")),
+                                                                   _text(item.get("sku_name"))) if p) or None,
+                                     "quantity": 0, "unit_price": _text(item.get("sale_price")),
+                                     "requires_shipping": True}
+            else:
+                line["line_ref"] += f",{item.get('id')}"  # every unit's line item id, for shipping them back
+            line["quantity"] += 1
+        address = payload.get("recipient_address") or {}
+        levels = {str(d.get("address_level_name") or "").lower(): _text(d.get("address_name"))
+                  for d in address.get("district_info") or [] if isinstance(d, dict)}
+        line2 = " ".join(p for p in (_text(address.get("address_line2")), _text(address.get("address_line3")),
+                                     _text(address.get("address_line4"))) if p) or None
+        shipping = {
+            "name": _text(address.get("name")), "first_name": _text(address.get("first_name")),
+            "last_name": _text(address.get("last_name")), "company": None,
+            "address1": _text(address.get("address_line1")), "address2": line2,
+            "city": levels.get("city") or levels.get("district"), "province": levels.get("state")
+            or levels.get("province") or levels.get("county"), "province_code": None,
+            "zip": _text(address.get("postal_code")), "country": levels.get("country"),
+            "country_code": _text(address.get("region_code")), "phone": _text(address.get("phone_number")),
+            "email": None} if address else None
+        on_hold = bool(payload.get("is_on_hold_order"))
+        return validate_canonical({
+            "platform": self.platform,
+            "store_order_id": str(payload["id"]),
+            "order_ref": None,
+            "name": f"TikTok {payload['id']}",
+            "currency": _text(payment.get("currency")),
+            "total_price": _text(payment.get("total_amount")),
+            "subtotal_price": _text(payment.get("sub_total")),
+            "shipping_price": _text(payment.get("shipping_fee")),
+            "financial_status": status.lower() or None,
+            "paid": status in FORWARDABLE and not on_hold,
+            "cancelled": status in CANCELLED,
+            "test": False,
+            "email": None,  # an anonymised relay address: not the customer's
+            "note": _text(payload.get("buyer_message")),
+            "customer_ref": _text(payload.get("user_id")),
+            "lines": list(lines.values()),
+            "shipping_address": shipping,
+            "created_at": _unix(payload.get("create_time")),
+            "updated_at": _unix(payload.get("update_time")) or _unix(payload.get("create_time")),
+        })
+
+    # -- outbound ----------------------------------------------------------------------------------
+    def fetch_order(self, *, http, store: StoreContext, store_order_id: str) -> dict:
+        data = self._api(http, store, "GET", "/order/202309/orders", "getOrderDetail",
+                         params={"ids": store_order_id})
+        orders = [o for o in (data.get("orders") or []) if isinstance(o, dict) and str(o.get("id")) == store_order_id]
+        if not orders:
+            raise RetryLater(f"TikTok Shop getOrderDetail: order {store_order_id} not in the answer yet")
+        return orders[0]
+
+    def request_access_token(self, http, *, domain: str, api_base_url: str | None, credentials: dict):
+        """A new access token from the seller's refresh token; TikTok may hand back a new refresh token too."""
+        app_key, app_secret = credentials.get("client_id"), credentials.get("client_secret")
+        refresh = credentials.get("refresh_token")
+        if not (app_key and app_secret and refresh):
+            raise NeedsHuman("store_credentials_missing", f"TikTok Shop store {domain} lacks client_id (app key), "
+                             "client_secret (app secret) or refresh_token. Resolution: PATCH /admin/stores/<id> "
+                             "with api_credentials {client_id, client_secret, refresh_token, shop_cipher}.")
+        response = call_store_api(
+            http, "GET", f"{(api_base_url or AUTH_BASE).rstrip('/')}/api/v2/token/refresh",
+            platform="TikTok Shop", operation="refreshToken", default_retry_after=10.0,
+            auth_resolution="check the app key and secret (PATCH /admin/stores/<id>), then retry.",
+            params={"app_key": app_key, "app_secret": app_secret, "refresh_token": refresh,
+                    "grant_type": "refresh_token"})
+        body = _body(response, "refreshToken")
+        if body.get("code") != 0:
+            raise NeedsHuman("store_auth_failed", f"TikTok Shop refused the refresh token of shop {domain} (code "
+                             f"{body.get('code')}). Resolution: have the seller authorize the app again, then "
+                             "PATCH /admin/stores/<id> with the new refresh_token.")
+        data = body.get("data") or {}
+        try:
+            token, expires_at = str(data["access_token"]), int(data["access_token_expire_in"])
+        except (KeyError, TypeError, ValueError):
+            raise RetryLater("TikTok Shop refreshToken: the answer holds no access token") from None
+        # The expiry is an absolute Unix time, not a duration.
+        lasts = max(60, expires_at - int(time.time()))
+        kept = {"refresh_token": str(data["refresh_token"])} if data.get("refresh_token") else {}
+        return token, lasts, kept
+
+    def _api(self, http, store: StoreContext, method: str, path: str, operation: str, *, params=None,
+             json_body=None) -> dict:
+        creds = store.credentials
+        app_key, app_secret, cipher = creds.get("client_id"), creds.get("client_secret"), creds.get("shop_cipher")
+        if not (app_key and app_secret and cipher) or store.token_source is None:
+            raise NeedsHuman("store_credentials_missing", f"TikTok Shop store {store.domain} lacks its app key, app "
+                             "secret, refresh token or shop_cipher. Resolution: PATCH /admin/stores/<id> with "
+                             "api_credentials {client_id, client_secret, refresh_token, shop_cipher}.")
+        body = json.dumps(json_body, separators=(",", ":")).encode() if json_body is not None else b""
+
+        def send(token: str):
+            query = dict(params or {}, app_key=app_key, shop_cipher=cipher, timestamp=int(time.time()))
+            query["sign"] = request_sign(app_secret=app_secret, path=path, query=query, body=body)
+            return call_store_api(
+                http, method, f"{(store.api_base_url or API_BASE).rstrip('/')}{path}", platform="TikTok Shop",
+                operation=operation, default_retry_after=5.0, params=query, data=body or None,
+                auth_resolution="check the app's scopes and the seller's authorization, then retry.",
+                headers={"x-tts-access-token": token, "content-type": "application/json"})
+        token = store.token_source()
+        answer = _body(send(token), operation)
+        if answer.get("code") in TOKEN_CODES:
+            answer = _body(send(store.token_source(rejected=token)), operation)  # once, with a fresh token
+        code = answer.get("code")
+        if code in RATE_CODES:
+            raise RetryLater(f"TikTok Shop {operation}: rate limited", retry_after=5.0, count_attempt=False)
+        if code != 0:
+            raise NeedsHuman("store_api_refused", f"TikTok Shop {operation} answered code {code}. Resolution: "
+                             "check the app's scopes and the shop's authorization in Partner Center, then retry.")
+        return answer.get("data") or {}
+
+    def list_changed_orders(self, *, http, store: StoreContext, since, until) -> list[dict]:
+        raise NotSupported("TikTok Shop polling is not built yet")
+
+    def register_webhooks(self, *, http, store: StoreContext, delivery_url: str, secret: str) -> dict:
+        raise NotSupported("TikTok Shop webhooks are set in Partner Center (URL and topics)")
+
+    def write_back(self, *, http, store: StoreContext, order: dict, shipment):
+        raise NeedsHuman("writeback_not_supported", "TikTok Shop tracking is not written back yet. Resolution: "
+                         "mark the package shipped in TikTok Shop Seller Center with the tracking number shown in "
+                         "GET /admin/orders/<id>.")
+
+    def set_stock(self, *, http, store: StoreContext, targets, location_id):
+        raise NotSupported("TikTok Shop stock is not written by this service yet")
+
+
+def _text(value) -> str | None:
+    return None if value in (None, "") else str(value)
+
+
+def _unix(value) -> str | None:
+    try:
+        return datetime.fromtimestamp(int(value), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
+def _body(response, operation: str) -> dict:
+    try:
+        body = response.json()
+    except ValueError:
+        raise RetryLater(f"TikTok Shop {operation}: the answer is not JSON") from None
+    return body if isinstance(body, dict) else {}
+
+
+ADAPTER = TikTokShopAdapter()

@@ -1,0 +1,108 @@
+"""A TikTok Shop order end to end: signed webhook → order read with a signed call → exactly one CJ order."""
+from __future__ import annotations
+
+import json
+import random
+
+import responses
+from sqlalchemy import func, select
+
+from adapters.tiktok_signing import webhook_signature
+from service.storage.models import Order, Store, WebhookEvent
+from tests.conftest import admin_headers, load_fixture, run_jobs
+from tests.fakes import TIKTOK_API, FakeCj, FakeTikTok
+
+SAMPLES = load_fixture("tiktok_samples.json")
+APP_KEY, APP_SECRET = "6test0appkey0abc", "testsecret0000000000000000000000NOTREAL"
+SHOP = "7495123456789012345"
+CREDENTIALS = {"client_id": APP_KEY, "client_secret": APP_SECRET, "refresh_token": "TTP_first_refresh_NOT_REAL",
+               "shop_cipher": "ROW_TestCipherAAAAexampleNOTREAL"}
+
+
+def register(client) -> int:
+    res = client.post("/admin/stores", headers=admin_headers(), json={
+        "platform": "tiktok_shop", "shop_domain": SHOP, "api_base_url": TIKTOK_API, "api_credentials": CREDENTIALS})
+    assert res.status_code == 201, res.get_json()
+    store_id = res.get_json()["data"]["id"]
+    res = client.put("/admin/sku-mappings", headers=admin_headers(), json=[
+        {"store_id": store_id, "store_variant_id": "1729512345678901001", "cj_vid": "2409150812345678900"},
+        {"store_id": store_id, "store_sku": "CJB-COASTER-SET4", "cj_vid": "2409150812345678911"}])
+    assert res.status_code == 200
+    client.put("/admin/shipping-rules", headers=admin_headers(),
+               json={"country_code": "US", "logistic_names": ["CJPacket Ordinary"], "max_shipping_cost": "10.00"})
+    return store_id
+
+
+def deliver(client, body: dict, *, secret=APP_SECRET, signature: str | None = None):
+    raw = json.dumps(body, separators=(",", ":")).encode()
+    headers = {"Content-Type": "application/json"}
+    if signature != "":
+        headers["Authorization"] = signature or webhook_signature(APP_KEY, secret, raw)
+    return client.post("/webhooks/tiktok_shop", data=raw, headers=headers)
+
+
+@responses.activate
+def test_a_signed_webhook_reads_the_order_and_makes_exactly_one_cj_order(client, runtime, session_factory):
+    """Issue 14: TikTok Shop as the fourth platform."""
+    cj = FakeCj(responses.mock)
+    tiktok = FakeTikTok(responses.mock)
+    store_id = register(client)
+    status_change = SAMPLES["tiktok_order_status_change_webhook"]["body"]
+    res = deliver(client, status_change)
+    assert res.status_code == 200 and res.data == b""  # TikTok's contract: 200, empty body
+    run_jobs(runtime)
+    (create,) = [body for op, body in cj.ops("createOrderV2")]
+    assert create["platform"] == "tiktok" and create["shippingCustomerName"] == "Alex Sample"
+    assert sorted((p["vid"], p["quantity"]) for p in create["products"]) == [
+        ("2409150812345678900", 2), ("2409150812345678911", 1)]  # two mug units are one line of 2
+    assert create["shippingZip"] == "95110" and create["shippingProvince"] == "California"
+    path, query = tiktok.requests[0]
+    assert path == "/order/202309/orders" and query["ids"] == "577123456789012345"
+    assert query["shop_cipher"] == CREDENTIALS["shop_cipher"] and len(query["sign"]) == 64
+    # The first call refreshed the token, and the refresh token TikTok handed back is the one kept.
+    assert [r["refresh_token"] for r in tiktok.refreshes] == ["TTP_first_refresh_NOT_REAL"]
+    with session_factory() as s:
+        creds = runtime.box.open_json(s.get(Store, store_id).credentials_enc)
+        assert creds["refresh_token"] == "TTP_fake_refresh_token_NOT_REAL"
+        assert creds["granted_access_token"] == "TTP_fake_new_access_token_NOT_REAL"
+        order = s.scalars(select(Order)).one()
+        assert order.state in ("paid", "submitted") and order.platform_order_id == "577123456789012345"
+
+
+@responses.activate
+def test_deliveries_three_times_shuffled_make_one_cj_order(client, runtime, session_factory):
+    cj = FakeCj(responses.mock)
+    FakeTikTok(responses.mock)
+    register(client)
+    base = SAMPLES["tiktok_order_status_change_webhook"]["body"]
+    on_hold = dict(base, tts_notification_id="n-hold", data=dict(base["data"], order_status="ON_HOLD",
+                                                                 update_time=base["data"]["update_time"] - 60))
+    address = {"type": 3, "tts_notification_id": "n-address", "shop_id": SHOP, "timestamp": base["timestamp"] + 5,
+               "data": {"order_id": base["data"]["order_id"], "update_time": base["data"]["update_time"]}}
+    chat = {"type": 14, "tts_notification_id": "n-chat", "shop_id": SHOP, "timestamp": base["timestamp"],
+            "data": {"conversation_id": "c1"}}
+    deliveries = [base, on_hold, address, chat] * 3
+    random.Random(14).shuffle(deliveries)
+    for body in deliveries:
+        assert deliver(client, body).status_code == 200
+        run_jobs(runtime)
+    assert len(cj.ops("createOrderV2")) == 1
+    with session_factory() as s:
+        assert s.scalar(select(func.count(WebhookEvent.id))) == 4  # each delivery once; repeats were duplicates
+
+
+def test_a_bad_or_missing_signature_is_401_and_nothing_is_stored(client, session_factory):
+    register(client)
+    body = SAMPLES["tiktok_order_status_change_webhook"]["body"]
+    assert deliver(client, body, secret="not-the-app-secret").status_code == 401
+    assert deliver(client, body, signature="").status_code == 401
+    assert deliver(client, dict(body, shop_id="7000000000000000000")).status_code == 401  # another shop
+    with session_factory() as s:
+        assert s.scalar(select(func.count(WebhookEvent.id))) == 0
+
+
+def test_a_store_without_its_app_credentials_is_refused(client):
+    res = client.post("/admin/stores", headers=admin_headers(), json={
+        "platform": "tiktok_shop", "shop_domain": SHOP, "api_credentials": {"client_id": APP_KEY}})
+    assert res.status_code == 400 and "shop_cipher" in res.get_json()["error"]["message"] + json.dumps(
+        res.get_json()["error"].get("details"))
