@@ -4,13 +4,15 @@ Each batch reads the variants' inventory items and their "available" figure at t
 only what differs, and states the figure it read as changeFromQuantity: if the store's figure moved in
 between (a sale, or a person in Shopify admin), Shopify refuses that item (CHANGE_FROM_QUANTITY_STALE). The
 item is then read again; it is left as the store has it unless it already shows our figure. The mutation
-carries an idempotency key made from its input (required since 2026-04), so a retried batch is applied once.
+carries an idempotency key (required since 2026-04), new for each call; a call retried after a lost answer is
+refused as stale (its changeFromQuantity no longer holds), read again and found written.
 A pricing rule's price is written with productVariantsBulkUpdate, per product, only where it differs.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from typing import Callable
 
 from adapters.base import StockResult, StockTarget
@@ -225,7 +227,10 @@ def _write(graphql: GraphQL, *, store_id: int, writes: list) -> set[int]:
     digest = hashlib.sha256(json.dumps(quantities, sort_keys=True).encode()).hexdigest()
     variables = {"input": {"name": "available", "reason": "correction", "quantities": quantities,
                            "referenceDocumentUri": f"cj-bridge://stock-sync/store/{store_id}/{digest[:16]}"},
-                 "key": f"cj-bridge-stock-{store_id}-{digest[:40]}"}
+                 # Unique per call: a later write of the same figures (the store moved back meanwhile) is a new
+                 # request, which a key made of the input alone would have Shopify answer from its memory
+                 # without applying. A retried call is safe without the key: its changeFromQuantity is stale.
+                 "key": f"cj-bridge-stock-{store_id}-{digest[:16]}-{uuid.uuid4().hex}"}
     payload = graphql(SET_QUANTITIES_MUTATION, variables, "inventorySetQuantities").get("inventorySetQuantities") or {}
     stale, other = set(), []
     for error in payload.get("userErrors") or []:

@@ -90,7 +90,9 @@ def _alone(session, name: str, key: int, work):
     """Run work while no other job does the same (two workers reading the same marks would spend CJ's points
     twice; two writing one store would race each other's compare-and-swap)."""
     with work_lock_or_retry(session.get_bind(), name, key):
-        return work()
+        outcome = work()
+        session.commit()  # before the lock goes: the next job for the same work sees what this one did
+        return outcome
 
 
 def periodic_kinds(runtime: Runtime) -> dict[str, timedelta]:

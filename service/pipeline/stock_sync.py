@@ -17,7 +17,7 @@ from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from service.cj.account import locked_account
-from service.cj.errors import CjApiError, CjTransportError, retry_if_transient
+from service.cj.errors import NEEDS_HUMAN, CjApiError, CjTransportError, retry_if_transient
 from service.jobs.outcomes import RetryLater
 from service.jobs.queue import enqueue
 from service.pipeline import variant_facts
@@ -60,6 +60,7 @@ def request_stock_reads(session: Session, *, why: str, vids: set[str] | None = N
     stronger = [w for w in READ_REASONS[:READ_REASONS.index(why)]] if why in READ_REASONS else []
     keep = SkuMapping.stock_read_why.in_(stronger) if stronger else None
     values = {"stock_read_requested_at": func.coalesce(SkuMapping.stock_read_requested_at, utcnow()),
+              "stock_hint_at": utcnow(),
               "stock_read_why": case((keep, SkuMapping.stock_read_why), else_=why) if keep is not None else why}
     marked = session.execute(stmt.values(**values).execution_options(synchronize_session=False)).rowcount or 0
     if marked:
@@ -135,7 +136,9 @@ def read_marked_stock(session: Session, *, runtime: Runtime) -> str:
         return "nothing_marked"
     if settings.stock_sync == "off" or settings.cj_dry_run:
         _clear_marks(session, vids)
+        _again_if_marked(session)
         return "stock sync off" if settings.stock_sync == "off" else "dry_run: CJ's stock is not read (CJ_DRY_RUN)"
+    started = utcnow()  # a hint newer than this came during the read: its mark stays, for another read
     session.commit()  # no transaction stays open across CJ's calls
     readings: dict[str, dict] = {}
     facts: dict[str, dict] = {}
@@ -149,6 +152,11 @@ def read_marked_stock(session: Session, *, runtime: Runtime) -> str:
             if exc.code in DELISTED_CODES:
                 readings[vid] = {"delisted": f"{DELISTED_CODES[exc.code]} (CJ {exc.code})"}
                 continue
+            if exc.category == NEEDS_HUMAN:
+                # About this variant only (a mistyped vid, say): noted on its mappings, the others read on.
+                readings[vid] = {"refused": f"CJ refused the stock read ({exc}). Resolution: check the mapping's "
+                                            "cj_vid (PUT /admin/sku-mappings)"}
+                continue
             failure = exc
             break
         except CjTransportError as exc:
@@ -156,15 +164,19 @@ def read_marked_stock(session: Session, *, runtime: Runtime) -> str:
             break
     for vid, variant in facts.items():
         variant_facts.apply_variant_facts(session, vid=vid, data=variant, runtime=runtime)
-    stores = _apply_readings(session, readings, runtime=runtime)
+    stores = _apply_readings(session, readings, runtime=runtime, started=started)
     enqueue_store_writes(session, store_ids=stores)
     if failure is not None:
         session.commit()  # what was read before the failure is kept
         retry_if_transient(failure, note="; the rest of the marked variants are read later")
         raise RetryLater(f"{failure}; the rest of the marked variants are read later") from None
+    _again_if_marked(session)
+    return f"read CJ's stock of {len(readings)} variant(s); {len(stores)} store(s) to write"
+
+
+def _again_if_marked(session: Session) -> None:
     if session.scalar(select(SkuMapping.id).where(SkuMapping.stock_read_requested_at.is_not(None)).limit(1)):
         enqueue(session, kind=READ_JOB, payload={}, dedupe_key=READ_JOB)
-    return f"read CJ's stock of {len(readings)} variant(s); {len(stores)} store(s) to write"
 
 
 def warehouses_we_ship_from(runtime: Runtime) -> set[str]:
@@ -185,7 +197,8 @@ def available_units(warehouses: list[dict], origins: set[str]) -> tuple[int, dic
     return sum(n for c, n in by_country.items() if c in origins), by_country
 
 
-def _apply_readings(session: Session, readings: dict[str, dict], *, runtime: Runtime) -> set[int]:
+def _apply_readings(session: Session, readings: dict[str, dict], *, runtime: Runtime,
+                    started=None) -> set[int]:
     now = utcnow()
     origins = warehouses_we_ship_from(runtime)
     stores: set[int] = set()
@@ -199,9 +212,13 @@ def _apply_readings(session: Session, readings: dict[str, dict], *, runtime: Run
             session.add(row)
         for mapping in session.scalars(select(SkuMapping).where(SkuMapping.cj_vid == vid)):
             why = mapping.stock_read_why or "poll"
-            mapping.stock_read_requested_at = None
-            mapping.stock_read_why = None
+            if started is None or mapping.stock_hint_at is None or mapping.stock_hint_at <= started:
+                mapping.stock_read_requested_at = None
+                mapping.stock_read_why = None
             if mapping.self_stocked:
+                continue
+            if "refused" in reading:
+                mapping.stock_write_error = reading["refused"]
                 continue
             if available is None:
                 if not mapping.supplier_unavailable:
@@ -216,7 +233,11 @@ def _apply_readings(session: Session, readings: dict[str, dict], *, runtime: Run
                 buffer = mapping.stock_buffer if mapping.stock_buffer is not None else buffers.get(mapping.store_id, 0)
                 want = max(0, available - (buffer or 0))
             mapping.cj_stock_at = now
-            if want != mapping.want_quantity or mapping.want_quantity is None or why == "resync":
+            # Written when the decision changes, on a resync, and while the store was never given it (a skip
+            # whose cause was fixed, a switch from dry-run): never over a person's figure (store_changed).
+            unwritten = mapping.store_quantity != want and mapping.store_quantity_why != "store_changed" and not (
+                mapping.store_quantity_why == "dry_run" and runtime.settings.stock_sync == "dry_run")
+            if want != mapping.want_quantity or mapping.want_quantity is None or why == "resync" or unwritten:
                 mapping.want_quantity, mapping.want_why = want, why
                 stores.add(mapping.store_id)
     return stores

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from adapters import get_adapter
@@ -46,17 +46,20 @@ def write_store_stock(session: Session, *, store_id: int, runtime: Runtime) -> s
         return "nothing to write"
     if store is None or not store.active or runtime.settings.stock_sync == "off":
         _settle(pending, "the store is not active" if store is None or not store.active else "STOCK_SYNC is off")
+        _again_if_pending(session, store_id)
         return "not written: " + pending[0].stock_write_error
     adapter = get_adapter(store.platform)
     targets = [StockTarget(mapping_id=m.id, store_variant_id=m.store_variant_id, store_sku=m.store_sku,
                            quantity=_quantity_to_write(m), ref=dict(m.store_stock_ref or {}),
                            price=_price_to_write(m)) for m in pending]
-    wanted = {m.id: (_quantity_to_write(m), m.want_why, m.want_price) for m in pending}
+    wanted = {m.id: _decision(m) for m in pending}
+    targets_by_id = {t.mapping_id: t for t in targets}
     if not getattr(adapter, "can_set_stock", False):
         log.info("stock_sync_unsupported", extra={"fields": {"store_id": store_id, "platform": store.platform,
                                                              "mappings": len(pending)}})
         _settle(pending, f"{store.platform} stock is not written by this service: keep its quantities in "
                          f"{store.platform} yourself")
+        _again_if_pending(session, store_id)
         return f"{store.platform}: no stock write; {len(pending)} mapping(s) skipped"
     if runtime.settings.stock_sync == "dry_run" or runtime.settings.cj_dry_run:
         record_call(session, order_id=None, service=store.platform, operation="setStock", outcome="dry_run",
@@ -68,7 +71,9 @@ def write_store_stock(session: Session, *, store_id: int, runtime: Runtime) -> s
         for mapping in pending:
             mapping.want_why = None
             mapping.stock_write_error = None
+            mapping.store_quantity_why = "dry_run"  # recorded, not written: written once stock sync is on
         log.info("stock_write_dry_run", extra={"fields": {"store_id": store_id, "items": len(targets)}})
+        _again_if_pending(session, store_id)
         return f"dry_run: would write {len(targets)} quantity(ies)"
     context = store_context(store, runtime)
     location = store.stock_location_id
@@ -79,7 +84,8 @@ def write_store_stock(session: Session, *, store_id: int, runtime: Runtime) -> s
         detail = str(exc)
         for mapping in pending:
             session.refresh(mapping)
-        _settle(pending, detail)
+        # Only the decisions this run tried: one made meanwhile stays pending.
+        _settle([m for m in pending if _decision(m) == wanted[m.id]], detail)
         log.info("stock_write_refused", extra={"fields": {"store_id": store_id, "platform": store.platform,
                                                           "reason": getattr(exc, "reason", "not_supported")}})
         return f"refused: {detail}"
@@ -90,6 +96,9 @@ def write_store_stock(session: Session, *, store_id: int, runtime: Runtime) -> s
         if mapping is None:
             continue  # deleted meanwhile
         session.refresh(mapping)
+        sent = targets_by_id[result.mapping_id]
+        if (mapping.store_variant_id, mapping.store_sku) != (sent.store_variant_id, sent.store_sku):
+            continue  # re-pointed to another store variant meanwhile: this result is about the old one
         quantity, why, price = wanted[result.mapping_id]
         counts[result.outcome] = counts.get(result.outcome, 0) + 1
         if result.ref:
@@ -105,16 +114,31 @@ def write_store_stock(session: Session, *, store_id: int, runtime: Runtime) -> s
             mapping.stock_write_error = None
         if price is not None and result.store_price == price:
             mapping.store_price, mapping.store_price_at = price, now
-        if (_quantity_to_write(mapping), mapping.want_why, mapping.want_price) == (quantity, why, price):
-            mapping.want_why = None  # a newer decision made meanwhile stays pending
+        if _decision(mapping) == (quantity, why, price):
+            # Cleared only if still this decision (a read job may have made a newer one since the refresh).
+            session.execute(update(SkuMapping).where(
+                SkuMapping.id == mapping.id, SkuMapping.want_why == why,
+                SkuMapping.want_quantity.is_(None) if mapping.want_quantity is None
+                else SkuMapping.want_quantity == mapping.want_quantity).values(want_why=None)
+                .execution_options(synchronize_session="fetch"))
         log.info("stock_write", extra={"fields": {"store_id": store_id, "mapping_id": mapping.id,
                                                   "outcome": result.outcome, "quantity": quantity, "why": why,
                                                   "store_quantity": result.store_quantity,
                                                   "price": str(price) if price is not None else None}})
+    _again_if_pending(session, store_id)
+    return ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
+
+
+def _again_if_pending(session: Session, store_id: int) -> None:
+    """More than one run's batch waits: another run (a batch per run keeps each job short)."""
+    session.flush()
     if session.scalar(select(SkuMapping.id).where(SkuMapping.store_id == store_id, SkuMapping.want_why.is_not(None),
                                                   SkuMapping.self_stocked.is_(False)).limit(1)):
         enqueue_store_writes(session, store_ids=[store_id])
-    return ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
+
+
+def _decision(mapping: SkuMapping) -> tuple:
+    return _quantity_to_write(mapping), mapping.want_why, mapping.want_price
 
 
 def _quantity_to_write(mapping: SkuMapping):

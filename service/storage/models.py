@@ -348,6 +348,7 @@ class SkuMapping(Base):
     cj_stock_at: Mapped[datetime | None] = mapped_column(DateTime)
     stock_read_requested_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)  # a hint asked for a read
     stock_read_why: Mapped[str | None] = mapped_column(String(32))  # webhook, poll, resync, order
+    stock_hint_at: Mapped[datetime | None] = mapped_column(DateTime)  # the latest hint (a read clears older ones)
     want_quantity: Mapped[int | None] = mapped_column(Integer)  # what the store should show, once decided
     want_why: Mapped[str | None] = mapped_column(String(32))
     store_quantity: Mapped[int | None] = mapped_column(Integer)  # the last quantity written to the store

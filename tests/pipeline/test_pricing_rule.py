@@ -70,10 +70,13 @@ def test_no_rule_no_price_change_then_a_rule_makes_the_price_follow_cj(client, s
 
     assert client.patch(f"/admin/stores/{store}", headers=admin_headers(),
                         json={"pricing_rule": None}).status_code == 200
+    set_prices = len([r for r in shop.requests if r["query"].lstrip().startswith("mutation SetPrices")])
+    shop.inventory["gid://shopify/ProductVariant/50011223344502"]["price"] = "21.50"  # the merchant's own
     cj.prices[VID] = 9.0
     post_cj(client, _message("p-3"))
     run_jobs(runtime)
-    assert shop.price("50011223344502") == "20.99"  # off again: left alone
+    assert shop.price("50011223344502") == "21.50"  # off again: left alone
+    assert len([r for r in shop.requests if r["query"].lstrip().startswith("mutation SetPrices")]) == set_prices
 
 
 @responses.activate

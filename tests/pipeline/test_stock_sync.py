@@ -430,3 +430,103 @@ def test_marking_a_mapping_self_stocked_drops_what_waited_for_it(client, session
     with session_factory() as s:
         row = s.get(SkuMapping, mapping["id"])
         assert (row.want_why, row.stock_read_requested_at) == (None, None)
+
+
+@responses.activate
+def test_a_variant_cj_refuses_does_not_stop_the_others(client, runtime, session_factory, catalog):
+    """Review of issue 21: one mistyped vid kept every later read from happening."""
+    cj = FakeCj(responses.mock)
+    cj.stock[VID] = {"CN": 6}
+    mistyped = _map(client, catalog["shopify_store"]["id"], store_variant_id="50011223344599", cj_vid="no-such-vid")
+    cj.fail_next["stockQueryByVid"] = [(200, {"code": 1600100, "result": False, "message": "Param error",
+                                              "data": None})]
+    with session_factory() as s:  # the bad one first in line
+        stock_sync.request_stock_reads(s, why="poll", vids={"no-such-vid"})
+        s.commit()
+        stock_sync.request_stock_reads(s, why="poll", vids={VID})
+        s.commit()
+    run_jobs(runtime)
+    assert catalog["shop"].available("50011223344502") == 4
+    row = _mapping(session_factory, mistyped["id"])
+    assert row.stock_read_requested_at is None and "check the mapping's cj_vid" in row.stock_write_error
+
+
+@responses.activate
+def test_the_same_figure_written_again_after_the_store_moved_back_is_applied(client, runtime, session_factory,
+                                                                             catalog):
+    """Review of issue 21: an idempotency key made of the input alone made Shopify drop the second write."""
+    cj = FakeCj(responses.mock)
+    shop = catalog["shop"]
+    cj.stock[VID] = {"CN": 6}
+    post_cj(client, MESSAGES["stock_message"])
+    run_jobs(runtime)
+    assert shop.available("50011223344502") == 4
+    shop.inventory["gid://shopify/ProductVariant/50011223344502"]["levels"]["gid://shopify/Location/1"] = 120
+    cj.stock[VID] = {"CN": 9}  # a change, then back: the second decision is again 120 → 4
+    post_cj(client, dict(MESSAGES["stock_message"], messageId="up"))
+    run_jobs(runtime)
+    shop.inventory["gid://shopify/ProductVariant/50011223344502"]["levels"]["gid://shopify/Location/1"] = 120
+    cj.stock[VID] = {"CN": 6}
+    post_cj(client, dict(MESSAGES["stock_message"], messageId="down"))
+    run_jobs(runtime)
+    assert shop.available("50011223344502") == 4
+
+
+@responses.activate
+def test_a_hint_that_comes_during_a_read_is_read_again(client, runtime, session_factory, catalog):
+    """Review of issue 21: the read cleared a mark a message had set while CJ was being asked."""
+    cj = FakeCj(responses.mock)
+    cj.stock[VID] = {"CN": 6}
+
+    def message_meanwhile(body, query):
+        with session_factory() as s:
+            stock_sync.request_stock_reads(s, why="webhook", vids={VID})
+            s.commit()
+        cj.stock[VID] = {"CN": 2}
+        return 200, {}, '{"code": 200, "result": true, "message": "Success", "data": [{"countryCode": "CN", ' \
+                        '"totalInventoryNum": 6}], "requestId": "r"}'
+    cj.fail_next["stockQueryByVid"] = [message_meanwhile]
+    with session_factory() as s:
+        stock_sync.request_stock_reads(s, why="poll", vids={VID})
+        s.commit()
+    import time as clock
+    clock.sleep(0.01)
+    run_jobs(runtime)
+    assert len(cj.ops("stockQueryByVid")) == 2 and catalog["shop"].available("50011223344502") == 0
+
+
+@responses.activate
+def test_dry_run_then_on_writes_what_was_only_recorded(make_app, session_factory):
+    """Review of issue 21: a decision recorded in dry-run was never written once stock sync was turned on."""
+    cj = FakeCj(responses.mock)
+    cj.stock[VID] = {"CN": 3}
+    shop = FakeShopify(responses.mock)
+    shop.add_variant("50011223344502", item=900, levels={1: 120})
+    dry = make_app(STOCK_SYNC="dry_run")
+    store_id = _shopify_store(dry.test_client())
+    _map(dry.test_client(), store_id, store_variant_id="50011223344502", cj_vid=VID)
+    post_cj(dry.test_client(), MESSAGES["stock_message"])
+    run_jobs(dry.extensions["cj_bridge"])
+    assert shop.available("50011223344502") == 120
+    live = make_app()
+    live.extensions["cj_bridge"].cj._sleep = lambda _s: None
+    with session_factory() as s:
+        stock_sync.poll_cj_stock(s, runtime=live.extensions["cj_bridge"])
+        s.commit()
+    run_jobs(live.extensions["cj_bridge"])
+    assert shop.available("50011223344502") == 3
+
+
+@responses.activate
+def test_re_pointing_a_mapping_forgets_the_old_store_variant(client, runtime, session_factory, catalog):
+    cj = FakeCj(responses.mock)
+    cj.stock[VID] = {"CN": 6}
+    post_cj(client, MESSAGES["stock_message"])
+    run_jobs(runtime)
+    store_id, mapping_id = catalog["shopify_store"]["id"], catalog["mappings"]["shopify"]["id"]
+    assert _map(client, store_id, store_variant_id="50011223344502", store_sku="LED-X", cj_vid=VID)["id"] == mapping_id
+    assert _mapping(session_factory, mapping_id).store_stock_ref["variant_gid"].endswith("/50011223344502")
+    moved = _map(client, store_id, store_variant_id="50011223344599", store_sku="LED-X", cj_vid=VID)
+    assert moved["id"] == mapping_id  # found by its SKU, now pointing at another variant
+    row = _mapping(session_factory, mapping_id)
+    assert row.store_stock_ref == {} and row.store_quantity is None and row.store_variant_id == "50011223344599"

@@ -106,3 +106,25 @@ def test_a_store_without_its_app_credentials_is_refused(client):
         "platform": "tiktok_shop", "shop_domain": SHOP, "api_credentials": {"client_id": APP_KEY}})
     assert res.status_code == 400 and "shop_cipher" in res.get_json()["error"]["message"] + json.dumps(
         res.get_json()["error"].get("details"))
+
+
+@responses.activate
+def test_a_refused_refresh_stops_the_job_with_the_fix_and_deauthorization_deactivates(client, runtime,
+                                                                                      session_factory):
+    from service.storage.models import Job
+    FakeCj(responses.mock)
+    tiktok = FakeTikTok(responses.mock)
+    tiktok.refresh_answer = {"code": 105003, "message": "refresh token expired", "data": {}}
+    store_id = register(client)
+    deliver(client, SAMPLES["tiktok_order_status_change_webhook"]["body"])
+    run_jobs(runtime)
+    with session_factory() as s:
+        job = s.scalars(select(Job).where(Job.kind == "process_event")).one()
+        assert job.status == "dead" and job.last_error.startswith("store_auth_failed")
+        assert "authorize the app again" in job.last_error
+    deauthorized = {"type": 6, "tts_notification_id": "n-deauth", "shop_id": SHOP,
+                    "timestamp": 4102444800, "data": {"message": "the seller removed the app"}}
+    assert deliver(client, deauthorized).status_code == 200
+    run_jobs(runtime)
+    with session_factory() as s:
+        assert s.get(Store, store_id).active is False

@@ -62,13 +62,22 @@ def put_mappings():
             if mapping is None:
                 mapping = SkuMapping(store_id=row["store_id"], source="admin")
                 session.add(mapping)
+            if (row.get("store_variant_id") and mapping.store_variant_id
+                    and row["store_variant_id"] != mapping.store_variant_id) or (
+                    row.get("store_sku") and mapping.store_sku and not mapping.store_variant_id
+                    and row["store_sku"] != mapping.store_sku):
+                # Another store variant: the ids the adapter learned, and what it was given, were the old one's.
+                mapping.store_stock_ref = {}
+                mapping.store_quantity = mapping.store_quantity_at = mapping.store_quantity_why = None
+                mapping.store_price = mapping.store_price_at = None
             mapping.store_sku = row.get("store_sku") or mapping.store_sku
             mapping.store_variant_id = row.get("store_variant_id") or mapping.store_variant_id
             if mapping.cj_vid != row["cj_vid"]:
-                # Another CJ variant: what was known about the old one's stock says nothing about this one; a
-                # new or changed mapping is read by the stock poll first (never read: oldest).
+                # Another CJ variant: what was known about the old one says nothing about this one; a new or
+                # changed mapping is read by the stock poll first (never read: oldest).
                 mapping.supplier_unavailable = mapping.cj_stock = mapping.cj_stock_at = None
-                mapping.want_quantity = mapping.want_why = None
+                mapping.want_quantity = mapping.want_why = mapping.want_price = None
+                mapping.cj_pid = mapping.margin_warning = None
             mapping.cj_vid = row["cj_vid"]
             mapping.cj_sku = row.get("cj_sku")
             for key in ("cj_pid", "self_stocked", "stock_buffer"):

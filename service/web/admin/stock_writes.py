@@ -1,4 +1,4 @@
-"""GET /admin/stock-writes: the store writes stock sync made or, in dry-run, would have made."""
+"""GET /admin/stock-writes: the store writes stock sync recorded instead of sending them (STOCK_SYNC=dry_run)."""
 from __future__ import annotations
 
 from sqlalchemy import select
