@@ -125,9 +125,12 @@ def _set_batch(graphql: GraphQL, *, store_id: int, targets: list[StockTarget], l
         else:
             writes.append((target, state["item"], location, current, ref))
     if writes:
-        stale = _write(graphql, store_id=store_id, writes=writes)
+        stale, refused = _write(graphql, store_id=store_id, writes=writes)
+        for index, why in refused.items():
+            target, _item, _at, current, ref = writes[index]
+            results[target.mapping_id] = StockResult(target.mapping_id, "skipped", current, why, ref)
         for index, (target, item, location, current, ref) in enumerate(writes):
-            if index not in stale:
+            if index not in stale and index not in refused:
                 results[target.mapping_id] = StockResult(target.mapping_id, "written", target.quantity,
                                                          f"{current} → {target.quantity}", ref)
         if stale:
@@ -162,11 +165,12 @@ def _set_prices(graphql: GraphQL, *, targets: list[StockTarget], gids: dict, lev
         payload = graphql(SET_PRICES_MUTATION, {"productId": product, "variants": variants},
                           "productVariantsBulkUpdate").get("productVariantsBulkUpdate") or {}
         errors = payload.get("userErrors") or []
-        if errors:
-            raise NeedsHuman("price_write_refused", "Shopify productVariantsBulkUpdate refused: "
-                             + "; ".join(f"{e.get('code')}: {e.get('message')}" for e in errors)
-                             + ". Resolution: check the app's write_products scope and the product in Shopify "
-                             "admin, then resync the store (POST /admin/stores/<id>/stock/resync).")
+        if errors:  # this product's prices only: the stock written above stands, the other products go on
+            why = ("Shopify refused the price (" + "; ".join(f"{e.get('code')}: {e.get('message')}" for e in errors)
+                   + "). Resolution: check the app's write_products scope and the product in Shopify admin.")
+            for target in members:
+                results[target.mapping_id].detail = (results[target.mapping_id].detail + "; " + why).lstrip("; ")
+            continue
         shown = {v.get("id"): v.get("price") for v in payload.get("productVariants") or []}
         for target in members:
             price = to_cents(shown.get(gids[target.mapping_id]))
@@ -220,8 +224,8 @@ def _location(levels: dict[str, int], wanted: str | None) -> tuple[str | None, s
                   "the location CJ's stock is counted at: PATCH /admin/stores/<id> {\"stock_location_id\": …}.")
 
 
-def _write(graphql: GraphQL, *, store_id: int, writes: list) -> set[int]:
-    """One mutation for the batch; the indexes whose changeFromQuantity was stale."""
+def _write(graphql: GraphQL, *, store_id: int, writes: list) -> tuple[set[int], dict[int, str]]:
+    """One mutation for the batch: (indexes whose changeFromQuantity was stale, indexes Shopify refused → why)."""
     quantities = [{"inventoryItemId": item, "locationId": location, "quantity": target.quantity,
                    "changeFromQuantity": current} for target, item, location, current, _ref in writes]
     digest = hashlib.sha256(json.dumps(quantities, sort_keys=True).encode()).hexdigest()
@@ -232,24 +236,27 @@ def _write(graphql: GraphQL, *, store_id: int, writes: list) -> set[int]:
                  # without applying. A retried call is safe without the key: its changeFromQuantity is stale.
                  "key": f"cj-bridge-stock-{store_id}-{digest[:16]}-{uuid.uuid4().hex}"}
     payload = graphql(SET_QUANTITIES_MUTATION, variables, "inventorySetQuantities").get("inventorySetQuantities") or {}
-    stale, other = set(), []
+    stale, refused, other = set(), {}, []
     for error in payload.get("userErrors") or []:
         index = _quantity_index(error.get("field"))
         if error.get("code") in ("CHANGE_FROM_QUANTITY_STALE", "COMPARE_QUANTITY_STALE") and index is not None:
             stale.add(index)
+        elif index is not None and 0 <= index < len(writes):
+            refused[index] = (f"Shopify refused the quantity ({error.get('code')}: {error.get('message')}). "
+                              "Resolution: check the variant's inventory in Shopify admin, then resync the store.")
         else:
             other.append(f"{error.get('code')}: {error.get('message')}")
-    if other:
+    if other:  # about the whole call (scope, input): nothing of this batch was applied
         raise NeedsHuman("stock_write_refused", f"Shopify inventorySetQuantities refused: {'; '.join(other)}. "
                          "Resolution: check the app's write_inventory scope and the variants' inventory in Shopify "
                          "admin, then resync the store's stock (POST /admin/stores/<id>/stock/resync).")
-    if len(stale) == len(writes) or not stale:
-        return stale
-    # A stale item fails the whole mutation: write the others again, with the same figures read.
-    rest = [w for i, w in enumerate(writes) if i not in stale]
-    more = _write(graphql, store_id=store_id, writes=rest)
-    kept = [i for i in range(len(writes)) if i not in stale]
-    return stale | {kept[i] for i in more}
+    out = stale | set(refused)
+    if not out or len(out) == len(writes):
+        return stale, refused
+    # One item refused fails the whole mutation: the others are written again, with the same figures read.
+    kept = [i for i in range(len(writes)) if i not in out]
+    more_stale, more_refused = _write(graphql, store_id=store_id, writes=[writes[i] for i in kept])
+    return stale | {kept[i] for i in more_stale}, {**refused, **{kept[i]: why for i, why in more_refused.items()}}
 
 
 def _quantity_index(path) -> int | None:

@@ -95,6 +95,14 @@ def register_cli(app: Flask) -> None:
             total = stock_sync.request_stock_reads(session, why="resync", store_id=store_id)
             session.commit()
         click.echo(f"store {store_id}: {total} mapping(s) to read from CJ and write")
+        from service.jobs.sqlite_worker_lock import WorkerAlreadyRunning, take_sqlite_worker_lock
+        try:
+            lock = take_sqlite_worker_lock(runtime.settings.database_url)
+        except WorkerAlreadyRunning:
+            # One worker per SQLite file: the running one reads and writes them.
+            click.echo(f"the running worker reads and writes them (GET /admin/sku-mappings?store_id={store_id} "
+                       "shows each mapping's progress)")
+            return
 
         def left() -> tuple[int, int]:
             with runtime.session_factory() as session:
@@ -104,17 +112,21 @@ def register_cli(app: Flask) -> None:
                 writes = session.scalar(select(func.count(SkuMapping.id)).where(
                     *mine, SkuMapping.want_why.is_not(None)))
                 return reads or 0, writes or 0
-        while True:
-            job = claim(runtime.session_factory, worker_id="resync-stock",
-                        lease_seconds=runtime.settings.job_lease_seconds)
-            if job is None:
-                break
-            status = run_job(runtime, job, worker_id="resync-stock")
-            reads, writes = left()
-            if job.kind in (stock_sync.READ_JOB, "write_store_stock"):
-                click.echo(f"{job.kind} {status}: read {total - reads}/{total}, {writes} write(s) waiting")
-            if not reads and not writes:
-                break
+        try:
+            while True:
+                job = claim(runtime.session_factory, worker_id="resync-stock",
+                            lease_seconds=runtime.settings.job_lease_seconds)
+                if job is None:
+                    break
+                status = run_job(runtime, job, worker_id="resync-stock")
+                reads, writes = left()
+                if job.kind in (stock_sync.READ_JOB, "write_store_stock"):
+                    click.echo(f"{job.kind} {status}: read {total - reads}/{total}, {writes} write(s) waiting")
+                if not reads and not writes:
+                    break
+        finally:
+            if lock is not None:
+                lock.close()
         reads, writes = left()
         click.echo("done" if not reads and not writes else
                    f"{reads} read(s) and {writes} write(s) wait for a retry: the worker finishes them "

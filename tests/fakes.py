@@ -259,6 +259,7 @@ class FakeShopify:
         # Inventory: variant gid → {"item": gid, "tracked": bool, "sku": str, "levels": {location gid: available}}
         self.inventory: dict[str, dict] = {}
         self.before_inventory_write = None  # called before a SetStock mutation is applied (a person edits)
+        self.refuse_items: set[str] = set()  # inventory item gids a SetStock refuses (INVALID_QUANTITY_TOO_HIGH)
         self.idempotency: dict[str, dict] = {}
         data = copy.deepcopy(SHOPIFY_SAMPLES["shopify_graphql_fulfillment_orders_query"]["response"]["data"])
         self.order = data["order"]
@@ -374,7 +375,10 @@ class FakeShopify:
         errors = []
         for index, q in enumerate(data["quantities"]):
             level = by_item[q["inventoryItemId"]]["levels"]
-            if level.get(q["locationId"]) != q["changeFromQuantity"]:
+            if q["inventoryItemId"] in self.refuse_items:
+                errors.append({"code": "INVALID_QUANTITY_TOO_HIGH", "field": ["input", "quantities", str(index),
+                               "quantity"], "message": "The quantity is too high"})
+            elif level.get(q["locationId"]) != q["changeFromQuantity"]:
                 errors.append({"code": "CHANGE_FROM_QUANTITY_STALE", "field": ["input", "quantities", str(index),
                                "changeFromQuantity"], "message": "The quantity has changed"})
         if not errors:  # all or nothing

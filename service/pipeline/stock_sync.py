@@ -10,13 +10,14 @@ Self-stocked mappings are never marked, read for, or written.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 from datetime import datetime, time, timedelta
 
 from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from service.cj.account import locked_account
+from service.cj.account import locked_account, next_daily_reset
 from service.cj.errors import NEEDS_HUMAN, CjApiError, CjTransportError, retry_if_transient
 from service.jobs.outcomes import RetryLater
 from service.jobs.queue import enqueue
@@ -33,6 +34,7 @@ READ_JOB = "read_cj_stock"
 READ_BATCH = 50  # variants per run of the read job
 POINTS_PER_READ = 10  # /product/stock/queryByVid (cj-api.md §2)
 POLL_MAX_PER_RUN = 200
+RESERVE_SHARE = 0.25  # of the day's CJ points, never spent on stock reads: the orders' freight quotes need them
 # CJ no longer sells it: variant not found, product not found, product delisted, variant delisted.
 # Why a variant is marked for a read, strongest first (a weaker reason never replaces a stronger one).
 READ_REASONS = ("resync", "catalog", "order_refused", "webhook", "poll")
@@ -132,12 +134,33 @@ def read_marked_stock(session: Session, *, runtime: Runtime) -> str:
     # that product subscriptions need: 10 points more, once per variant.
     facts_wanted = set(session.scalars(select(SkuMapping.cj_vid).where(
         SkuMapping.cj_vid.in_(vids), (SkuMapping.stock_read_why == "catalog") | SkuMapping.cj_pid.is_(None))))
+    # CJ's price is also read on one poll read a week of each variant: a price change whose message was lost,
+    # or of a product past the subscription cap, still reaches the margins and the pricing rule.
+    today = utcnow().date()
+    facts_wanted |= {vid for vid in session.scalars(select(SkuMapping.cj_vid).where(
+        SkuMapping.cj_vid.in_(vids), SkuMapping.stock_read_why == "poll")) if price_read_due(vid, today)}
     if not vids:
         return "nothing_marked"
     if settings.stock_sync == "off" or settings.cj_dry_run:
         _clear_marks(session, vids)
         _again_if_marked(session)
         return "stock sync off" if settings.stock_sync == "off" else "dry_run: CJ's stock is not read (CJ_DRY_RUN)"
+    # CJ's points are shared with the orders' freight quotes: reads stop while less than a reserve is left,
+    # and a run reads no more than the points above it (a resync of 10,000 variants needs 100,000).
+    room = points_above_reserve(session, runtime=runtime)
+    affordable, cost = [], 0
+    for vid in vids:
+        cost += POINTS_PER_READ * (2 if vid in facts_wanted else 1)
+        if cost > room:
+            break
+        affordable.append(vid)
+    if not affordable:
+        reset = next_daily_reset(utcnow())
+        enqueue(session, kind=READ_JOB, payload={}, dedupe_key=READ_JOB, run_at=reset)
+        log.info("stock_reads_wait_for_points", extra={"fields": {"marked": len(vids), "until": iso(reset)}})
+        return f"CJ points kept for orders ({RESERVE_SHARE:.0%} of the day's): {len(vids)} variant(s) wait " \
+               f"until {iso(reset)}"
+    vids = affordable
     started = utcnow()  # a hint newer than this came during the read: its mark stays, for another read
     session.commit()  # no transaction stays open across CJ's calls
     readings: dict[str, dict] = {}
@@ -177,6 +200,19 @@ def read_marked_stock(session: Session, *, runtime: Runtime) -> str:
 def _again_if_marked(session: Session) -> None:
     if session.scalar(select(SkuMapping.id).where(SkuMapping.stock_read_requested_at.is_not(None)).limit(1)):
         enqueue(session, kind=READ_JOB, payload={}, dedupe_key=READ_JOB)
+
+
+def price_read_due(vid: str, day) -> bool:
+    """One day a week per variant, spread over the week by the variant's id."""
+    return int(hashlib.sha256(vid.encode()).hexdigest()[:8], 16) % 7 == day.toordinal() % 7
+
+
+def points_above_reserve(session: Session, *, runtime: Runtime) -> int:
+    """Points left today beyond the reserve kept for the orders' freight quotes."""
+    from service.pipeline.cj_budget import budget_status
+    status = budget_status(session, runtime=runtime)
+    remaining = status.get("points_remaining", runtime.settings.cj_daily_points)
+    return remaining - int(runtime.settings.cj_daily_points * RESERVE_SHARE)
 
 
 def warehouses_we_ship_from(runtime: Runtime) -> set[str]:
@@ -275,7 +311,8 @@ def poll_cj_stock(session: Session, *, runtime: Runtime) -> str:
         .limit(POLL_MAX_PER_RUN)).all()
     vids, spent = set(), 0
     for vid, _at, needs_pid in oldest:
-        cost = POINTS_PER_READ * (2 if needs_pid else 1)  # a variant whose product is unknown is read too
+        # The variant itself is read too when its product is unknown, or its weekly price read is due.
+        cost = POINTS_PER_READ * (2 if needs_pid or price_read_due(vid, now.date()) else 1)
         if spent + cost > points:
             break
         vids.add(vid)

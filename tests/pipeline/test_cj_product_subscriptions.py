@@ -60,7 +60,33 @@ def test_the_level_cap_is_kept_and_shown_and_the_poll_still_covers_the_rest(clie
     account = client.get("/admin/cj/account", headers=admin_headers()).get_json()["data"]
     assert account["product_subscriptions"]["products_subscribed"] == 100
     assert account["product_subscriptions"]["products_refused"] == 50
-    assert "the stock poll covers these products" in account["product_subscriptions"]["refusal"]
+    assert "the stock poll covers them" in account["product_subscriptions"]["refusal"]
+    calls = len(cj.ops("productSubscribe"))
+    assert _sync(runtime, session_factory) == "0 product(s) subscribed, 0 unsubscribed"  # asked again in a day
+    assert len(cj.ops("productSubscribe")) == calls
+
+
+@responses.activate
+def test_a_refused_chunk_does_not_block_the_next_and_unsubscribing_comes_first(client, shopify_store, runtime,
+                                                                              session_factory):
+    """Review of issue 21: one refused chunk stopped every later subscription."""
+    cj = FakeCj(responses.mock)
+    _map_many(client, shopify_store["id"], 150)
+    cj.fail_next["productSubscribe"] = [(200, {"code": 1600101, "result": False, "message": "product not found",
+                                               "data": None})]
+    assert _sync(runtime, session_factory).startswith("50 product(s) subscribed, 0 unsubscribed; CJ refused")
+    assert len(cj.subscribed) == 50  # the second chunk went through
+    for n in list(range(100, 110)) + [0]:  # ten subscribed products, and one refused, lose their mappings
+        client.delete("/admin/sku-mappings", headers=admin_headers(),
+                      json={"store_id": shopify_store["id"], "store_variant_id": str(9000 + n)})
+    _map_many(client, shopify_store["id"], 1, first=200)  # and one new product, in the same run
+    assert _sync(runtime, session_factory) == "1 product(s) subscribed, 10 unsubscribed"
+    order = [op for op, _body in cj.ops() if op in ("productSubscribe", "productUnsubscribe")]
+    assert order[-2:] == ["productUnsubscribe", "productSubscribe"]  # room under the cap first
+    assert len(cj.subscribed) == 41
+    assert [b["productIds"] for op, b in cj.ops("productUnsubscribe")] == [[f"p{n:04d}" for n in range(100, 110)]]
+    with session_factory() as s:
+        assert s.get(CjProductSubscription, "p0000") is None  # the refused one, no longer wanted
 
 
 def test_dry_run_subscribes_nothing(make_app, session_factory):

@@ -5,7 +5,7 @@ from datetime import datetime
 
 import pytest
 import responses
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
 from service.pipeline import stock_sync
 from service.storage.models import CjAccountState, ExternalCall, SkuMapping
@@ -530,3 +530,82 @@ def test_re_pointing_a_mapping_forgets_the_old_store_variant(client, runtime, se
     assert moved["id"] == mapping_id  # found by its SKU, now pointing at another variant
     row = _mapping(session_factory, mapping_id)
     assert row.store_stock_ref == {} and row.store_quantity is None and row.store_variant_id == "50011223344599"
+
+
+@responses.activate
+def test_stock_reads_keep_a_reserve_of_cj_points_for_orders(make_app, session_factory):
+    """Review of issue 21: a resync (or a burst of messages) could spend the points freight quotes need."""
+    app = make_app(CJ_DAILY_POINTS="100")  # a reserve of 25: 75 for stock today
+    runtime, client = app.extensions["cj_bridge"], app.test_client()
+    runtime.cj._sleep = lambda _s: None
+    cj = FakeCj(responses.mock)
+    FakeShopify(responses.mock)
+    store_id = _shopify_store(client)
+    for n in range(10):
+        _map(client, store_id, store_variant_id=str(700 + n), cj_vid=f"r-vid-{n}")
+    res = client.post(f"/admin/stores/{store_id}/stock/resync", headers=admin_headers()).get_json()["data"]
+    assert res["points_needed"] == 100 and res["points_for_stock_today"] == 75
+    run_jobs(runtime)
+    # Never read: 20 points each (the variant and its stock), so three fit in 75.
+    assert len(cj.ops("stockQueryByVid")) == 3 and len(cj.ops("variantQueryByVid")) == 3
+    from service.storage.models import Job
+    with session_factory() as s:
+        waiting = s.scalars(select(Job).where(Job.kind == "read_cj_stock", Job.status == "queued")).one()
+        assert waiting.run_at.hour == 0 and waiting.run_at > datetime.utcnow()
+        assert s.scalar(select(func.count(SkuMapping.id)).where(SkuMapping.stock_read_requested_at.is_not(None))) == 7
+
+
+def test_the_resync_command_leaves_the_work_to_a_running_sqlite_worker(app, engine, session_factory, catalog):
+    """Review of issue 21: the command claimed jobs beside the running worker, a second worker on SQLite."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("one worker per SQLite file; on PostgreSQL the command is one more worker")
+    from service.jobs.sqlite_worker_lock import take_sqlite_worker_lock
+    worker = take_sqlite_worker_lock(app.extensions["cj_bridge"].settings.database_url)
+    try:
+        result = app.test_cli_runner().invoke(args=["resync-stock", str(catalog["shopify_store"]["id"])])
+    finally:
+        worker.close()
+    assert result.exit_code == 0, result.output
+    assert "the running worker reads and writes them" in result.output
+    with session_factory() as s:
+        assert s.get(SkuMapping, catalog["mappings"]["shopify"]["id"]).stock_read_why == "resync"
+
+
+@responses.activate
+def test_the_poll_reads_each_variants_price_once_a_week(client, runtime, session_factory, shopify_store,
+                                                        monkeypatch):
+    """Review of issue 21: a CJ price change whose message was lost never reached the margins or the rule."""
+    cj = FakeCj(responses.mock)
+    FakeShopify(responses.mock)
+    _map(client, shopify_store["id"], store_variant_id="1", cj_vid="weekly-vid", cj_pid="p-weekly")
+    days = [datetime(2026, 12, d, 12, 0) for d in range(1, 8)]
+    due = [d for d in days if stock_sync.price_read_due("weekly-vid", d.date())]
+    assert len(due) == 1
+    for day in days:
+        monkeypatch.setattr(stock_sync, "utcnow", lambda day=day: day)
+        with session_factory() as s:
+            s.execute(update(SkuMapping).values(cj_stock_at=None))
+            stock_sync.poll_cj_stock(s, runtime=runtime)
+            s.commit()
+        run_jobs(runtime)
+    assert len(cj.ops("stockQueryByVid")) == 7 and len(cj.ops("variantQueryByVid")) == 1
+
+
+@responses.activate
+def test_one_item_shopify_refuses_does_not_cost_the_rest_of_the_batch(client, runtime, session_factory, catalog):
+    """Review of issue 21: one refused item dropped every decision of the store's batch."""
+    cj = FakeCj(responses.mock)
+    shop = catalog["shop"]
+    shop.add_variant("50011223344504", item=904, levels={1: 80})
+    other = _map(client, catalog["shopify_store"]["id"], store_variant_id="50011223344504", cj_vid="vid-other")
+    cj.stock[VID] = {"CN": 6}
+    cj.stock["vid-other"] = {"CN": 12}
+    shop.refuse_items = {"gid://shopify/InventoryItem/900"}
+    with session_factory() as s:
+        stock_sync.request_stock_reads(s, why="webhook", vids={VID, "vid-other"})
+        s.commit()
+    run_jobs(runtime)
+    assert shop.available("50011223344504") == 10 and shop.available("50011223344502") == 120
+    refused = _mapping(session_factory, catalog["mappings"]["shopify"]["id"])
+    assert refused.stock_write_error.startswith("Shopify refused the quantity (INVALID_QUANTITY_TOO_HIGH")
+    assert _mapping(session_factory, other["id"]).store_quantity == 10

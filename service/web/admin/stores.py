@@ -216,6 +216,8 @@ def resync_stock(store_id: int):
         runtime().notifier.jobs_committed()
         return ok({"store_id": store.id, "mappings_marked": marked, "points_needed":
                    stock_sync.POINTS_PER_READ * _distinct_vids(session, store.id),
+                   # Reads stop at the reserve kept for orders and go on after CJ's daily reset (00:00 UTC).
+                   "points_for_stock_today": max(0, stock_sync.points_above_reserve(session, runtime=runtime())),
                    "progress": f"/admin/sku-mappings?store_id={store.id} (cj_stock_at, store_quantity_at)"}, 202)
     finally:
         session.close()
