@@ -623,6 +623,8 @@ class FakeTikTok:
                           callback=self._refresh)
         rsps.add_callback("GET", re.compile(re.escape(TIKTOK_API + "/order/202309/orders") + r"\?.*"),
                           callback=self._order_detail)
+        rsps.add_callback("POST", re.compile(re.escape(TIKTOK_API + "/order/202309/orders/search") + r"\?.*"),
+                          callback=self._order_list)
 
     def _refresh(self, request):
         query = {k: v[0] for k, v in parse_qs(urlsplit(request.url).query).items()}
@@ -630,15 +632,35 @@ class FakeTikTok:
         assert query["grant_type"] == "refresh_token" and query["app_secret"] == self.app_secret
         return 200, {}, json.dumps(self.refresh_answer)
 
-    def _order_detail(self, request):
+    def _checked(self, request):
         parts = urlsplit(request.url)
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
         self.requests.append((parts.path, query))
-        expected = self._sign(app_secret=self.app_secret, path=parts.path, query=query,
-                              body=request.body or b"")
-        if query.get("sign") != expected:
-            return 200, {}, json.dumps({"code": 106001, "message": "invalid sign", "data": {}})
+        body = request.body or b""
+        body = body.encode() if isinstance(body, str) else body
+        if query.get("sign") != self._sign(app_secret=self.app_secret, path=parts.path, query=query, body=body):
+            return None, {"code": 106001, "message": "invalid sign", "data": {}}
         if request.headers.get("x-tts-access-token") not in self.valid_tokens:
-            return 200, {}, json.dumps({"code": 105002, "message": "access token expired", "data": {}})
+            return None, {"code": 105002, "message": "access token expired", "data": {}}
+        return query, json.loads(body) if body else {}
+
+    def _order_list(self, request):
+        query, body = self._checked(request)
+        if query is None:
+            return 200, {}, json.dumps(body)
+        hits = sorted((o for o in self.orders.values()
+                       if body["update_time_ge"] <= o["update_time"] < body["update_time_lt"]),
+                      key=lambda o: o["update_time"])
+        start = int(query.get("page_token") or 0)
+        size = int(query["page_size"])
+        page = hits[start:start + size]
+        token = str(start + size) if start + size < len(hits) else ""
+        return 200, {}, json.dumps({"code": 0, "message": "Success", "data": {
+            "orders": copy.deepcopy(page), "next_page_token": token, "total_count": len(hits)}})
+
+    def _order_detail(self, request):
+        query, body = self._checked(request)
+        if query is None:
+            return 200, {}, json.dumps(body)
         orders = [copy.deepcopy(self.orders[i]) for i in query["ids"].split(",") if i in self.orders]
         return 200, {}, json.dumps({"code": 0, "message": "Success", "data": {"orders": orders}})

@@ -128,3 +128,35 @@ def test_a_refused_refresh_stops_the_job_with_the_fix_and_deauthorization_deacti
     run_jobs(runtime)
     with session_factory() as s:
         assert s.get(Store, store_id).active is False
+
+
+@responses.activate
+def test_an_order_no_webhook_brought_is_found_by_the_poll_and_counted(client, runtime, session_factory,
+                                                                     monkeypatch):
+    from datetime import datetime, timedelta
+    from service.pipeline import polling
+    cj = FakeCj(responses.mock)
+    tiktok = FakeTikTok(responses.mock)
+    store_id = register(client)
+    order = tiktok.orders["577123456789012345"]
+    changed = datetime(2025, 11, 28, 15, 19, 59)
+    second = dict(order, id="577123456789099999", update_time=order["update_time"] + 30)
+    tiktok.orders[second["id"]] = second
+    # The first order's notification came; the second's never did.
+    deliver(client, SAMPLES["tiktok_order_status_change_webhook"]["body"])
+    run_jobs(runtime)
+    with session_factory() as s:
+        s.get(Store, store_id).poll_cursor = changed - timedelta(minutes=5)
+        s.commit()
+    monkeypatch.setattr(polling, "utcnow", lambda: changed + timedelta(minutes=30))
+    with session_factory() as s:
+        outcome = polling.poll_store(s, store_id=store_id, runtime=runtime)
+        s.commit()
+    assert outcome == "polled 2 order(s), 1 not brought by any webhook"
+    run_jobs(runtime)
+    assert sorted(b["orderNumber"].rsplit("-", 1)[1] for _op, b in cj.ops("createOrderV2")) == [
+        "577123456789012345", "577123456789099999"]
+    (search,) = [q for path, q in tiktok.requests if path.endswith("/search")]
+    assert search["sort_field"] == "update_time" and len(search["sign"]) == 64
+    with session_factory() as s:
+        assert s.get(Store, store_id).webhook_misses == 1
