@@ -1,4 +1,4 @@
-"""TikTok Shop: signed webhooks naming an order, signed API calls (Get Order Detail), tokens by refresh.
+"""TikTok Shop: signed webhooks naming an order, signed API calls (orders, polling, shipping), tokens by refresh.
 
 TikTok's order webhooks carry ids and a status only, so every order is read whole with Get Order Detail
 (ORDER_CHANGED_EVENT). A store is a shop: its domain is the shop id, its credentials the app key and secret
@@ -17,9 +17,11 @@ from datetime import datetime, timezone
 from typing import Mapping
 
 from adapters.base import (IGNORED_EVENT, ORDER_CHANGED_EVENT, ORDER_EVENT, UNINSTALL_EVENT, DeliveryInfo,
-                           NotSupported, PrivacyRequest, StoreContext, call_store_api, order_version_key)
+                           NotSupported, PrivacyRequest, ShipmentToWrite, StoreContext, WriteBackResult,
+                           call_store_api, order_version_key)
 from adapters.tiktok_signing import request_sign, webhook_signed
 from service.canonical import validate_canonical
+from service.config import carrier_key
 from service.jobs.outcomes import NeedsHuman, RetryLater
 
 API_BASE = "https://open-api.tiktokglobalshop.com"
@@ -280,10 +282,62 @@ class TikTokShopAdapter:
     def register_webhooks(self, *, http, store: StoreContext, delivery_url: str, secret: str) -> dict:
         raise NotSupported("TikTok Shop webhooks are set in Partner Center (URL and topics)")
 
-    def write_back(self, *, http, store: StoreContext, order: dict, shipment):
-        raise NeedsHuman("writeback_not_supported", "TikTok Shop tracking is not written back yet. Resolution: "
-                         "mark the package shipped in TikTok Shop Seller Center with the tracking number shown in "
-                         "GET /admin/orders/<id>.")
+    def write_back(self, *, http, store: StoreContext, order: dict, shipment: ShipmentToWrite) -> WriteBackResult:
+        """Mark the units CJ shipped as shipped (Mark Package As Shipped), reading the order first: a number
+        TikTok already shows is not sent again (also after a lost answer), and an order TikTok ships itself
+        (platform logistics) is not shipped by us."""
+        remote = self.fetch_order(http=http, store=store, store_order_id=str(order["store_order_id"]))
+        if str(remote.get("shipping_type") or "").upper() == "TIKTOK":
+            return WriteBackResult("platform_logistics", None, {"note": (
+                f"TikTok ships this order itself (platform logistics): tracking {shipment.tracking_number} was "
+                "not sent; the package's label and tracking come from TikTok")})
+        wanted = set(shipment.store_line_ids or [line["line_id"] for line in order.get("lines") or []])
+        unit_ids = [unit for line in order.get("lines") or [] if line["line_id"] in wanted
+                    for unit in str(line.get("line_ref") or "").split(",") if unit]
+        units = {str(item.get("id")): item for item in remote.get("line_items") or []}
+        shipped = {uid: str(units[uid].get("tracking_number") or "") for uid in unit_ids if uid in units}
+        if unit_ids and all(shipped.get(uid) == shipment.tracking_number for uid in unit_ids):
+            return WriteBackResult("already_present", units[unit_ids[0]].get("package_id"), {})
+        elsewhere = sorted({n for n in shipped.values() if n and n != shipment.tracking_number})
+        if elsewhere:
+            raise NeedsHuman("writeback_rejected", f"TikTok Shop shows these units shipped with {', '.join(elsewhere)}, "
+                             f"not {shipment.tracking_number}. Resolution: correct it in Seller Center (within 72 h "
+                             "of shipping), then POST /admin/orders/<id>/retry.")
+        provider, state = self._provider(http, store, remote, shipment.carrier)
+        data = self._api(http, store, "POST", f"/fulfillment/202309/orders/{remote['id']}/packages",
+                         "markPackageShipped", json_body={"order_line_item_ids": unit_ids,
+                                                          "tracking_number": shipment.tracking_number,
+                                                          "shipping_provider_id": provider})
+        return WriteBackResult("created", _text(data.get("package_id")),
+                               {"shipping_provider_id": provider, "units": len(unit_ids)}, adapter_state=state)
+
+    def _provider(self, http, store: StoreContext, remote: dict, carrier: str | None) -> tuple[str, dict | None]:
+        """TikTok's shipping provider id for CJ's carrier name, from the order's delivery option's providers
+        (kept per delivery option in the store's adapter state), or the merchant's CARRIER_CODES entry."""
+        key = carrier_key(carrier)
+        option = str(remote.get("delivery_option_id") or "")
+        state = dict(store.adapter_state or {})
+        cached = (state.get("shipping_providers") or {}).get(option)
+        fetched = None
+        if cached is None:
+            data = self._api(http, store, "GET", f"/logistics/202309/delivery_options/{option}/shipping_providers",
+                             "getShippingProviders")
+            cached = [{"id": str(p["id"]), "name": str(p.get("name") or "")}
+                      for p in data.get("shipping_providers") or [] if isinstance(p, dict) and p.get("id")]
+            fetched = dict(state, shipping_providers=dict(state.get("shipping_providers") or {}, **{option: cached}))
+        override = (store.carrier_codes or {}).get(key)
+        for wanted in ([override] if override else []):
+            for p in cached:
+                if wanted in (p["id"], p["name"]) or carrier_key(wanted) == carrier_key(p["name"]):
+                    return p["id"], fetched
+        for p in cached:
+            if carrier_key(p["name"]) and key.startswith(carrier_key(p["name"])):
+                return p["id"], fetched
+        names = ", ".join(p["name"] for p in cached) or "none"
+        raise NeedsHuman("carrier_unmapped", f"TikTok Shop has no shipping provider for CJ's {carrier!r} on this "
+                         f"order's delivery option (it offers: {names}). Resolution: add CARRIER_CODES "
+                         f"'tiktok_shop:{carrier}=<one of those names>', restart the worker, then POST "
+                         "/admin/orders/<id>/retry.")
 
     def set_stock(self, *, http, store: StoreContext, targets, location_id):
         raise NotSupported("TikTok Shop stock is not written by this service yet")

@@ -625,6 +625,13 @@ class FakeTikTok:
                           callback=self._order_detail)
         rsps.add_callback("POST", re.compile(re.escape(TIKTOK_API + "/order/202309/orders/search") + r"\?.*"),
                           callback=self._order_list)
+        rsps.add_callback("GET", re.compile(re.escape(TIKTOK_API + "/logistics/202309/delivery_options/") + r".*"),
+                          callback=self._providers)
+        rsps.add_callback("POST", re.compile(re.escape(TIKTOK_API + "/fulfillment/202309/orders/") + r".*"),
+                          callback=self._mark_shipped)
+        self.providers = samples["tiktok_get_shipping_providers_response"]["data"]["shipping_providers"]
+        self.shipped: list[dict] = []
+        self.lose_next_ship_answer = 0  # the package is marked shipped, then the answer is lost
 
     def _refresh(self, request):
         query = {k: v[0] for k, v in parse_qs(urlsplit(request.url).query).items()}
@@ -643,6 +650,32 @@ class FakeTikTok:
         if request.headers.get("x-tts-access-token") not in self.valid_tokens:
             return None, {"code": 105002, "message": "access token expired", "data": {}}
         return query, json.loads(body) if body else {}
+
+    def _providers(self, request):
+        query, body = self._checked(request)
+        if query is None:
+            return 200, {}, json.dumps(body)
+        return 200, {}, json.dumps({"code": 0, "message": "Success", "data": {"shipping_providers": self.providers}})
+
+    def _mark_shipped(self, request):
+        query, body = self._checked(request)
+        if query is None:
+            return 200, {}, json.dumps(body)
+        order_id = urlsplit(request.url).path.split("/")[4]
+        order = self.orders[order_id]
+        for item in order["line_items"]:
+            if item["id"] in body["order_line_item_ids"]:
+                if item.get("tracking_number"):
+                    return 200, {}, json.dumps({"code": 21011026, "message": "package already shipped", "data": {}})
+                item.update(tracking_number=body["tracking_number"], shipping_provider_id=body["shipping_provider_id"],
+                            display_status="IN_TRANSIT")
+        self.shipped.append(dict(body, order_id=order_id))
+        if self.lose_next_ship_answer:
+            self.lose_next_ship_answer -= 1
+            raise requests.exceptions.ReadTimeout("read timed out")
+        return 200, {}, json.dumps({"code": 0, "message": "Success", "data": {
+            "order_id": order_id, "order_line_item_ids": body["order_line_item_ids"],
+            "package_id": order["packages"][0]["id"]}})
 
     def _order_list(self, request):
         query, body = self._checked(request)

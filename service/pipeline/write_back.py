@@ -102,6 +102,8 @@ def write_back_order(session: Session, *, order_id: int, runtime: Runtime) -> st
         if result.adapter_state is not None:
             store.adapter_state = result.adapter_state
             context = store_context(store, runtime)
+        if result.details.get("note"):
+            note(session, order, f"write_back_{result.outcome}", result.details["note"])
         shipment.status = "written"
         shipment.store_fulfillment_id = result.fulfillment_id
         shipment.written_at = utcnow()

@@ -160,3 +160,132 @@ def test_an_order_no_webhook_brought_is_found_by_the_poll_and_counted(client, ru
     assert search["sort_field"] == "update_time" and len(search["sign"]) == 64
     with session_factory() as s:
         assert s.get(Store, store_id).webhook_misses == 1
+
+
+def _ship_at_cj(client, cj, session_factory, carrier="YunExpress Global Direct line", tracking="YT2612345678901234"):
+    from tests.pipeline.test_full_path import logistic_message
+    from tests.conftest import post_cj
+    with session_factory() as s:
+        order = s.scalars(select(Order)).one()
+    cj.ship(order.cj_order_number, tracking)
+    cj.orders[order.cj_order_number].update(orderStatus="SHIPPED", logisticName=carrier)
+    post_cj(client, logistic_message(order.cj_order_id, tracking=tracking))
+
+
+@responses.activate
+def test_tracking_is_shipped_once_also_after_a_timeout_on_the_ship_call(client, runtime, session_factory):
+    from tests.pipeline.test_exactly_once import _make_due
+    cj = FakeCj(responses.mock)
+    tiktok = FakeTikTok(responses.mock)
+    store_id = register(client)
+    deliver(client, SAMPLES["tiktok_order_status_change_webhook"]["body"])
+    run_jobs(runtime)
+    tiktok.lose_next_ship_answer = 1  # TikTok marks it shipped, the answer is lost
+    _ship_at_cj(client, cj, session_factory)
+    run_jobs(runtime)
+    _make_due(session_factory)
+    run_jobs(runtime)
+    (shipped,) = tiktok.shipped  # once
+    assert shipped["shipping_provider_id"] == "7117858858072016701"  # YunExpress, from the option's providers
+    assert shipped["order_line_item_ids"] == ["577123456789012401", "577123456789012402", "577123456789012403"]
+    assert shipped["tracking_number"] == "YT2612345678901234"
+    with session_factory() as s:
+        assert s.scalars(select(Order)).one().state == "fulfilled"
+    assert store_id
+
+
+@responses.activate
+def test_the_delivery_options_providers_are_read_once_and_kept(client, runtime, session_factory):
+    cj = FakeCj(responses.mock)
+    tiktok = FakeTikTok(responses.mock)
+    store_id = register(client)
+    deliver(client, SAMPLES["tiktok_order_status_change_webhook"]["body"])
+    run_jobs(runtime)
+    _ship_at_cj(client, cj, session_factory)
+    run_jobs(runtime)
+    assert len(tiktok.shipped) == 1
+    with session_factory() as s:
+        state = s.get(Store, store_id).adapter_state
+        assert [p["name"] for p in state["shipping_providers"]["7091146600000000001"]] == ["USPS", "YunExpress"]
+    assert len([p for p, _q in tiktok.requests if "/shipping_providers" in p]) == 1
+
+
+@responses.activate
+def test_a_carrier_tiktok_does_not_offer_holds_the_order_with_the_fix(client, runtime, session_factory):
+    cj = FakeCj(responses.mock)
+    tiktok = FakeTikTok(responses.mock)
+    register(client)
+    deliver(client, SAMPLES["tiktok_order_status_change_webhook"]["body"])
+    run_jobs(runtime)
+    _ship_at_cj(client, cj, session_factory, carrier="CJPacket Ordinary", tracking="CJPKD0000000001US")
+    run_jobs(runtime)
+    assert tiktok.shipped == []
+    with session_factory() as s:
+        order = s.scalars(select(Order)).one()
+        assert order.hold_reason == "carrier_unmapped" and "it offers: USPS, YunExpress" in order.hold_detail
+        assert "CARRIER_CODES 'tiktok_shop:CJPacket Ordinary=" in order.hold_detail
+
+
+@responses.activate
+def test_an_order_tiktok_ships_itself_is_not_shipped_by_us_and_the_history_says_so(client, runtime,
+                                                                                  session_factory):
+    cj = FakeCj(responses.mock)
+    tiktok = FakeTikTok(responses.mock)
+    register(client)
+    tiktok.orders["577123456789012345"]["shipping_type"] = "TIKTOK"
+    deliver(client, SAMPLES["tiktok_order_status_change_webhook"]["body"])
+    run_jobs(runtime)
+    _ship_at_cj(client, cj, session_factory)
+    run_jobs(runtime)
+    assert tiktok.shipped == []
+    with session_factory() as s:
+        order = s.scalars(select(Order)).one()
+        reasons = [t.reason for t in order.transitions]
+        assert "write_back_platform_logistics" in reasons
+        assert any("TikTok ships this order itself" in (t.detail or "") for t in order.transitions)
+
+
+def _cancelled_in_tiktok(client, tiktok, *, pending_first=True):
+    order = tiktok.orders["577123456789012345"]
+    cancel = SAMPLES["tiktok_cancellation_status_change_webhook"]["body"]
+    if pending_first:  # the buyer asks; the order is still to be shipped
+        order["update_time"] += 60
+        assert deliver(client, cancel).status_code == 200
+    order.update(status="CANCELLED", update_time=order["update_time"] + 120)
+    done = dict(cancel, tts_notification_id="7441928374650199998",
+                data=dict(cancel["data"], cancel_status="CANCELLATION_REQUEST_COMPLETE"))
+    assert deliver(client, done).status_code == 200
+
+
+@responses.activate
+def test_a_cancellation_before_cj_payment_deletes_the_cj_order(make_app, session_factory):
+    app = make_app(CJ_AUTO_PAY="false")
+    client, runtime = app.test_client(), app.extensions["cj_bridge"]
+    runtime.cj._sleep = lambda _s: None
+    cj = FakeCj(responses.mock)
+    tiktok = FakeTikTok(responses.mock)
+    register(client)
+    deliver(client, SAMPLES["tiktok_order_status_change_webhook"]["body"])
+    run_jobs(runtime)
+    with session_factory() as s:
+        assert s.scalars(select(Order)).one().state == "submitted"  # at CJ, not paid
+    _cancelled_in_tiktok(client, tiktok)
+    run_jobs(runtime)
+    with session_factory() as s:
+        assert s.scalars(select(Order)).one().state == "cancelled"
+    assert len(cj.ops("deleteOrder")) == 1 and cj.ops("payBalance") == []
+
+
+@responses.activate
+def test_a_cancellation_after_cj_payment_needs_the_merchant(client, runtime, session_factory):
+    cj = FakeCj(responses.mock)
+    tiktok = FakeTikTok(responses.mock)
+    register(client)
+    deliver(client, SAMPLES["tiktok_order_status_change_webhook"]["body"])
+    run_jobs(runtime)
+    _cancelled_in_tiktok(client, tiktok, pending_first=False)
+    run_jobs(runtime)
+    with session_factory() as s:
+        order = s.scalars(select(Order)).one()
+        assert order.cj_pay_state == "paid" and order.hold_reason == "cancel_needs_attention"
+    assert cj.ops("deleteOrder") == []
