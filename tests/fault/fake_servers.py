@@ -403,3 +403,63 @@ class FakeEbayServer:
                 return "{}", 201, {"Location": f"{request.base_url}/F{len(items)}"}
 
         return app
+
+
+class FakeTikTokServer:
+    """TikTok Shop's token refresh and order API for one shop, each call's sign checked (adapters/tiktok_signing)."""
+
+    def __init__(self, *, app_key: str, app_secret: str, orders: dict[str, dict]):
+        from adapters.tiktok_signing import request_sign
+        self.sign = request_sign
+        self.app_key, self.app_secret = app_key, app_secret
+        self.lock = threading.Lock()
+        self.orders = orders
+        self.tokens: set[str] = set()
+        self.detail_reads = 0
+        self.app = self._build_app()
+
+    def _build_app(self) -> Flask:
+        app = Flask("fake-tiktok")
+        fake = self
+
+        @app.get("/api/v2/token/refresh")
+        def refresh():
+            assert request.args["app_secret"] == fake.app_secret
+            token = f"TTP_FAULT_{uuid.uuid4().hex}"
+            with fake.lock:
+                fake.tokens.add(token)
+            return jsonify({"code": 0, "message": "success", "data": {
+                "access_token": token, "access_token_expire_in": int(time.time()) + 7 * 86400,
+                "refresh_token": "TTP_fault_refresh", "refresh_token_expire_in": int(time.time()) + 365 * 86400}})
+
+        def refused():
+            query = request.args.to_dict()
+            if query.get("sign") != fake.sign(app_secret=fake.app_secret, path=request.path, query=query,
+                                              body=request.get_data()):
+                return jsonify({"code": 106001, "message": "invalid sign", "data": {}})
+            if request.headers.get("x-tts-access-token") not in fake.tokens:
+                return jsonify({"code": 105002, "message": "access token expired", "data": {}})
+            return None
+
+        @app.get("/order/202309/orders")
+        def detail():
+            answer = refused()
+            if answer is not None:
+                return answer
+            with fake.lock:
+                fake.detail_reads += 1
+                orders = [fake.orders[i] for i in request.args["ids"].split(",") if i in fake.orders]
+            return jsonify({"code": 0, "message": "Success", "data": {"orders": orders}})
+
+        @app.post("/order/202309/orders/search")
+        def search():
+            answer = refused()
+            if answer is not None:
+                return answer
+            window = request.get_json()
+            with fake.lock:
+                hits = [o for o in fake.orders.values()
+                        if window["update_time_ge"] <= o["update_time"] < window["update_time_lt"]]
+            return jsonify({"code": 0, "message": "Success", "data": {"orders": hits, "next_page_token": ""}})
+
+        return app

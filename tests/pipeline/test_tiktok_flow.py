@@ -289,3 +289,23 @@ def test_a_cancellation_after_cj_payment_needs_the_merchant(client, runtime, ses
         order = s.scalars(select(Order)).one()
         assert order.cj_pay_state == "paid" and order.hold_reason == "cancel_needs_attention"
     assert cj.ops("deleteOrder") == []
+
+
+@responses.activate
+def test_a_refused_refresh_marks_the_store_through_its_poll(client, runtime, session_factory):
+    """Issue 14 (1): a refused refresh holds the store with a Resolution sentence."""
+    from service.pipeline import polling
+    FakeCj(responses.mock)
+    tiktok = FakeTikTok(responses.mock)
+    tiktok.refresh_answer = {"code": 105003, "message": "refresh token expired", "data": {}}
+    store_id = register(client)
+    from datetime import timedelta
+    from service.timeutil import utcnow
+    with session_factory() as s:
+        s.get(Store, store_id).created_at = utcnow() - timedelta(hours=1)  # a window to poll
+        s.commit()
+        outcome = polling.poll_store(s, store_id=store_id, runtime=runtime)
+        s.commit()
+    assert outcome.startswith("needs attention: store_auth_failed") and "Resolution:" in outcome
+    health = client.get(f"/admin/stores/{store_id}", headers=admin_headers()).get_json()["data"]["webhook_health"]
+    assert health["poll_needs_attention"] is True
