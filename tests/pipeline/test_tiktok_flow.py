@@ -33,6 +33,15 @@ def register(client) -> int:
     return store_id
 
 
+def order_at_cj(client, runtime) -> tuple[FakeCj, FakeTikTok, int]:
+    """A registered shop whose sample order was notified and has gone to CJ."""
+    cj, tiktok = FakeCj(responses.mock), FakeTikTok(responses.mock)
+    store_id = register(client)
+    deliver(client, SAMPLES["tiktok_order_status_change_webhook"]["body"])
+    run_jobs(runtime)
+    return cj, tiktok, store_id
+
+
 def deliver(client, body: dict, *, secret=APP_SECRET, signature: str | None = None):
     raw = json.dumps(body, separators=(",", ":")).encode()
     headers = {"Content-Type": "application/json"}
@@ -175,11 +184,7 @@ def _ship_at_cj(client, cj, session_factory, carrier="YunExpress Global Direct l
 @responses.activate
 def test_tracking_is_shipped_once_also_after_a_timeout_on_the_ship_call(client, runtime, session_factory):
     from tests.pipeline.test_exactly_once import _make_due
-    cj = FakeCj(responses.mock)
-    tiktok = FakeTikTok(responses.mock)
-    store_id = register(client)
-    deliver(client, SAMPLES["tiktok_order_status_change_webhook"]["body"])
-    run_jobs(runtime)
+    cj, tiktok, store_id = order_at_cj(client, runtime)
     tiktok.lose_next_ship_answer = 1  # TikTok marks it shipped, the answer is lost
     _ship_at_cj(client, cj, session_factory)
     run_jobs(runtime)
@@ -191,16 +196,11 @@ def test_tracking_is_shipped_once_also_after_a_timeout_on_the_ship_call(client, 
     assert shipped["tracking_number"] == "YT2612345678901234"
     with session_factory() as s:
         assert s.scalars(select(Order)).one().state == "fulfilled"
-    assert store_id
 
 
 @responses.activate
 def test_the_delivery_options_providers_are_read_once_and_kept(client, runtime, session_factory):
-    cj = FakeCj(responses.mock)
-    tiktok = FakeTikTok(responses.mock)
-    store_id = register(client)
-    deliver(client, SAMPLES["tiktok_order_status_change_webhook"]["body"])
-    run_jobs(runtime)
+    cj, tiktok, store_id = order_at_cj(client, runtime)
     _ship_at_cj(client, cj, session_factory)
     run_jobs(runtime)
     assert len(tiktok.shipped) == 1
@@ -212,11 +212,7 @@ def test_the_delivery_options_providers_are_read_once_and_kept(client, runtime, 
 
 @responses.activate
 def test_a_carrier_tiktok_does_not_offer_holds_the_order_with_the_fix(client, runtime, session_factory):
-    cj = FakeCj(responses.mock)
-    tiktok = FakeTikTok(responses.mock)
-    register(client)
-    deliver(client, SAMPLES["tiktok_order_status_change_webhook"]["body"])
-    run_jobs(runtime)
+    cj, tiktok, store_id = order_at_cj(client, runtime)
     _ship_at_cj(client, cj, session_factory, carrier="CJPacket Ordinary", tracking="CJPKD0000000001US")
     run_jobs(runtime)
     assert tiktok.shipped == []
@@ -262,11 +258,7 @@ def test_a_cancellation_before_cj_payment_deletes_the_cj_order(make_app, session
     app = make_app(CJ_AUTO_PAY="false")
     client, runtime = app.test_client(), app.extensions["cj_bridge"]
     runtime.cj._sleep = lambda _s: None
-    cj = FakeCj(responses.mock)
-    tiktok = FakeTikTok(responses.mock)
-    register(client)
-    deliver(client, SAMPLES["tiktok_order_status_change_webhook"]["body"])
-    run_jobs(runtime)
+    cj, tiktok, store_id = order_at_cj(client, runtime)
     with session_factory() as s:
         assert s.scalars(select(Order)).one().state == "submitted"  # at CJ, not paid
     _cancelled_in_tiktok(client, tiktok)
@@ -278,11 +270,7 @@ def test_a_cancellation_before_cj_payment_deletes_the_cj_order(make_app, session
 
 @responses.activate
 def test_a_cancellation_after_cj_payment_needs_the_merchant(client, runtime, session_factory):
-    cj = FakeCj(responses.mock)
-    tiktok = FakeTikTok(responses.mock)
-    register(client)
-    deliver(client, SAMPLES["tiktok_order_status_change_webhook"]["body"])
-    run_jobs(runtime)
+    cj, tiktok, store_id = order_at_cj(client, runtime)
     _cancelled_in_tiktok(client, tiktok, pending_first=False)
     run_jobs(runtime)
     with session_factory() as s:
