@@ -96,6 +96,7 @@ class StockResult:
     detail: str = ""
     ref: dict = field(default_factory=dict)
     store_price: Decimal | None = None  # the price the store shows now, when a price was asked for
+    price_error: str = ""  # the store refused the price (the stock result above stands), with the Resolution
 
 
 class NotSupported(Exception):

@@ -169,7 +169,7 @@ def _set_prices(graphql: GraphQL, *, targets: list[StockTarget], gids: dict, lev
             why = ("Shopify refused the price (" + "; ".join(f"{e.get('code')}: {e.get('message')}" for e in errors)
                    + "). Resolution: check the app's write_products scope and the product in Shopify admin.")
             for target in members:
-                results[target.mapping_id].detail = (results[target.mapping_id].detail + "; " + why).lstrip("; ")
+                results[target.mapping_id].price_error = why
             continue
         shown = {v.get("id"): v.get("price") for v in payload.get("productVariants") or []}
         for target in members:

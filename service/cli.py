@@ -96,13 +96,21 @@ def register_cli(app: Flask) -> None:
             session.commit()
         click.echo(f"store {store_id}: {total} mapping(s) to read from CJ and write")
         from service.jobs.sqlite_worker_lock import WorkerAlreadyRunning, take_sqlite_worker_lock
-        try:
-            lock = take_sqlite_worker_lock(runtime.settings.database_url)
-        except WorkerAlreadyRunning:
-            # One worker per SQLite file: the running one reads and writes them.
+
+        def worker_lock():
+            """One job's worth of the SQLite worker lock (held between jobs, it would keep the worker from
+            starting); None when a worker runs, which then does the rest."""
+            try:
+                return take_sqlite_worker_lock(runtime.settings.database_url) or True
+            except WorkerAlreadyRunning:
+                return None
+        probe = worker_lock()
+        if probe is None:
             click.echo(f"the running worker reads and writes them (GET /admin/sku-mappings?store_id={store_id} "
                        "shows each mapping's progress)")
             return
+        if probe is not True:
+            probe.close()
 
         def left() -> tuple[int, int]:
             with runtime.session_factory() as session:
@@ -112,21 +120,25 @@ def register_cli(app: Flask) -> None:
                 writes = session.scalar(select(func.count(SkuMapping.id)).where(
                     *mine, SkuMapping.want_why.is_not(None)))
                 return reads or 0, writes or 0
-        try:
-            while True:
+        while True:
+            lock = worker_lock()
+            if lock is None:
+                click.echo("a worker started: it does the rest")
+                break
+            try:
                 job = claim(runtime.session_factory, worker_id="resync-stock",
                             lease_seconds=runtime.settings.job_lease_seconds)
                 if job is None:
                     break
                 status = run_job(runtime, job, worker_id="resync-stock")
-                reads, writes = left()
-                if job.kind in (stock_sync.READ_JOB, "write_store_stock"):
-                    click.echo(f"{job.kind} {status}: read {total - reads}/{total}, {writes} write(s) waiting")
-                if not reads and not writes:
-                    break
-        finally:
-            if lock is not None:
-                lock.close()
+            finally:
+                if lock is not True:
+                    lock.close()
+            reads, writes = left()
+            if job.kind in (stock_sync.READ_JOB, "write_store_stock"):
+                click.echo(f"{job.kind} {status}: read {total - reads}/{total}, {writes} write(s) waiting")
+            if not reads and not writes:
+                break
         reads, writes = left()
         click.echo("done" if not reads and not writes else
                    f"{reads} read(s) and {writes} write(s) wait for a retry: the worker finishes them "

@@ -259,6 +259,7 @@ class FakeShopify:
         # Inventory: variant gid → {"item": gid, "tracked": bool, "sku": str, "levels": {location gid: available}}
         self.inventory: dict[str, dict] = {}
         self.before_inventory_write = None  # called before a SetStock mutation is applied (a person edits)
+        self.refuse_prices = False  # SetPrices answers a userError (an app without write_products)
         self.refuse_items: set[str] = set()  # inventory item gids a SetStock refuses (INVALID_QUANTITY_TOO_HIGH)
         self.idempotency: dict[str, dict] = {}
         data = copy.deepcopy(SHOPIFY_SAMPLES["shopify_graphql_fulfillment_orders_query"]["response"]["data"])
@@ -357,6 +358,9 @@ class FakeShopify:
             return {"data": {"productVariants": {"nodes": [{"id": gid, "sku": v["sku"]} for gid, v in
                                                            self.inventory.items() if v["sku"] == sku]}}}
         if query.lstrip().startswith("mutation SetPrices"):
+            if self.refuse_prices:
+                return {"data": {"productVariantsBulkUpdate": {"productVariants": [], "userErrors": [
+                    {"code": "INVALID_INPUT", "field": ["variants", "0", "price"], "message": "Access denied"}]}}}
             changed = []
             for change in variables["variants"]:
                 v = self.inventory[change["id"]]

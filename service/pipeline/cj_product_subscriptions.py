@@ -52,7 +52,7 @@ def sync_product_subscriptions(session: Session, *, runtime: Runtime) -> str:
             try:
                 runtime.cj.unsubscribe_products(chunk)
             except CjApiError as exc:
-                if exc.category in (RATE_LIMITED, RETRYABLE):
+                if exc.category in (RATE_LIMITED, RETRYABLE, AUTH):
                     raise
                 log.info("cj_unsubscribe_refused", extra={"fields": {"products": len(chunk), "code": exc.code}})
             for pid in chunk:  # a product CJ will not unsubscribe only costs its messages, which match nothing
@@ -88,6 +88,7 @@ def _mark(session: Session, pids: list[str], *, refused: str | None) -> None:
         row = session.get(CjProductSubscription, pid) or CjProductSubscription(pid=pid)
         row.subscribed_at = None if refused else now
         row.refused = refused
+        row.updated_at = now  # also when nothing else changed: a refusal is asked again a day after this one
         session.add(row)
     session.commit()
 

@@ -16,9 +16,10 @@ from datetime import datetime, time, timedelta
 
 from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 
 from service.cj.account import locked_account, next_daily_reset
-from service.cj.errors import NEEDS_HUMAN, CjApiError, CjTransportError, retry_if_transient
+from service.cj.errors import CjApiError, CjTransportError, retry_if_transient
 from service.jobs.outcomes import RetryLater
 from service.jobs.queue import enqueue
 from service.pipeline import variant_facts
@@ -38,6 +39,8 @@ RESERVE_SHARE = 0.25  # of the day's CJ points, never spent on stock reads: the 
 # CJ no longer sells it: variant not found, product not found, product delisted, variant delisted.
 # Why a variant is marked for a read, strongest first (a weaker reason never replaces a stronger one).
 READ_REASONS = ("resync", "catalog", "order_refused", "webhook", "poll")
+# CJ's answer to a malformed parameter: about the one variant asked for (its vid), unless every read gets it.
+VARIANT_REFUSED_CODES = {1600100}
 DELISTED_CODES = {1602000: "variant not found", 1602001: "product not found", 1602002: "product delisted",
                   1602003: "variant delisted"}
 
@@ -165,6 +168,7 @@ def read_marked_stock(session: Session, *, runtime: Runtime) -> str:
     session.commit()  # no transaction stays open across CJ's calls
     readings: dict[str, dict] = {}
     facts: dict[str, dict] = {}
+    refused_code: dict[str, int] = {}
     failure = None
     for vid in vids:
         try:
@@ -175,11 +179,15 @@ def read_marked_stock(session: Session, *, runtime: Runtime) -> str:
             if exc.code in DELISTED_CODES:
                 readings[vid] = {"delisted": f"{DELISTED_CODES[exc.code]} (CJ {exc.code})"}
                 continue
-            if exc.category == NEEDS_HUMAN:
-                # About this variant only (a mistyped vid, say): noted on its mappings, the others read on.
+            if exc.code in VARIANT_REFUSED_CODES and refused_code.get("last") != exc.code:
+                # About this variant only (a malformed vid): noted on its mappings, the others read on. The
+                # same refusal twice in a row is about the account or CJ: the marks stay, the job waits.
+                refused_code["last"] = exc.code
                 readings[vid] = {"refused": f"CJ refused the stock read ({exc}). Resolution: check the mapping's "
                                             "cj_vid (PUT /admin/sku-mappings)"}
                 continue
+            if exc.code in VARIANT_REFUSED_CODES:
+                readings = {v: r for v, r in readings.items() if "refused" not in r}
             failure = exc
             break
         except CjTransportError as exc:
@@ -246,15 +254,14 @@ def _apply_readings(session: Session, readings: dict[str, dict], *, runtime: Run
             row = session.get(VariantStock, vid) or VariantStock(vid=vid)
             row.by_country, row.fetched_at = by_country, now  # the origin choice reads it too
             session.add(row)
+        whys = {}
         for mapping in session.scalars(select(SkuMapping).where(SkuMapping.cj_vid == vid)):
-            why = mapping.stock_read_why or "poll"
-            if started is None or mapping.stock_hint_at is None or mapping.stock_hint_at <= started:
-                mapping.stock_read_requested_at = None
-                mapping.stock_read_why = None
+            why = whys[mapping.id] = mapping.stock_read_why or "poll"
             if mapping.self_stocked:
                 continue
             if "refused" in reading:
                 mapping.stock_write_error = reading["refused"]
+                mapping.cj_stock_at = now  # its turn in the poll is over: the others' comes
                 continue
             if available is None:
                 if not mapping.supplier_unavailable:
@@ -271,11 +278,20 @@ def _apply_readings(session: Session, readings: dict[str, dict], *, runtime: Run
             mapping.cj_stock_at = now
             # Written when the decision changes, on a resync, and while the store was never given it (a skip
             # whose cause was fixed, a switch from dry-run): never over a person's figure (store_changed).
-            unwritten = mapping.store_quantity != want and mapping.store_quantity_why != "store_changed" and not (
+            unwritten = mapping.store_quantity != want and mapping.store_quantity_why not in (
+                "store_changed", "skipped") and not (
                 mapping.store_quantity_why == "dry_run" and runtime.settings.stock_sync == "dry_run")
             if want != mapping.want_quantity or mapping.want_quantity is None or why == "resync" or unwritten:
                 mapping.want_quantity, mapping.want_why = want, why
+                flag_modified(mapping, "want_why")  # written even if unchanged: a writer may have cleared it
                 stores.add(mapping.store_id)
+        session.flush()
+        # Marks cleared in SQL, only where no hint came during the read (a later one is read again).
+        clear = update(SkuMapping).where(SkuMapping.cj_vid == vid)
+        if started is not None:
+            clear = clear.where(or_(SkuMapping.stock_hint_at.is_(None), SkuMapping.stock_hint_at <= started))
+        session.execute(clear.values(stock_read_requested_at=None, stock_read_why=None)
+                        .execution_options(synchronize_session="fetch"))
     return stores
 
 

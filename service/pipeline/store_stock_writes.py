@@ -88,6 +88,7 @@ def write_store_stock(session: Session, *, store_id: int, runtime: Runtime) -> s
         _settle([m for m in pending if _decision(m) == wanted[m.id]], detail)
         log.info("stock_write_refused", extra={"fields": {"store_id": store_id, "platform": store.platform,
                                                           "reason": getattr(exc, "reason", "not_supported")}})
+        _again_if_pending(session, store_id)
         return f"refused: {detail}"
     now = utcnow()
     counts: dict[str, int] = {}
@@ -110,8 +111,11 @@ def write_store_stock(session: Session, *, store_id: int, runtime: Runtime) -> s
             mapping.stock_write_error = result.detail if result.outcome == "store_changed" else None
         elif result.outcome == "skipped":
             mapping.stock_write_error = result.detail
+            mapping.store_quantity_why = "skipped"  # not decided again until a fix (a resync, a new mapping)
         elif quantity is None:
             mapping.stock_write_error = None
+        if result.price_error:
+            mapping.stock_write_error = "; ".join(e for e in (mapping.stock_write_error, result.price_error) if e)
         if price is not None and result.store_price == price:
             mapping.store_price, mapping.store_price_at = price, now
         if _decision(mapping) == (quantity, why, price):
@@ -158,3 +162,5 @@ def _settle(mappings: list[SkuMapping], why_not: str) -> None:
     for mapping in mappings:
         mapping.want_why = None
         mapping.stock_write_error = why_not
+        if mapping.store_quantity_why != "store_changed":
+            mapping.store_quantity_why = "skipped"  # not decided again on every read; a resync tries again

@@ -106,3 +106,27 @@ def test_woocommerce_regular_price_in_the_stores_currency(client, woo_store, run
 def test_a_bad_rule_is_refused(client, shopify_store, rule):
     res = client.patch(f"/admin/stores/{shopify_store['id']}", headers=admin_headers(), json={"pricing_rule": rule})
     assert res.status_code == 400 and res.get_json()["error"]["code"] == "validation_error"
+
+
+@responses.activate
+def test_a_refused_price_is_said_on_the_mapping_and_the_stock_still_written(client, shopify_store, runtime,
+                                                                           session_factory):
+    """Second review of issue 21: a price Shopify refused was lost without a word."""
+    cj = FakeCj(responses.mock)
+    cj.prices[VID], cj.stock[VID] = 6.8, {"CN": 9}
+    shop = FakeShopify(responses.mock)
+    shop.add_variant("50011223344502", item=900, levels={1: 50}, price="24.00", product=77)
+    shop.refuse_prices = True
+    store = shopify_store["id"]
+    client.put("/admin/sku-mappings", headers=admin_headers(),
+               json={"store_id": store, "store_variant_id": "50011223344502", "cj_vid": VID})
+    client.patch(f"/admin/stores/{store}", headers=admin_headers(),
+                 json={"pricing_rule": {"multiplier": "2.5", "currency": "USD", "ending": ".99"}})
+    post_cj(client, _message("refused-price"))
+    run_jobs(runtime)
+    assert shop.available("50011223344502") == 9 and shop.price("50011223344502") == "24.00"
+    with session_factory() as s:
+        mapping = s.scalars(select(SkuMapping)).one()
+        assert "Shopify refused the price (INVALID_INPUT: Access denied)" in mapping.stock_write_error
+        assert mapping.store_price is None
+

@@ -449,6 +449,27 @@ def test_a_variant_cj_refuses_does_not_stop_the_others(client, runtime, session_
     assert catalog["shop"].available("50011223344502") == 4
     row = _mapping(session_factory, mistyped["id"])
     assert row.stock_read_requested_at is None and "check the mapping's cj_vid" in row.stock_write_error
+    assert row.cj_stock_at is not None  # its turn in the poll is over: it does not stay first in line
+
+
+@responses.activate
+def test_the_same_refusal_for_every_variant_is_about_the_account_and_the_marks_stay(client, runtime,
+                                                                                    session_factory, catalog):
+    """Second review of issue 21: an account-wide refusal must not be taken for a bad variant."""
+    cj = FakeCj(responses.mock)
+    refusal = (200, {"code": 1600100, "result": False, "message": "Param error", "data": None})
+    cj.fail_next["stockQueryByVid"] = [refusal, refusal]
+    _map(client, catalog["shopify_store"]["id"], store_variant_id="50011223344599", cj_vid="vid-b")
+    with session_factory() as s:
+        stock_sync.request_stock_reads(s, why="poll", vids={VID, "vid-b"})
+        s.commit()
+        from service.jobs.outcomes import RetryLater
+        with pytest.raises(RetryLater):
+            stock_sync.read_marked_stock(s, runtime=runtime)
+        s.rollback()
+        marked = s.scalar(select(func.count(SkuMapping.id)).where(SkuMapping.stock_read_requested_at.is_not(None)))
+        noted = s.scalar(select(func.count(SkuMapping.id)).where(SkuMapping.stock_write_error.is_not(None)))
+    assert marked == 3 and noted == 0  # both marks of VID (two stores) and vid-b's stay; nothing blamed
 
 
 @responses.activate
@@ -530,6 +551,29 @@ def test_re_pointing_a_mapping_forgets_the_old_store_variant(client, runtime, se
     assert moved["id"] == mapping_id  # found by its SKU, now pointing at another variant
     row = _mapping(session_factory, mapping_id)
     assert row.store_stock_ref == {} and row.store_quantity is None and row.store_variant_id == "50011223344599"
+    run_jobs(runtime)  # the new variant gets CJ's last figure at once, not when the poll comes by
+    assert catalog["shop"].available("50011223344599") == 4 and catalog["shop"].available("50011223344502") == 4
+
+
+@responses.activate
+def test_a_skipped_variant_is_not_tried_again_on_every_read(client, runtime, session_factory, catalog):
+    """Second review of issue 21: an untracked variant was written (and skipped) again on every read."""
+    cj = FakeCj(responses.mock)
+    cj.stock[VID] = {"CN": 6}
+    shop = catalog["shop"]
+    shop.inventory["gid://shopify/ProductVariant/50011223344502"]["tracked"] = False
+    post_cj(client, MESSAGES["stock_message"])
+    run_jobs(runtime)
+    row = _mapping(session_factory, catalog["mappings"]["shopify"]["id"])
+    assert row.store_quantity_why == "skipped" and "Track quantity" in row.stock_write_error
+    reads = len(shop.requests)
+    post_cj(client, dict(MESSAGES["stock_message"], messageId="again"))
+    run_jobs(runtime)
+    assert len(shop.requests) == reads  # the same figure: Shopify not asked again
+    shop.inventory["gid://shopify/ProductVariant/50011223344502"]["tracked"] = True  # fixed; then a resync
+    client.post(f"/admin/stores/{catalog['shopify_store']['id']}/stock/resync", headers=admin_headers())
+    run_jobs(runtime)
+    assert shop.available("50011223344502") == 4
 
 
 @responses.activate

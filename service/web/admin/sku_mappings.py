@@ -5,6 +5,7 @@ from flask import request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from service.pipeline import store_stock_writes as stock_writes
 from service.pipeline.resume import resume_held
 from service.storage.models import SkuMapping, Store
 from service.timeutil import iso
@@ -54,7 +55,7 @@ def put_mappings():
     rows = [load(SkuMappingSchema(), item) for item in items]
     session = db_session()
     try:
-        saved, stores = [], set()
+        saved, stores, repointed = [], set(), []
         for row in rows:
             if session.get(Store, row["store_id"]) is None:
                 raise ApiError(404, "store_not_found", f"no store with id {row['store_id']}")
@@ -66,10 +67,12 @@ def put_mappings():
                     and row["store_variant_id"] != mapping.store_variant_id) or (
                     row.get("store_sku") and mapping.store_sku and not mapping.store_variant_id
                     and row["store_sku"] != mapping.store_sku):
-                # Another store variant: the ids the adapter learned, and what it was given, were the old one's.
+                # Another store variant: the ids the adapter learned, and what it was given, were the old one's;
+                # the new one gets CJ's figure at once (a resync of this mapping), not when the poll comes by.
                 mapping.store_stock_ref = {}
                 mapping.store_quantity = mapping.store_quantity_at = mapping.store_quantity_why = None
                 mapping.store_price = mapping.store_price_at = None
+                repointed.append(mapping)
             mapping.store_sku = row.get("store_sku") or mapping.store_sku
             mapping.store_variant_id = row.get("store_variant_id") or mapping.store_variant_id
             if mapping.cj_vid != row["cj_vid"]:
@@ -94,6 +97,12 @@ def put_mappings():
             saved.append(mapping)
             stores.add(row["store_id"])
         resumed = sum(resume_held(session, reason="needs_mapping", store_id=s) for s in stores)
+        session.flush()
+        for mapping in repointed:
+            if mapping.want_quantity is not None and not mapping.self_stocked:
+                mapping.want_why = "resync"  # CJ's last figure, to the new variant
+        if repointed and runtime().settings.stock_sync != "off":
+            stock_writes.enqueue_store_writes(session, store_ids={m.store_id for m in repointed})
         session.commit()
         runtime().notifier.jobs_committed()
         return ok({"mappings": [_mapping_json(m) for m in saved], "resumed_orders": resumed})

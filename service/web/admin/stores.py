@@ -156,10 +156,15 @@ def update_store(store_id: int):
             store.api_base_url = (data["api_base_url"] or "").rstrip("/") or None
         if "name" in data:
             store.name = data["name"]
+        stock_changed = ("stock_buffer" in data and data["stock_buffer"] != store.stock_buffer) or (
+            "stock_location_id" in data and data["stock_location_id"] != store.stock_location_id)
         if "stock_buffer" in data:
             store.stock_buffer = data["stock_buffer"]
         if "stock_location_id" in data:
             store.stock_location_id = data["stock_location_id"]
+        if stock_changed and settings().stock_sync != "off":
+            session.flush()  # a new buffer or location: every mapping of the store is decided again
+            stock_sync.request_stock_reads(session, why="resync", store_id=store.id)
         if "pricing_rule" in data:
             rule = data["pricing_rule"]
             store.pricing_rule = {k: str(v) for k, v in rule.items()} if rule else None  # decimal strings
