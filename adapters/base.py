@@ -235,3 +235,12 @@ def call_store_api(http, method: str, url: str, *, platform: str, operation: str
         raise NeedsHuman("writeback_rejected", f"{platform} {operation}: HTTP {response.status_code}. Resolution: "
                          "look at the store's logs for this request, fix the cause, then retry the order.")
     return response
+
+
+def json_object(response: requests.Response, *, platform: str, operation: str) -> dict:
+    """A store API answer's JSON object ({} for any other JSON); an answer that is not JSON is retried."""
+    try:
+        body = response.json()
+    except ValueError:
+        raise RetryLater(f"{platform} {operation}: the answer is not JSON") from None
+    return body if isinstance(body, dict) else {}

@@ -18,7 +18,8 @@ from typing import Mapping
 from urllib.parse import quote
 
 from adapters.base import (IGNORED_EVENT, ORDER_EVENT, DeliveryInfo, NotSupported, PrivacyRequest,
-                           ShipmentToWrite, StoreContext, WriteBackResult, call_store_api, order_version_key)
+                           ShipmentToWrite, StoreContext, WriteBackResult, call_store_api, json_object,
+                           order_version_key)
 from service.canonical import validate_canonical
 from service.config import carrier_key
 from service.jobs.outcomes import NeedsHuman, RetryLater
@@ -150,14 +151,14 @@ class EbayAdapter:
             default_retry_after=10.0, auth_resolution="check the app's client id and secret, then retry.",
             data={"grant_type": "client_credentials", "scope": "https://api.ebay.com/oauth/api_scope"},
             headers={"Authorization": f"Basic {basic}", "Accept": "application/json"})
-        token = _json(token_response, "applicationToken").get("access_token")
+        token = json_object(token_response, platform="eBay", operation="applicationToken").get("access_token")
         if not token:
             raise RetryLater("eBay applicationToken: the answer holds no access token")
         key_response = call_store_api(
             http, "GET", f"{base}/commerce/notification/v1/public_key/{quote(kid, safe='')}", platform="eBay",
             operation="getPublicKey", default_retry_after=10.0, auth_resolution="check the app's keys, then retry.",
             headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})
-        body = _json(key_response, "getPublicKey")
+        body = json_object(key_response, platform="eBay", operation="getPublicKey")
         if not body.get("key"):
             raise RetryLater(f"eBay getPublicKey: no key in the answer for {kid}")
         return _pem(str(body["key"])), str(body.get("digest") or "SHA1")
@@ -332,7 +333,7 @@ class EbayAdapter:
 
     def fetch_order(self, *, http, store: StoreContext, store_order_id: str) -> dict:
         response = self._request(http, store, "GET", f"/order/{quote(store_order_id, safe='')}", "getOrder")
-        return _json(response, "getOrder")
+        return json_object(response, platform="eBay", operation="getOrder")
 
     def list_changed_orders(self, *, http, store: StoreContext, since, until) -> list[dict]:
         if store.token_source is None:
@@ -341,9 +342,9 @@ class EbayAdapter:
         end = _ebay_time(until)
         orders, offset = [], 0
         for _page in range(MAX_PAGES):
-            body = _json(self._request(http, store, "GET", "/order", "getOrders", params={
+            body = json_object(self._request(http, store, "GET", "/order", "getOrders", params={
                 "filter": f"lastmodifieddate:[{start}..{end}]", "limit": PAGE_SIZE, "offset": offset}),
-                "getOrders")
+                platform="eBay", operation="getOrders")
             page = body.get("orders") or []
             orders.extend(page)
             offset += len(page)
@@ -361,8 +362,9 @@ class EbayAdapter:
     def write_back(self, *, http, store: StoreContext, order: dict, shipment: ShipmentToWrite) -> WriteBackResult:
         """One shipping fulfillment per CJ parcel; never the same number twice (the call is not idempotent)."""
         order_id = quote(order["store_order_id"], safe="")
-        existing = _json(self._request(http, store, "GET", f"/order/{order_id}/shipping_fulfillment",
-                                       "getShippingFulfillments"), "getShippingFulfillments")
+        existing = json_object(self._request(http, store, "GET", f"/order/{order_id}/shipping_fulfillment",
+                                             "getShippingFulfillments"),
+                               platform="eBay", operation="getShippingFulfillments")
         for fulfillment in existing.get("fulfillments") or []:
             if fulfillment.get("shipmentTrackingNumber") == shipment.tracking_number:
                 return WriteBackResult("already_present", fulfillment.get("fulfillmentId"))
@@ -401,13 +403,6 @@ def _ebay_time(moment: datetime) -> str:
         moment = moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
-
-def _json(response, operation: str) -> dict:
-    try:
-        body = response.json()
-    except ValueError:
-        raise RetryLater(f"eBay {operation}: response is not JSON") from None
-    return body if isinstance(body, dict) else {}
 
 
 ADAPTER = EbayAdapter()

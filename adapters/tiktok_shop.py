@@ -18,7 +18,7 @@ from typing import Mapping
 
 from adapters.base import (IGNORED_EVENT, ORDER_CHANGED_EVENT, ORDER_EVENT, UNINSTALL_EVENT, DeliveryInfo,
                            NotSupported, PrivacyRequest, ShipmentToWrite, StoreContext, WriteBackResult,
-                           call_store_api, order_version_key)
+                           call_store_api, json_object, order_version_key)
 from adapters.tiktok_signing import request_sign, webhook_signed
 from service.canonical import validate_canonical
 from service.config import carrier_key
@@ -93,8 +93,9 @@ class TikTokShopAdapter:
         if info.delivery_id:
             return [f"notification:{info.delivery_id}", *version]
         # Some topics come without a notification id: the same type, order and time is the same delivery.
-        return [*version, f"content:{info.topic}:{data.get('order_id')}:{data.get('update_time') or data.get('create_time')}"
-                f":{payload.get('timestamp') if isinstance(payload, dict) else ''}"]
+        when = data.get("update_time") or data.get("create_time")
+        sent = payload.get("timestamp") if isinstance(payload, dict) else ""
+        return [*version, f"content:{info.topic}:{data.get('order_id')}:{when}:{sent}"]
 
     def event_kind(self, topic: str) -> str:
         if topic == self.poll_topic:
@@ -215,7 +216,7 @@ class TikTokShopAdapter:
             auth_resolution="check the app key and secret (PATCH /admin/stores/<id>), then retry.",
             params={"app_key": app_key, "app_secret": app_secret, "refresh_token": refresh,
                     "grant_type": "refresh_token"})
-        body = _body(response, "refreshToken")
+        body = json_object(response, platform="TikTok Shop", operation="refreshToken")
         if body.get("code") != 0:
             raise NeedsHuman("store_auth_failed", f"TikTok Shop refused the refresh token of shop {domain} (code "
                              f"{body.get('code')}). Resolution: have the seller authorize the app again, then "
@@ -249,9 +250,10 @@ class TikTokShopAdapter:
                 auth_resolution="check the app's scopes and the seller's authorization, then retry.",
                 headers={"x-tts-access-token": token, "content-type": "application/json"})
         token = store.token_source()
-        answer = _body(send(token), operation)
-        if answer.get("code") in TOKEN_CODES:
-            answer = _body(send(store.token_source(rejected=token)), operation)  # once, with a fresh token
+        answer = json_object(send(token), platform="TikTok Shop", operation=operation)
+        if answer.get("code") in TOKEN_CODES:  # once more, with a fresh token
+            answer = json_object(send(store.token_source(rejected=token)), platform="TikTok Shop",
+                                 operation=operation)
         code = answer.get("code")
         if code in RATE_CODES:
             raise RetryLater(f"TikTok Shop {operation}: rate limited", retry_after=5.0, count_attempt=False)
@@ -300,7 +302,8 @@ class TikTokShopAdapter:
             return WriteBackResult("already_present", units[unit_ids[0]].get("package_id"), {})
         elsewhere = sorted({n for n in shipped.values() if n and n != shipment.tracking_number})
         if elsewhere:
-            raise NeedsHuman("writeback_rejected", f"TikTok Shop shows these units shipped with {', '.join(elsewhere)}, "
+            raise NeedsHuman("writeback_rejected", "TikTok Shop shows these units shipped with "
+                             f"{', '.join(elsewhere)}, "
                              f"not {shipment.tracking_number}. Resolution: correct it in Seller Center (within 72 h "
                              "of shipping), then POST /admin/orders/<id>/retry.")
         provider, state = self._provider(http, store, remote, shipment.carrier)
@@ -353,13 +356,6 @@ def _unix(value) -> str | None:
     except (TypeError, ValueError, OverflowError, OSError):
         return None
 
-
-def _body(response, operation: str) -> dict:
-    try:
-        body = response.json()
-    except ValueError:
-        raise RetryLater(f"TikTok Shop {operation}: the answer is not JSON") from None
-    return body if isinstance(body, dict) else {}
 
 
 ADAPTER = TikTokShopAdapter()

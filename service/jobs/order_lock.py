@@ -17,6 +17,20 @@ LOCK_RETRY_SECONDS = 2.0
 
 
 @contextmanager
+def _advisory_lock(engine: Engine, lock_class_sql: str, key: int, params: dict) -> Iterator[bool]:
+    """Try a PostgreSQL advisory lock (class, key) for the block; yields whether it was taken."""
+    params = dict(params, k=int(key) % 2_147_483_647)
+    # Autocommit: one round trip to take the lock and one to release it (no BEGIN and COMMIT around each).
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        got = conn.execute(text(f"SELECT pg_try_advisory_lock({lock_class_sql}, :k)"), params).scalar()
+        try:
+            yield bool(got)
+        finally:
+            if got:
+                conn.execute(text(f"SELECT pg_advisory_unlock({lock_class_sql}, :k)"), params)
+
+
+@contextmanager
 def order_lock(engine: Engine, order_id: int | None) -> Iterator[bool]:
     """Yields True when this process may work on the order now, False when another one is.
 
@@ -25,15 +39,8 @@ def order_lock(engine: Engine, order_id: int | None) -> Iterator[bool]:
     if order_id is None or engine.dialect.name != "postgresql":
         yield True
         return
-    key = int(order_id) % 2_147_483_647
-    # Autocommit: one round trip to take the lock and one to release it (no BEGIN and COMMIT around each).
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        got = conn.execute(text(f"SELECT pg_try_advisory_lock({_LOCK_CLASS_SQL}, :k)"), {"k": key}).scalar()
-        try:
-            yield bool(got)
-        finally:
-            if got:
-                conn.execute(text(f"SELECT pg_advisory_unlock({_LOCK_CLASS_SQL}, :k)"), {"k": key})
+    with _advisory_lock(engine, _LOCK_CLASS_SQL, order_id, {}) as got:
+        yield got
 
 
 @contextmanager
@@ -53,16 +60,9 @@ def work_lock_or_retry(engine: Engine, name: str, key: int = 0) -> Iterator[None
     if engine.dialect.name != "postgresql":
         yield
         return
-    lock_class = "hashtext('cj_bridge:' || :name || ':' || current_database())"
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        got = conn.execute(text(f"SELECT pg_try_advisory_lock({lock_class}, :k)"),
-                           {"name": name, "k": int(key) % 2_147_483_647}).scalar()
-        try:
-            if not got:
-                raise RetryLater(f"{name} {key} is being worked on by another job", retry_after=LOCK_RETRY_SECONDS,
-                                 count_attempt=False)
-            yield
-        finally:
-            if got:
-                conn.execute(text(f"SELECT pg_advisory_unlock({lock_class}, :k)"),
-                             {"name": name, "k": int(key) % 2_147_483_647})
+    with _advisory_lock(engine, "hashtext('cj_bridge:' || :name || ':' || current_database())", key,
+                        {"name": name}) as got:
+        if not got:
+            raise RetryLater(f"{name} {key} is being worked on by another job", retry_after=LOCK_RETRY_SECONDS,
+                             count_attempt=False)
+        yield
