@@ -17,16 +17,20 @@ from decimal import Decimal, InvalidOperation
 from typing import Mapping
 from urllib.parse import quote
 
+from adapters import ebay_stock
 from adapters.base import (IGNORED_EVENT, ORDER_EVENT, DeliveryInfo, NotSupported, PrivacyRequest,
-                           ShipmentToWrite, StoreContext, WriteBackResult, call_store_api, json_object,
-                           order_version_key)
+                           ShipmentToWrite, StockResult, StockTarget, StoreContext, WriteBackResult, call_store_api,
+                           json_object, order_version_key)
 from service.canonical import validate_canonical
 from service.config import carrier_key
 from service.jobs.outcomes import NeedsHuman, RetryLater
 
 API_BASE = "https://api.ebay.com"
 FULFILLMENT = "/sell/fulfillment/v1"
+INVENTORY = "/sell/inventory/v1"
 SCOPE = "https://api.ebay.com/oauth/api_scope/sell.fulfillment"
+# Asked for too on each refresh: a seller whose consent lacks it gets a token without it (stock is then skipped).
+INVENTORY_SCOPE = "https://api.ebay.com/oauth/api_scope/sell.inventory"
 PAGE_SIZE = 200
 MAX_PAGES = 50
 # eBay's lastModifiedDate index lags behind its writes a little: each poll reaches back this far again
@@ -72,8 +76,8 @@ class EbayAdapter:
     platform = "ebay"
     cj_platform = "ebay"
     can_register_webhooks = False
-    # eBay's quantities live in its Inventory API (or on the listing for Trading-API sellers): not written yet.
-    can_set_stock = False
+    # Through the Inventory API, for the listings it holds (adapters/ebay_stock.py); Trading-API listings are skipped.
+    can_set_stock = True
     domain_is_platform_host = True  # the store is a seller account; its API is eBay's own host
     supports_polling = True
     poll_topic = POLL_TOPIC
@@ -291,12 +295,18 @@ class EbayAdapter:
                              "refresh_token. Resolution: PATCH /admin/stores/<id> with api_credentials {client_id, "
                              "client_secret, refresh_token}, then retry.")
         basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
-        response = call_store_api(
-            http, "POST", f"{(api_base_url or API_BASE).rstrip('/')}/identity/v1/oauth2/token", platform="eBay",
-            operation="refreshToken", default_retry_after=10.0, ok=(200, 400),
-            auth_resolution="check the app's client id and secret (PATCH /admin/stores/<id>), then retry.",
-            data={"grant_type": "refresh_token", "refresh_token": refresh, "scope": SCOPE},
-            headers={"Authorization": f"Basic {basic}", "Accept": "application/json"})
+
+        def grant(scope: str):
+            return call_store_api(
+                http, "POST", f"{(api_base_url or API_BASE).rstrip('/')}/identity/v1/oauth2/token", platform="eBay",
+                operation="refreshToken", default_retry_after=10.0, ok=(200, 400),
+                auth_resolution="check the app's client id and secret (PATCH /admin/stores/<id>), then retry.",
+                data={"grant_type": "refresh_token", "refresh_token": refresh, "scope": scope},
+                headers={"Authorization": f"Basic {basic}", "Accept": "application/json"})
+        response = grant(f"{SCOPE} {INVENTORY_SCOPE}")
+        if response.status_code == 400 and _oauth_error(response) == "invalid_scope":
+            # The seller's consent predates stock sync (orders only): orders go on, stock writes say why not.
+            response = grant(SCOPE)
         if response.status_code == 400:  # invalid_grant: the refresh token expired or the seller revoked it
             raise NeedsHuman("store_auth_failed", f"eBay refused the refresh token of {domain} (HTTP 400). "
                              "Resolution: have the seller grant the app access again (eBay's consent page) and "
@@ -308,17 +318,18 @@ class EbayAdapter:
             raise RetryLater("eBay refreshToken: the answer holds no access token") from None
 
     def _request(self, http, store: StoreContext, method: str, path: str, operation: str, *, ok=(200,),
-                 params=None, json=None):
+                 params=None, json=None, api: str = FULFILLMENT):
         if store.token_source is None:
             raise NeedsHuman("store_credentials_missing", f"eBay store {store.domain} has no API credentials. "
                              "Resolution: PATCH /admin/stores/<id> with api_credentials {client_id, "
                              "client_secret, refresh_token}, then retry.")
-        url = f"{(store.api_base_url or API_BASE).rstrip('/')}{FULFILLMENT}{path}"
+        url = f"{(store.api_base_url or API_BASE).rstrip('/')}{api}{path}"
+        scope = "sell.inventory" if api == INVENTORY else "sell.fulfillment"
 
         def send(token: str):
             return call_store_api(
                 http, method, url, platform="eBay", operation=operation, default_retry_after=10.0, ok=ok,
-                auth_resolution="check the seller's consent (scope sell.fulfillment) and the refresh token "
+                auth_resolution=f"check the seller's consent (scope {scope}) and the refresh token "
                                 "(PATCH /admin/stores/<id>), then retry.",
                 params=params, json=json,
                 headers={"Authorization": f"Bearer {token}", "Accept": "application/json",
@@ -356,8 +367,13 @@ class EbayAdapter:
     def register_webhooks(self, *, http, store: StoreContext, delivery_url: str, secret: str) -> dict:
         raise NotSupported("eBay orders are polled; there is no order webhook to register")
 
-    def set_stock(self, *, http, store: StoreContext, targets, location_id):
-        raise NotSupported("eBay stock is not written by this service yet: keep the listings' quantities in eBay")
+    def set_stock(self, *, http, store: StoreContext, targets: list[StockTarget], location_id: str | None
+                  ) -> list[StockResult]:
+        def request(method: str, path: str, operation: str, *, params=None, json=None, ok=(200, 207)) -> dict:
+            response = self._request(http, store, method, path, operation, ok=ok, params=params, json=json,
+                                     api=INVENTORY)
+            return json_object(response, platform="eBay", operation=operation) if response.status_code != 404 else {}
+        return ebay_stock.set_stock(request, targets=targets)  # eBay's offers sell from one figure per SKU
 
     def write_back(self, *, http, store: StoreContext, order: dict, shipment: ShipmentToWrite) -> WriteBackResult:
         """One shipping fulfillment per CJ parcel; never the same number twice (the call is not idempotent)."""
@@ -388,6 +404,14 @@ class EbayAdapter:
                                      "shippedDate": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")})
         fulfillment_id = (response.headers.get("Location") or "").rstrip("/").rsplit("/", 1)[-1] or None
         return WriteBackResult("created", fulfillment_id, {"carrier_code": carrier})
+
+
+def _oauth_error(response) -> str | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body.get("error") if isinstance(body, dict) else None
 
 
 def _pem(key: str) -> str:

@@ -16,9 +16,10 @@ from collections import OrderedDict
 from datetime import datetime, timezone
 from typing import Mapping
 
+from adapters import tiktok_stock
 from adapters.base import (IGNORED_EVENT, ORDER_CHANGED_EVENT, ORDER_EVENT, UNINSTALL_EVENT, DeliveryInfo,
-                           NotSupported, PrivacyRequest, ShipmentToWrite, StoreContext, WriteBackResult,
-                           call_store_api, json_object, order_version_key)
+                           NotSupported, PrivacyRequest, ShipmentToWrite, StockResult, StockTarget, StoreContext,
+                           WriteBackResult, call_store_api, json_object, order_version_key)
 from adapters.tiktok_signing import request_sign, webhook_signed
 from service.canonical import validate_canonical
 from service.config import carrier_key
@@ -45,7 +46,7 @@ class TikTokShopAdapter:
     supports_polling = True  # Get Order List by update time: TikTok says its webhooks are not enough alone
     poll_topic = "order_detail"  # a whole order (polled, or read after a notification)
     orders_by_polling = False
-    can_set_stock = False
+    can_set_stock = True  # Inventory Search, then Update Inventory per product (adapters/tiktok_stock.py)
     empty_acknowledgement = True  # TikTok wants 200 with an empty body
 
     # -- intake -----------------------------------------------------------------------------------
@@ -144,6 +145,8 @@ class TikTokShopAdapter:
         payment = payload.get("payment") or {}
         lines: OrderedDict[str, dict] = OrderedDict()
         for item in payload.get("line_items") or []:
+            if str(item.get("display_status") or "").upper() in CANCELLED:
+                continue  # a unit cancelled on its own (a partial cancellation): not ours to ship
             key = str(item.get("sku_id") or item.get("seller_sku") or item.get("id"))
             line = lines.get(key)
             if line is None:
@@ -191,6 +194,7 @@ class TikTokShopAdapter:
             "shipping_address": shipping,
             "created_at": _unix(payload.get("create_time")),
             "updated_at": _unix(payload.get("update_time")) or _unix(payload.get("create_time")),
+            "ship_by": _unix(payload.get("rts_sla_time")),
         })
 
     # -- outbound ----------------------------------------------------------------------------------
@@ -232,7 +236,8 @@ class TikTokShopAdapter:
         return token, lasts, kept
 
     def _api(self, http, store: StoreContext, method: str, path: str, operation: str, *, params=None,
-             json_body=None) -> dict:
+             json_body=None, raw: bool = False) -> dict:
+        """The answer's data; raw: the whole answer, whatever its code (a call that reports refusals per item)."""
         creds = store.credentials
         app_key, app_secret, cipher = creds.get("client_id"), creds.get("client_secret"), creds.get("shop_cipher")
         if not (app_key and app_secret and cipher) or store.token_source is None:
@@ -257,6 +262,8 @@ class TikTokShopAdapter:
         code = answer.get("code")
         if code in RATE_CODES:
             raise RetryLater(f"TikTok Shop {operation}: rate limited", retry_after=5.0, count_attempt=False)
+        if raw:
+            return answer
         if code != 0:
             raise NeedsHuman("store_api_refused", f"TikTok Shop {operation} answered code {code}. Resolution: "
                              "check the app's scopes and the shop's authorization in Partner Center, then retry.")
@@ -311,8 +318,12 @@ class TikTokShopAdapter:
                          "markPackageShipped", json_body={"order_line_item_ids": unit_ids,
                                                           "tracking_number": shipment.tracking_number,
                                                           "shipping_provider_id": provider})
-        return WriteBackResult("created", _text(data.get("package_id")),
-                               {"shipping_provider_id": provider, "units": len(unit_ids)}, adapter_state=state)
+        details = {"shipping_provider_id": provider, "units": len(unit_ids)}
+        deadline = _int(remote.get("rts_sla_time"))
+        if deadline and time.time() > deadline:
+            details["note"] = (f"tracking {shipment.tracking_number} reached TikTok after the order's handling time "
+                               f"ended ({_unix(deadline)}): TikTok counts it as a late dispatch for the shop")
+        return WriteBackResult("created", _text(data.get("package_id")), details, adapter_state=state)
 
     def _provider(self, http, store: StoreContext, remote: dict, carrier: str | None) -> tuple[str, dict | None]:
         """TikTok's shipping provider id for CJ's carrier name, from the order's delivery option's providers
@@ -342,12 +353,22 @@ class TikTokShopAdapter:
                          f"'tiktok_shop:{carrier}=<one of those names>', restart the worker, then POST "
                          "/admin/orders/<id>/retry.")
 
-    def set_stock(self, *, http, store: StoreContext, targets, location_id):
-        raise NotSupported("TikTok Shop stock is not written by this service yet")
+    def set_stock(self, *, http, store: StoreContext, targets: list[StockTarget], location_id: str | None
+                  ) -> list[StockResult]:
+        def api(method: str, path: str, operation: str, *, params=None, json_body=None, raw=False) -> dict:
+            return self._api(http, store, method, path, operation, params=params, json_body=json_body, raw=raw)
+        return tiktok_stock.set_stock(api, targets=targets, location_id=location_id)
 
 
 def _text(value) -> str | None:
     return None if value in (None, "") else str(value)
+
+
+def _int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _unix(value) -> str | None:
@@ -355,7 +376,6 @@ def _unix(value) -> str | None:
         return datetime.fromtimestamp(int(value), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     except (TypeError, ValueError, OverflowError, OSError):
         return None
-
 
 
 ADAPTER = TikTokShopAdapter()

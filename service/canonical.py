@@ -65,6 +65,8 @@ class CanonicalOrderSchema(Schema):
     shipping_address = fields.Nested(AddressSchema, allow_none=True, load_default=None)
     created_at = fields.DateTime(allow_none=True, load_default=None)
     updated_at = fields.DateTime(required=True)
+    # The platform's deadline to hand the parcel to the carrier (TikTok Shop's rts_sla_time); late costs the shop.
+    ship_by = fields.DateTime(allow_none=True, load_default=None)
 
 
 class CanonicalOrderError(ValueError):

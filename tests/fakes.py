@@ -550,14 +550,82 @@ class FakeEbay:
                           callback=self._api)
         rsps.add_callback("POST", re.compile(re.escape(EBAY_API + "/sell/fulfillment/v1/") + r".*"),
                           callback=self._api)
+        # Inventory API: sku → {"quantity", "offers": [{"offerId", "price", "currency"}]}; only these SKUs are
+        # inventory items (a Seller Hub listing is not).
+        self.consented = {"sell.fulfillment", "sell.inventory"}  # the scopes the seller's consent granted
+        self.inventory: dict[str, dict] = {}
+        self.refuse_skus: set[str] = set()  # bulkUpdatePriceQuantity answers 400 for these
+        self.token_scopes: dict[str, set] = {}
+        self.inventory_requests: list[tuple[str, str, dict]] = []
+        for method in ("GET", "POST"):
+            rsps.add_callback(method, re.compile(re.escape(EBAY_API + "/sell/inventory/v1/") + r".*"),
+                              callback=self._inventory)
 
     def _token(self, request):
         form = {k: v[0] for k, v in parse_qs(request.body).items()}
         assert request.headers["Authorization"].startswith("Basic ")
         self.grants.append(form)
+        asked = {scope.rsplit("/", 1)[1] for scope in form["scope"].split()}
+        if not asked <= self.consented:
+            return 400, {}, json.dumps({"error": "invalid_scope", "error_description": "The requested scope is "
+                                        "invalid, unknown, malformed, or exceeds the scope granted to the client"})
         token = f"v^1.1#i^1#FAKE_ACCESS_{len(self.grants)}"
         self.valid_tokens = {token}
+        self.token_scopes[token] = asked
         return 200, {}, json.dumps({"access_token": token, "expires_in": 7200, "token_type": "User Access Token"})
+
+    def _inventory(self, request):
+        parts = urlsplit(request.url)
+        path = parts.path[len("/sell/inventory/v1"):]
+        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        body = json.loads(request.body) if request.body else {}
+        self.inventory_requests.append((request.method, path, query if request.method == "GET" else body))
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if token not in self.valid_tokens:
+            return 401, {}, json.dumps({"errors": [{"errorId": 1001, "message": "Invalid access token"}]})
+        if "sell.inventory" not in self.token_scopes.get(token, set()):
+            return 403, {}, json.dumps({"errors": [{"errorId": 1100, "message": "Access denied: insufficient "
+                                                    "permissions"}]})
+        if path == "/bulk_get_inventory_item":
+            assert len(body["requests"]) <= 25
+            answers = []
+            for req in body["requests"]:
+                item = self.inventory.get(req["sku"])
+                if item is None:
+                    answers.append({"statusCode": 404, "sku": req["sku"], "errors": [
+                        {"errorId": 25702, "message": "SKU could not be found"}]})
+                else:
+                    answers.append({"statusCode": 200, "sku": req["sku"], "inventoryItem": {
+                        "sku": req["sku"], "condition": "NEW",
+                        "availability": {"shipToLocationAvailability": {"quantity": item["quantity"]}}}})
+            return 207 if any(a["statusCode"] != 200 for a in answers) else 200, {}, json.dumps(
+                {"responses": answers})
+        if path == "/offer" and request.method == "GET":
+            item = self.inventory.get(query["sku"])
+            if item is None or not item.get("offers"):
+                return 404, {}, json.dumps({"errors": [{"errorId": 25713, "message": "This Offer is not available"}]})
+            return 200, {}, json.dumps({"total": len(item["offers"]), "offers": [
+                {"offerId": o["offerId"], "sku": query["sku"], "marketplaceId": "EBAY_US", "status": "PUBLISHED",
+                 "pricingSummary": {"price": {"value": o["price"], "currency": o["currency"]}}}
+                for o in item["offers"]]})
+        if path == "/bulk_update_price_quantity":
+            assert len(body["requests"]) <= 25
+            answers = []
+            for req in body["requests"]:
+                item = self.inventory.get(req["sku"])
+                if item is None or req["sku"] in self.refuse_skus:
+                    answers.append({"statusCode": 400, "sku": req["sku"], "errors": [
+                        {"errorId": 25001, "message": "A system error has occurred"}]})
+                    continue
+                if "shipToLocationAvailability" in req:
+                    item["quantity"] = req["shipToLocationAvailability"]["quantity"]
+                    answers.append({"statusCode": 200, "sku": req["sku"]})
+                for offer in req.get("offers") or []:
+                    mine = next(o for o in item["offers"] if o["offerId"] == offer["offerId"])
+                    mine["price"] = offer["price"]["value"]
+                    answers.append({"statusCode": 200, "sku": req["sku"], "offerId": offer["offerId"]})
+            return 200, {}, json.dumps({"responses": answers})
+        raise AssertionError(f"unexpected eBay Inventory API call {request.method} {path}")
 
     def calls(self, method=None, path_part=""):
         return [r for r in self.requests if (method is None or r[0] == method) and path_part in r[1]]
@@ -636,6 +704,16 @@ class FakeTikTok:
         self.providers = samples["tiktok_get_shipping_providers_response"]["data"]["shipping_providers"]
         self.shipped: list[dict] = []
         self.lose_next_ship_answer = 0  # the package is marked shipped, then the answer is lost
+        # Catalog: sku id → {product_id, warehouses {id: available}, price, currency, live}.
+        self.skus: dict[str, dict] = {}
+        self.inventory_updates: list[tuple[str, dict]] = []
+        self.price_updates: list[tuple[str, dict]] = []
+        rsps.add_callback("POST", re.compile(re.escape(TIKTOK_API + "/product/202309/inventory/search") + r"\?.*"),
+                          callback=self._inventory_search)
+        rsps.add_callback("POST", re.compile(re.escape(TIKTOK_API + "/product/202309/products/") + r"\d+/"
+                                             r"(inventory|prices)/update\?.*"), callback=self._product_update)
+        rsps.add_callback("GET", re.compile(re.escape(TIKTOK_API + "/product/202309/products/") + r"\d+\?.*"),
+                          callback=self._get_product)
 
     def _refresh(self, request):
         query = {k: v[0] for k, v in parse_qs(urlsplit(request.url).query).items()}
@@ -680,6 +758,62 @@ class FakeTikTok:
         return 200, {}, json.dumps({"code": 0, "message": "Success", "data": {
             "order_id": order_id, "order_line_item_ids": body["order_line_item_ids"],
             "package_id": order["packages"][0]["id"]}})
+
+    def add_sku(self, sku_id: str, *, product_id: str, warehouses: dict, price="19.99", currency="USD",
+                live=True):
+        self.skus[sku_id] = {"product_id": product_id, "warehouses": dict(warehouses), "price": price,
+                             "currency": currency, "live": live}
+
+    def _inventory_search(self, request):
+        query, body = self._checked(request)
+        if query is None:
+            return 200, {}, json.dumps(body)
+        assert len(body["sku_ids"]) <= 600
+        products: dict[str, list] = {}
+        for sku_id in body["sku_ids"]:
+            sku = self.skus.get(sku_id)
+            if sku:
+                products.setdefault(sku["product_id"], []).append({
+                    "id": sku_id, "seller_sku": f"SELLER-{sku_id[-4:]}",
+                    "total_available_quantity": sum(sku["warehouses"].values()), "total_committed_quantity": 0,
+                    "warehouse_inventory": [{"warehouse_id": w, "available_quantity": q, "committed_quantity": 0}
+                                            for w, q in sku["warehouses"].items()]})
+        return 200, {}, json.dumps({"code": 0, "message": "Success", "data": {"inventory": [
+            {"product_id": pid, "skus": skus} for pid, skus in products.items()]}})
+
+    def _get_product(self, request):
+        query, body = self._checked(request)
+        if query is None:
+            return 200, {}, json.dumps(body)
+        product_id = urlsplit(request.url).path.rsplit("/", 1)[1]
+        skus = [{"id": sid, "price": {"tax_exclusive_price": s["price"], "sale_price": s["price"],
+                                      "currency": s["currency"]},
+                 "inventory": [{"warehouse_id": w, "quantity": q} for w, q in s["warehouses"].items()]}
+                for sid, s in self.skus.items() if s["product_id"] == product_id]
+        return 200, {}, json.dumps({"code": 0, "message": "Success", "data": {"id": product_id, "skus": skus}})
+
+    def _product_update(self, request):
+        query, body = self._checked(request)
+        if query is None:
+            return 200, {}, json.dumps(body)
+        parts = urlsplit(request.url).path.split("/")
+        product_id, what = parts[4], parts[5]
+        (self.inventory_updates if what == "inventory" else self.price_updates).append((product_id, body))
+        errors = []
+        for item in body["skus"]:
+            sku = self.skus.get(item["id"])
+            if sku is None or sku["product_id"] != product_id or not sku["live"]:
+                errors.append({"code": 12052048, "message": "sku is not live",
+                               "detail": {"sku_id": item["id"], "extra_errors": []}})
+            elif what == "inventory":
+                for entry in item["inventory"]:
+                    assert 0 <= entry["quantity"] < 99999
+                    sku["warehouses"][entry.get("warehouse_id") or next(iter(sku["warehouses"]))] = entry["quantity"]
+            else:
+                sku["price"], sku["currency"] = item["price"]["amount"], item["price"]["currency"]
+        if errors:
+            return 200, {}, json.dumps({"code": 12052700, "message": "partial failure", "data": {"errors": errors}})
+        return 200, {}, json.dumps({"code": 0, "message": "Success", "data": {}})
 
     def _order_list(self, request):
         query, body = self._checked(request)

@@ -1,6 +1,7 @@
 """Alerts: what needs the merchant without anyone watching, computed from the database, sent once until it clears.
 
-Kinds: orders paid at CJ without tracking after ALERT_NO_TRACKING_DAYS, orders at CJ with no CJ update for
+Kinds: orders paid at CJ without tracking after ALERT_NO_TRACKING_DAYS, orders near their platform's
+hand-over deadline (TikTok Shop) that CJ has not shipped, orders at CJ with no CJ update for
 48 h, orders held longer than ALERT_HELD_HOURS, dead jobs, a wallet short of what unpaid orders need (or under
 LOW_BALANCE_USD), a store whose webhooks look disabled or whose poll needs attention, CJ's daily points
 running out, a mapping whose CJ price leaves too little margin. `GET /admin/alerts` and `/readyz` show the
@@ -28,6 +29,7 @@ from service.timeutil import iso, utcnow
 log = logging.getLogger("cj_bridge.pipeline")
 
 NO_CJ_UPDATE = timedelta(hours=48)
+SHIP_BY_WARNING = timedelta(hours=24)  # an order not shipped this close to its platform's hand-over deadline
 MAX_ORDERS_NAMED = 20  # one alert per kind names at most this many orders (the admin API lists them all)
 
 
@@ -56,6 +58,14 @@ def current_alerts(session: Session, *, runtime: Runtime) -> list[Alert]:
         Order.state.in_(("paid", "submitted", "held"))).order_by(Order.id)) if not o.shipments]
     orders_alert("no_tracking", no_tracking, f"paid at CJ over {settings.alert_no_tracking_days} days ago and "
                  "still without tracking")
+    due = [o for o in session.scalars(select(Order).where(
+        Order.ship_by.is_not(None), Order.ship_by < now + SHIP_BY_WARNING, Order.cancelled.is_(False),
+        Order.state.in_(("received", "ready", "submitted", "paid", "held"))).order_by(Order.ship_by, Order.id))
+        if not o.shipments]
+    orders_alert("ship_by", due, f"due to be handed to the carrier within {int(SHIP_BY_WARNING.total_seconds() // 3600)} hours "
+                 "(or overdue) by the store's deadline, and CJ has not shipped them: a late hand-over counts "
+                 "against the shop (TikTok Shop's late dispatch rate) and may cancel the order. Resolution: check "
+                 "each at CJ (GET /admin/orders/<id>), or extend the deadline in the store's seller center")
     stale = list(session.scalars(select(Order).where(
         Order.cj_order_id.is_not(None), Order.state.in_(("submitted", "paid", "shipped")),
         func.coalesce(Order.last_cj_update_at, Order.created_at) < now - NO_CJ_UPDATE).order_by(Order.id)))

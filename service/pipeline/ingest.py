@@ -172,6 +172,7 @@ def apply_order(session: Session, *, store: Store, canonical: dict) -> str:
     order.cancelled = bool(canonical["cancelled"])
     order.test = bool(canonical.get("test"))
     order.currency = canonical.get("currency")
+    order.ship_by = parse_iso_utc(canonical["ship_by"]) if canonical.get("ship_by") else None
     order.total_price = Decimal(canonical["total_price"]) if canonical.get("total_price") else None
     session.flush()
     if previous is None:

@@ -10,7 +10,6 @@ Self-stocked mappings are never marked, read for, or written.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 from datetime import datetime, time, timedelta
 
@@ -35,6 +34,8 @@ READ_JOB = "read_cj_stock"
 READ_BATCH = 50  # variants per run of the read job
 POINTS_PER_READ = 10  # /product/stock/queryByVid (cj-api.md §2)
 POLL_MAX_PER_RUN = 200
+PRICE_READ_EVERY = timedelta(days=7)  # CJ's price of a polled variant is read again once it is this old
+NEVER = datetime(1970, 1, 1)
 RESERVE_SHARE = 0.25  # of the day's CJ points, never spent on stock reads: the orders' freight quotes need them
 # CJ no longer sells it: variant not found, product not found, product delisted, variant delisted.
 # Why a variant is marked for a read, strongest first (a weaker reason never replaces a stronger one).
@@ -137,11 +138,11 @@ def read_marked_stock(session: Session, *, runtime: Runtime) -> str:
     # that product subscriptions need: 10 points more, once per variant.
     facts_wanted = set(session.scalars(select(SkuMapping.cj_vid).where(
         SkuMapping.cj_vid.in_(vids), (SkuMapping.stock_read_why == "catalog") | SkuMapping.cj_pid.is_(None))))
-    # CJ's price is also read on one poll read a week of each variant: a price change whose message was lost,
+    # CJ's price is also read on a poll read once it is a week old: a price change whose message was lost,
     # or of a product past the subscription cap, still reaches the margins and the pricing rule.
-    today = utcnow().date()
-    facts_wanted |= {vid for vid in session.scalars(select(SkuMapping.cj_vid).where(
-        SkuMapping.cj_vid.in_(vids), SkuMapping.stock_read_why == "poll")) if price_read_due(vid, today)}
+    facts_wanted |= set(session.scalars(select(SkuMapping.cj_vid).where(
+        SkuMapping.cj_vid.in_(vids), SkuMapping.stock_read_why == "poll")
+        .group_by(SkuMapping.cj_vid).having(price_read_due(utcnow()))))
     if not vids:
         return "nothing_marked"
     if settings.stock_sync == "off" or settings.cj_dry_run:
@@ -195,6 +196,9 @@ def read_marked_stock(session: Session, *, runtime: Runtime) -> str:
             break
     for vid, variant in facts.items():
         variant_facts.apply_variant_facts(session, vid=vid, data=variant, runtime=runtime)
+    if facts:
+        session.execute(update(SkuMapping).where(SkuMapping.cj_vid.in_(list(facts))).values(cj_facts_at=started)
+                        .execution_options(synchronize_session="fetch"))
     stores = _apply_readings(session, readings, runtime=runtime, started=started)
     enqueue_store_writes(session, store_ids=stores)
     if failure is not None:
@@ -210,9 +214,9 @@ def _again_if_marked(session: Session) -> None:
         enqueue(session, kind=READ_JOB, payload={}, dedupe_key=READ_JOB)
 
 
-def price_read_due(vid: str, day) -> bool:
-    """One day a week per variant, spread over the week by the variant's id."""
-    return int(hashlib.sha256(vid.encode()).hexdigest()[:8], 16) % 7 == day.toordinal() % 7
+def price_read_due(now: datetime):
+    """SQL (over one variant's mappings): CJ's variant was never read for one of them, or not for a week."""
+    return func.min(func.coalesce(SkuMapping.cj_facts_at, NEVER)) <= now - PRICE_READ_EVERY
 
 
 def points_above_reserve(session: Session, *, runtime: Runtime) -> int:
@@ -320,15 +324,16 @@ def poll_cj_stock(session: Session, *, runtime: Runtime) -> str:
         return f"points share for the poll used so far today ({row.stock_poll_points} of {int(share)})"
     oldest = session.execute(
         select(SkuMapping.cj_vid, func.min(func.coalesce(SkuMapping.cj_stock_at, datetime(1970, 1, 1))),
-               func.max(case((SkuMapping.cj_pid.is_(None), 1), else_=0)))
+               func.max(case((SkuMapping.cj_pid.is_(None), 1), else_=0)),
+               case((price_read_due(now), 1), else_=0))
         .where(SkuMapping.self_stocked.is_(False), SkuMapping.stock_read_requested_at.is_(None))
         .group_by(SkuMapping.cj_vid)
         .order_by(func.min(func.coalesce(SkuMapping.cj_stock_at, datetime(1970, 1, 1))), SkuMapping.cj_vid)
         .limit(POLL_MAX_PER_RUN)).all()
     vids, spent = set(), 0
-    for vid, _at, needs_pid in oldest:
+    for vid, _at, needs_pid, price_due in oldest:
         # The variant itself is read too when its product is unknown, or its weekly price read is due.
-        cost = POINTS_PER_READ * (2 if needs_pid or price_read_due(vid, now.date()) else 1)
+        cost = POINTS_PER_READ * (2 if needs_pid or price_due else 1)
         if spent + cost > points:
             break
         vids.add(vid)

@@ -166,6 +166,7 @@ class Order(Base):
     cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
     test: Mapped[bool] = mapped_column(Boolean, default=False)
     currency: Mapped[str | None] = mapped_column(String(8))
+    ship_by: Mapped[datetime | None] = mapped_column(DateTime)  # the platform's hand-over deadline (canonical)
     total_price: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))
     cj_order_number: Mapped[str] = mapped_column(String(50))  # of the current CJ attempt
     cj_attempt: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))  # 0 = first
@@ -349,6 +350,7 @@ class SkuMapping(Base):
     stock_read_requested_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)  # a hint asked for a read
     stock_read_why: Mapped[str | None] = mapped_column(String(32))  # webhook, poll, resync, order
     stock_hint_at: Mapped[datetime | None] = mapped_column(DateTime)  # the latest hint (a read clears older ones)
+    cj_facts_at: Mapped[datetime | None] = mapped_column(DateTime)  # CJ's variant (pid, price) last read
     want_quantity: Mapped[int | None] = mapped_column(Integer)  # what the store should show, once decided
     want_why: Mapped[str | None] = mapped_column(String(32))
     store_quantity: Mapped[int | None] = mapped_column(Integer)  # the last quantity written to the store

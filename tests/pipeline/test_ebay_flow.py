@@ -74,7 +74,8 @@ def test_a_paid_order_polled_becomes_exactly_one_cj_order(client, ebay_store, ru
     assert {l["sku"]: l["unit_price"] for l in order.canonical["lines"]}["CJB-MUG-BLK-11OZ"] == "16.99"
     assert order.platform_order_id == "24-13579-86420"
     assert ebay.grants == [{"grant_type": "refresh_token", "refresh_token": CREDENTIALS["refresh_token"],
-                            "scope": "https://api.ebay.com/oauth/api_scope/sell.fulfillment"}]
+                            "scope": "https://api.ebay.com/oauth/api_scope/sell.fulfillment "
+                                     "https://api.ebay.com/oauth/api_scope/sell.inventory"}]
     # The next poll overlaps the last one and sees the same state again: nothing new.
     _poll(session_factory, runtime, ebay_store["id"])
     assert len(cj.ops("createOrderV2")) == 1 and len(ebay.grants) == 1

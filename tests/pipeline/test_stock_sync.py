@@ -293,8 +293,12 @@ def test_dry_run_records_the_writes_it_would_make_and_writes_nothing(make_app, s
 
 
 @responses.activate
-def test_a_platform_without_a_stock_write_is_skipped_with_a_note(client, runtime, session_factory, caplog):
+def test_a_platform_without_a_stock_write_is_skipped_with_a_note(client, runtime, session_factory, caplog,
+                                                                  monkeypatch):
+    """Every adapter writes stock today; one added without it (can_set_stock False) is skipped, not an error."""
+    from adapters.ebay import EbayAdapter
     from tests.pipeline.test_ebay_flow import CREDENTIALS, SELLER
+    monkeypatch.setattr(EbayAdapter, "can_set_stock", False)
     cj = FakeCj(responses.mock)
     cj.stock[VID] = {"CN": 4}
     store_id = client.post("/admin/stores", headers=admin_headers(), json={
@@ -618,21 +622,39 @@ def test_the_resync_command_leaves_the_work_to_a_running_sqlite_worker(app, engi
 @responses.activate
 def test_the_poll_reads_each_variants_price_once_a_week(client, runtime, session_factory, shopify_store,
                                                         monkeypatch):
-    """Review of issue 21: a CJ price change whose message was lost never reached the margins or the rule."""
+    """Review of issue 21: a CJ price change whose message was lost never reached the margins or the rule; and
+    a weekday drawn from the vid never met a poll turn that came every 7 days on another day."""
     cj = FakeCj(responses.mock)
     FakeShopify(responses.mock)
     _map(client, shopify_store["id"], store_variant_id="1", cj_vid="weekly-vid", cj_pid="p-weekly")
-    days = [datetime(2026, 12, d, 12, 0) for d in range(1, 8)]
-    due = [d for d in days if stock_sync.price_read_due("weekly-vid", d.date())]
-    assert len(due) == 1
-    for day in days:
-        monkeypatch.setattr(stock_sync, "utcnow", lambda day=day: day)
+    reads_by_day = []
+    for day in range(1, 23):  # every day of three weeks: read on the 1st, 8th, 15th and 22nd
+        monkeypatch.setattr(stock_sync, "utcnow", lambda day=day: datetime(2026, 12, day, 12, 0))
         with session_factory() as s:
             s.execute(update(SkuMapping).values(cj_stock_at=None))
             stock_sync.poll_cj_stock(s, runtime=runtime)
             s.commit()
         run_jobs(runtime)
-    assert len(cj.ops("stockQueryByVid")) == 7 and len(cj.ops("variantQueryByVid")) == 1
+        reads_by_day.append(len(cj.ops("variantQueryByVid")))
+    assert len(cj.ops("stockQueryByVid")) == 22
+    assert [d + 1 for d in range(22) if reads_by_day[d] > (reads_by_day[d - 1] if d else 0)] == [1, 8, 15, 22]
+
+
+@responses.activate
+def test_a_poll_turn_every_ten_days_reads_the_price_on_each_turn(client, runtime, session_factory, shopify_store,
+                                                                monkeypatch):
+    """A large catalogue is polled less than weekly: each turn is then a week past the last price read."""
+    cj = FakeCj(responses.mock)
+    FakeShopify(responses.mock)
+    _map(client, shopify_store["id"], store_variant_id="1", cj_vid="slow-vid", cj_pid="p-slow")
+    for day in (1, 11, 21):
+        monkeypatch.setattr(stock_sync, "utcnow", lambda day=day: datetime(2026, 12, day, 12, 0))
+        with session_factory() as s:
+            s.execute(update(SkuMapping).values(cj_stock_at=None))
+            stock_sync.poll_cj_stock(s, runtime=runtime)
+            s.commit()
+        run_jobs(runtime)
+    assert len(cj.ops("stockQueryByVid")) == 3 and len(cj.ops("variantQueryByVid")) == 3
 
 
 @responses.activate

@@ -297,3 +297,130 @@ def test_a_refused_refresh_marks_the_store_through_its_poll(client, runtime, ses
     assert outcome.startswith("needs attention: store_auth_failed") and "Resolution:" in outcome
     health = client.get(f"/admin/stores/{store_id}", headers=admin_headers()).get_json()["data"]["webhook_health"]
     assert health["poll_needs_attention"] is True
+
+
+def _address_changed_in_tiktok(client, tiktok, **address):
+    """The buyer edits the address in TikTok; TikTok sends RECIPIENT_ADDRESS_UPDATE (3) naming the order."""
+    order = tiktok.orders["577123456789012345"]
+    order["recipient_address"].update(address)
+    order["update_time"] += 300
+    body = {"type": 3, "tts_notification_id": "7441928374650190003", "shop_id": SHOP,
+            "timestamp": SAMPLES["tiktok_order_status_change_webhook"]["body"]["timestamp"],
+            "data": {"order_id": order["id"], "update_time": order["update_time"]}}
+    assert deliver(client, body).status_code == 200
+
+
+@responses.activate
+def test_an_address_edit_after_cj_payment_holds_the_order_with_the_difference(client, runtime, session_factory):
+    """Second thoughts: the buyer moves the parcel after CJ was paid, which CJ's API cannot change."""
+    cj, tiktok, store_id = order_at_cj(client, runtime)
+    _address_changed_in_tiktok(client, tiktok, address_line1="77 Other Street", postal_code="95112")
+    run_jobs(runtime)
+    with session_factory() as s:
+        order = s.scalars(select(Order)).one()
+        assert order.cj_pay_state == "paid" and order.hold_reason == "edit_needs_attention"
+        assert "address1" in order.hold_detail and "zip" in order.hold_detail and "Resolution:" in order.hold_detail
+        assert order.canonical["shipping_address"]["address1"] == "77 Other Street"
+    assert len(cj.ops("createOrderV2")) == 1  # nothing sent again
+
+
+@responses.activate
+def test_an_address_edit_before_cj_payment_replaces_the_cj_order(make_app, session_factory):
+    app = make_app(CJ_AUTO_PAY="false")
+    client, runtime = app.test_client(), app.extensions["cj_bridge"]
+    runtime.cj._sleep = lambda _s: None
+    cj, tiktok, store_id = order_at_cj(client, runtime)
+    _address_changed_in_tiktok(client, tiktok, address_line1="77 Other Street", postal_code="95112")
+    run_jobs(runtime)
+    creates = [body for _op, body in cj.ops("createOrderV2")]
+    assert len(creates) == 2 and creates[-1]["shippingAddress"] == "77 Other Street"
+    assert creates[-1]["shippingZip"] == "95112" and len(cj.ops("deleteOrder")) == 1
+    assert cj.ops("payBalance") == []
+
+
+@responses.activate
+def test_a_unit_cancelled_on_its_own_is_not_sent_and_after_payment_holds_the_order(client, runtime,
+                                                                                    session_factory):
+    """TikTok cancels single units (a partial cancellation): the line items say CANCELLED, the order does not."""
+    cj = FakeCj(responses.mock)
+    tiktok = FakeTikTok(responses.mock)
+    register(client)
+    order = tiktok.orders["577123456789012345"]
+    order["line_items"][1]["display_status"] = "CANCELLED"  # one of the two mugs
+    deliver(client, SAMPLES["tiktok_order_status_change_webhook"]["body"])
+    run_jobs(runtime)
+    (create,) = [body for _op, body in cj.ops("createOrderV2")]
+    assert sorted((p["vid"], p["quantity"]) for p in create["products"]) == [
+        ("2409150812345678900", 1), ("2409150812345678911", 1)]
+
+    # After CJ was paid, the coaster is cancelled too: CJ cannot change a paid order, so the merchant decides.
+    order["line_items"][2]["display_status"] = "CANCELLED"
+    order["update_time"] += 600
+    deliver(client, dict(SAMPLES["tiktok_order_status_change_webhook"]["body"], tts_notification_id="74419283746501",
+                         data=dict(SAMPLES["tiktok_order_status_change_webhook"]["body"]["data"],
+                                   update_time=order["update_time"])))
+    run_jobs(runtime)
+    with session_factory() as s:
+        held = s.scalars(select(Order)).one()
+        assert held.hold_reason == "edit_needs_attention" and "1 sent to CJ, 0 now" in held.hold_detail
+
+
+@responses.activate
+def test_the_hand_over_deadline_is_alerted_before_it_passes_and_a_late_write_back_says_so(client, runtime,
+                                                                                         session_factory):
+    """Issue 14 (5): tracking back within TikTok's handling time, or the merchant hears of it in time."""
+    import time as clock
+    from service.pipeline.alerts import current_alerts
+    cj = FakeCj(responses.mock)
+    tiktok = FakeTikTok(responses.mock)
+    register(client)
+    tiktok.orders["577123456789012345"]["rts_sla_time"] = int(clock.time()) + 6 * 3600  # due in 6 hours
+    deliver(client, SAMPLES["tiktok_order_status_change_webhook"]["body"])
+    run_jobs(runtime)
+    with session_factory() as s:
+        order = s.scalars(select(Order)).one()
+        assert order.ship_by is not None
+        (alert,) = [a for a in current_alerts(s, runtime=runtime) if a.kind == "ship_by"]
+        assert f"(id {order.id})" in alert.message and "Resolution:" in alert.message
+    summary = client.get(f"/admin/orders/{order.id}", headers=admin_headers()).get_json()["data"]
+    assert summary["ship_by"].endswith("Z")
+
+    # The deadline passes before CJ ships: the tracking still goes back, and the history says it was late.
+    tiktok.orders["577123456789012345"]["rts_sla_time"] = int(clock.time()) - 60
+    _ship_at_cj(client, cj, session_factory)
+    run_jobs(runtime)
+    assert len(tiktok.shipped) == 1
+    with session_factory() as s:
+        order = s.scalars(select(Order)).one()
+        assert any("after the order's handling time ended" in (t.detail or "") for t in order.transitions)
+        assert not [a for a in current_alerts(s, runtime=runtime) if a.kind == "ship_by"]  # shipped: cleared
+
+
+@responses.activate
+def test_a_tiktok_order_cj_splits_is_shipped_per_parcel_with_its_own_units(client, runtime, session_factory):
+    from tests.conftest import post_cj
+    from tests.pipeline.test_cj_order_parts import _part
+    from tests.pipeline.test_full_path import logistic_message
+    cj, tiktok, store_id = order_at_cj(client, runtime)
+    with session_factory() as s:
+        order = s.scalars(select(Order)).one()
+    mug, coaster = "2409150812345678900", "2409150812345678911"
+    _part(cj, "CJPART0001", order.cj_order_number, mug, 2)
+    _part(cj, "CJPART0002", order.cj_order_number, coaster, 1)
+    cj.orders[order.cj_order_number]["orderStatus"] = "CANCELLED"
+    post_cj(client, {"messageId": "split-1", "type": "ORDERSPLIT", "messageType": "INSERT", "params": {
+        "originalOrderId": order.cj_order_id, "orderSplitTime": "2026-11-30 10:00:00", "splitOrderList": [
+            {"orderCode": "CJPART0001", "createAt": "2026-11-30 10:00:00", "orderStatus": 300,
+             "productList": [{"vid": mug, "quantity": 2}]},
+            {"orderCode": "CJPART0002", "createAt": "2026-11-30 10:00:00", "orderStatus": 300,
+             "productList": [{"vid": coaster, "quantity": 1}]}]}})
+    run_jobs(runtime)
+    for n, (part, tracking) in enumerate((("CJPART0001", "YT2600000000000001"), ("CJPART0002", "YT2600000000000002"))):
+        cj.orders[part].update(trackNumber=tracking, orderStatus="SHIPPED", logisticName="YunExpress Global")
+        post_cj(client, logistic_message(part, tracking=tracking, message_id=f"l-{n}"))
+        run_jobs(runtime)
+    assert [(s["tracking_number"], s["order_line_item_ids"]) for s in tiktok.shipped] == [
+        ("YT2600000000000001", ["577123456789012401", "577123456789012402"]),
+        ("YT2600000000000002", ["577123456789012403"])]
+    with session_factory() as s:
+        assert s.scalars(select(Order)).one().state == "fulfilled"

@@ -21,7 +21,7 @@ def _order_summary(order: Order) -> dict:
             "hold_detail": order.hold_detail, "cj_order_number": order.cj_order_number,
             "cj_order_id": order.cj_order_id, "cj_order_code": order.cj_order_code, "cj_status": order.cj_status,
             "cj_logistic_name": order.cj_logistic_name, "cj_attempt": order.cj_attempt,
-            "total_price": _money(order.total_price),
+            "total_price": _money(order.total_price), "ship_by": iso(order.ship_by),
             "currency": order.currency, "updated_at": iso(order.updated_at), "created_at": iso(order.created_at)}
 
 
