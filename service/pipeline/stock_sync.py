@@ -142,7 +142,7 @@ def read_marked_stock(session: Session, *, runtime: Runtime) -> str:
     # or of a product past the subscription cap, still reaches the margins and the pricing rule.
     facts_wanted |= set(session.scalars(select(SkuMapping.cj_vid).where(
         SkuMapping.cj_vid.in_(vids), SkuMapping.stock_read_why == "poll")
-        .group_by(SkuMapping.cj_vid).having(price_read_due(utcnow()))))
+        .group_by(SkuMapping.cj_vid).having(price_read_due(utcnow(), price_read_every(session, runtime)))))
     if not vids:
         return "nothing_marked"
     if settings.stock_sync == "off" or settings.cj_dry_run:
@@ -214,9 +214,21 @@ def _again_if_marked(session: Session) -> None:
         enqueue(session, kind=READ_JOB, payload={}, dedupe_key=READ_JOB)
 
 
-def price_read_due(now: datetime):
-    """SQL (over one variant's mappings): CJ's variant was never read for one of them, or not for a week."""
-    return func.min(func.coalesce(SkuMapping.cj_facts_at, NEVER)) <= now - PRICE_READ_EVERY
+def price_read_every(session: Session, runtime: Runtime) -> timedelta:
+    """How old CJ's price of a polled variant may get: a week, or seven of its poll turns when the catalogue is
+    too large to poll weekly. Price reads then take at most an eighth of the poll's points: the stock, which
+    decides what a store can sell, keeps the rest."""
+    settings = runtime.settings
+    reads_a_day = settings.stock_poll_points_share * settings.cj_daily_points / POINTS_PER_READ
+    variants = session.scalar(select(func.count(func.distinct(SkuMapping.cj_vid)))
+                              .where(SkuMapping.self_stocked.is_(False))) or 0
+    turn_days = variants / reads_a_day if reads_a_day > 0 else 0
+    return max(PRICE_READ_EVERY, timedelta(days=7 * turn_days))
+
+
+def price_read_due(now: datetime, every: timedelta):
+    """SQL (over one variant's mappings): CJ's variant was never read for one of them, or not for `every`."""
+    return func.min(func.coalesce(SkuMapping.cj_facts_at, NEVER)) <= now - every
 
 
 def points_above_reserve(session: Session, *, runtime: Runtime) -> int:
@@ -325,7 +337,7 @@ def poll_cj_stock(session: Session, *, runtime: Runtime) -> str:
     oldest = session.execute(
         select(SkuMapping.cj_vid, func.min(func.coalesce(SkuMapping.cj_stock_at, datetime(1970, 1, 1))),
                func.max(case((SkuMapping.cj_pid.is_(None), 1), else_=0)),
-               case((price_read_due(now), 1), else_=0))
+               case((price_read_due(now, price_read_every(session, runtime)), 1), else_=0))
         .where(SkuMapping.self_stocked.is_(False), SkuMapping.stock_read_requested_at.is_(None))
         .group_by(SkuMapping.cj_vid)
         .order_by(func.min(func.coalesce(SkuMapping.cj_stock_at, datetime(1970, 1, 1))), SkuMapping.cj_vid)

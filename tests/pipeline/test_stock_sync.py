@@ -657,6 +657,26 @@ def test_a_poll_turn_every_ten_days_reads_the_price_on_each_turn(client, runtime
     assert len(cj.ops("stockQueryByVid")) == 3 and len(cj.ops("variantQueryByVid")) == 3
 
 
+def test_a_catalogue_too_large_to_poll_weekly_reads_prices_every_seventh_turn(make_app, session_factory):
+    """Price reads never take more than an eighth of the poll's points: stock decides what a store can sell."""
+    from datetime import timedelta
+    from service.storage.models import Store
+    app = make_app(CJ_DAILY_POINTS="1000", STOCK_POLL_POINTS_SHARE="0.2")  # 20 stock reads a day
+    runtime = app.extensions["cj_bridge"]
+    with session_factory() as s:
+        store = Store(platform="shopify", domain="big-catalogue.myshopify.com", active=True,
+                      webhook_secret_enc=runtime.box.seal("s" * 16))
+        s.add(store)
+        s.flush()
+        s.add_all([SkuMapping(store_id=store.id, store_variant_id=str(n), cj_vid=f"v-{n}") for n in range(10)])
+        s.flush()
+        assert stock_sync.price_read_every(s, runtime) == timedelta(days=7)  # polled twice a day: weekly
+        s.add_all([SkuMapping(store_id=store.id, store_variant_id=str(n), cj_vid=f"v-{n}") for n in range(10, 40)])
+        s.add(SkuMapping(store_id=store.id, store_variant_id="own", cj_vid="v-own", self_stocked=True))
+        s.flush()
+        assert stock_sync.price_read_every(s, runtime) == timedelta(days=14)  # a turn every 2 days: 7 turns
+
+
 @responses.activate
 def test_one_item_shopify_refuses_does_not_cost_the_rest_of_the_batch(client, runtime, session_factory, catalog):
     """Review of issue 21: one refused item dropped every decision of the store's batch."""
