@@ -84,6 +84,7 @@ class StockTarget:
     quantity: int | None  # None: the stock is not to be written (only the price)
     ref: dict = field(default_factory=dict)  # the adapter's ids for it, as it returned them last time
     price: Decimal | None = None  # the pricing rule's price in the store's currency; None: never touched
+    currency: str | None = None  # the pricing rule's currency (a store selling in another one is not written)
 
 
 @dataclass
@@ -226,8 +227,10 @@ def call_store_api(http, method: str, url: str, *, platform: str, operation: str
             wait = default_retry_after
         raise RetryLater(f"{platform} {operation}: HTTP 429", retry_after=wait, count_attempt=False)
     if response.status_code in (401, 403):
-        raise NeedsHuman("store_auth_failed", f"{platform} answered HTTP {response.status_code} to {operation}. "
-                         f"Resolution: {auth_resolution}")
+        refused = NeedsHuman("store_auth_failed", f"{platform} answered HTTP {response.status_code} to {operation}. "
+                             f"Resolution: {auth_resolution}")
+        refused.http_status = response.status_code  # 401: the token (a new one may do); 403: what it may do
+        raise refused
     if response.status_code >= 500:
         raise RetryLater(f"{platform} {operation}: HTTP {response.status_code}")
     if response.status_code not in ok:

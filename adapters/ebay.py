@@ -286,7 +286,7 @@ class EbayAdapter:
         })
 
     # -- outbound ------------------------------------------------------------------------------
-    def request_access_token(self, http, *, domain: str, api_base_url: str | None, credentials: dict) -> tuple[str, int]:
+    def request_access_token(self, http, *, domain: str, api_base_url: str | None, credentials: dict) -> tuple[str, int, dict]:
         """A user access token from the seller's refresh token (Basic auth with the app's keys)."""
         client_id, secret = credentials.get("client_id"), credentials.get("client_secret")
         refresh = credentials.get("refresh_token")
@@ -303,17 +303,18 @@ class EbayAdapter:
                 auth_resolution="check the app's client id and secret (PATCH /admin/stores/<id>), then retry.",
                 data={"grant_type": "refresh_token", "refresh_token": refresh, "scope": scope},
                 headers={"Authorization": f"Basic {basic}", "Accept": "application/json"})
-        response = grant(f"{SCOPE} {INVENTORY_SCOPE}")
+        response, scopes = grant(f"{SCOPE} {INVENTORY_SCOPE}"), "fulfillment inventory"
         if response.status_code == 400 and _oauth_error(response) == "invalid_scope":
             # The seller's consent predates stock sync (orders only): orders go on, stock writes say why not.
-            response = grant(SCOPE)
+            response, scopes = grant(SCOPE), "fulfillment"
         if response.status_code == 400:  # invalid_grant: the refresh token expired or the seller revoked it
             raise NeedsHuman("store_auth_failed", f"eBay refused the refresh token of {domain} (HTTP 400). "
                              "Resolution: have the seller grant the app access again (eBay's consent page) and "
                              "PATCH /admin/stores/<id> with the new refresh_token, then retry.")
         try:
             body = response.json()
-            return str(body["access_token"]), int(body.get("expires_in") or 7200)
+            # What the token may do is kept with the credentials: stock writes need the inventory scope.
+            return str(body["access_token"]), int(body.get("expires_in") or 7200), {"granted_scopes": scopes}
         except (ValueError, KeyError, TypeError):
             raise RetryLater("eBay refreshToken: the answer holds no access token") from None
 
@@ -338,8 +339,8 @@ class EbayAdapter:
         try:
             return send(token)
         except NeedsHuman as exc:
-            if exc.reason != "store_auth_failed":
-                raise
+            if getattr(exc, "http_status", None) != 401:
+                raise  # a 403 is about what the token may do: a new one would be the same
             return send(store.token_source(rejected=token))  # expired early or revoked: one renewal
 
     def fetch_order(self, *, http, store: StoreContext, store_order_id: str) -> dict:
@@ -369,11 +370,17 @@ class EbayAdapter:
 
     def set_stock(self, *, http, store: StoreContext, targets: list[StockTarget], location_id: str | None
                   ) -> list[StockResult]:
-        def request(method: str, path: str, operation: str, *, params=None, json=None, ok=(200, 207)) -> dict:
+        if store.credentials.get("granted_scopes") == "fulfillment":
+            raise NeedsHuman("store_scope_missing", f"the seller of {store.domain} consented to orders only (scope "
+                             "sell.fulfillment), so eBay quantities cannot be written. Resolution: have the seller "
+                             "consent again with sell.fulfillment and sell.inventory, PATCH /admin/stores/<id> with "
+                             "the new refresh_token, then resync the store's stock.")
+
+        def request(method: str, path: str, operation: str, *, params=None, json=None, ok=(200, 207)):
             response = self._request(http, store, method, path, operation, ok=ok, params=params, json=json,
                                      api=INVENTORY)
-            return json_object(response, platform="eBay", operation=operation) if response.status_code != 404 else {}
-        return ebay_stock.set_stock(request, targets=targets)  # eBay's offers sell from one figure per SKU
+            return response.status_code, json_object(response, platform="eBay", operation=operation)
+        return ebay_stock.set_stock(request, targets=targets)
 
     def write_back(self, *, http, store: StoreContext, order: dict, shipment: ShipmentToWrite) -> WriteBackResult:
         """One shipping fulfillment per CJ parcel; never the same number twice (the call is not idempotent)."""

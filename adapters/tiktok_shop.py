@@ -145,7 +145,7 @@ class TikTokShopAdapter:
         payment = payload.get("payment") or {}
         lines: OrderedDict[str, dict] = OrderedDict()
         for item in payload.get("line_items") or []:
-            if str(item.get("display_status") or "").upper() in CANCELLED:
+            if status not in CANCELLED and str(item.get("display_status") or "").upper() in CANCELLED:
                 continue  # a unit cancelled on its own (a partial cancellation): not ours to ship
             key = str(item.get("sku_id") or item.get("seller_sku") or item.get("id"))
             line = lines.get(key)
@@ -194,7 +194,7 @@ class TikTokShopAdapter:
             "shipping_address": shipping,
             "created_at": _unix(payload.get("create_time")),
             "updated_at": _unix(payload.get("update_time")) or _unix(payload.get("create_time")),
-            "ship_by": _unix(payload.get("rts_sla_time")),
+            "ship_by": _unix(payload.get("rts_sla_time")) if payload.get("rts_sla_time") else None,
         })
 
     # -- outbound ----------------------------------------------------------------------------------
@@ -304,7 +304,16 @@ class TikTokShopAdapter:
         unit_ids = [unit for line in order.get("lines") or [] if line["line_id"] in wanted
                     for unit in str(line.get("line_ref") or "").split(",") if unit]
         units = {str(item.get("id")): item for item in remote.get("line_items") or []}
-        shipped = {uid: str(units[uid].get("tracking_number") or "") for uid in unit_ids if uid in units}
+        # Units cancelled since CJ was sent them (or unknown to TikTok) cannot be shipped: TikTok would refuse
+        # the whole call, and the live units with it.
+        gone = [uid for uid in unit_ids if uid not in units
+                or str(units[uid].get("display_status") or "").upper() in CANCELLED]
+        unit_ids = [uid for uid in unit_ids if uid not in gone]
+        if not unit_ids:
+            return WriteBackResult("nothing_to_fulfill", None, {"note": (
+                f"every unit of this parcel ({shipment.tracking_number}) was cancelled in TikTok Shop after it went "
+                "to CJ: nothing to mark shipped")})
+        shipped = {uid: str(units[uid].get("tracking_number") or "") for uid in unit_ids}
         if unit_ids and all(shipped.get(uid) == shipment.tracking_number for uid in unit_ids):
             return WriteBackResult("already_present", units[unit_ids[0]].get("package_id"), {})
         elsewhere = sorted({n for n in shipped.values() if n and n != shipment.tracking_number})
@@ -319,9 +328,12 @@ class TikTokShopAdapter:
                                                           "tracking_number": shipment.tracking_number,
                                                           "shipping_provider_id": provider})
         details = {"shipping_provider_id": provider, "units": len(unit_ids)}
+        if gone:
+            details["note"] = (f"{len(gone)} unit(s) of this parcel were cancelled in TikTok Shop after they went "
+                               f"to CJ; the other {len(unit_ids)} were marked shipped")
         deadline = _int(remote.get("rts_sla_time"))
         if deadline and time.time() > deadline:
-            details["note"] = (f"tracking {shipment.tracking_number} reached TikTok after the order's handling time "
+            details["note"] = ((details["note"] + "; ") if details.get("note") else "") + (f"tracking {shipment.tracking_number} reached TikTok after the order's handling time "
                                f"ended ({_unix(deadline)}): TikTok counts it as a late dispatch for the shop")
         return WriteBackResult("created", _text(data.get("package_id")), details, adapter_state=state)
 

@@ -12,7 +12,11 @@ from decimal import Decimal
 from typing import Callable
 
 from adapters.base import StockResult, StockTarget
+from service.jobs.outcomes import NeedsHuman
 from service.money import to_cents
+
+# Refusals about the whole shop (its authorization), not one product: the run stops there.
+ACCOUNT_REASONS = ("store_auth_failed", "store_credentials_missing")
 
 SEARCH_BATCH = 100  # Inventory Search takes up to 600 SKU ids; 100 keeps one answer small
 MAX_QUANTITY = 99_998  # TikTok: "non-negative, and less than 99999"
@@ -34,8 +38,25 @@ def set_stock(api: Api, *, targets: list[StockTarget], location_id: str | None) 
                 "PUT /admin/sku-mappings, then resync the store.")
             continue
         by_product.setdefault(sku["product_id"], []).append((target, sku))
+    stopped = None
     for product_id, members in by_product.items():
-        _write_product(api, product_id=product_id, members=members, location_id=location_id, results=results)
+        if stopped is None:
+            try:
+                _write_product(api, product_id=product_id, members=members, location_id=location_id,
+                               results=results)
+                continue
+            except NeedsHuman as exc:
+                # One product refused (deleted, frozen, a scope) costs only its own SKUs; a refusal of the shop
+                # stops the run, and what was written before it stays recorded as written.
+                if exc.reason in ACCOUNT_REASONS:
+                    stopped = str(exc)
+                reason = str(exc)
+        else:
+            reason = stopped
+        for target, _sku in members:
+            if target.mapping_id not in results:  # decided before the refusal: that result stands
+                results[target.mapping_id] = StockResult(target.mapping_id, "skipped", None, reason,
+                                                         {"product_id": product_id})
     return [results[t.mapping_id] for t in targets]
 
 
@@ -45,7 +66,7 @@ def _sku_id(target: StockTarget) -> str | None:
 
 
 def _search(api: Api, sku_ids: list[str]) -> dict[str, dict]:
-    """sku id → {product_id, seller_sku, warehouses: {warehouse id: available quantity}}."""
+    """sku id → {product_id, warehouses: {warehouse id: available quantity}}."""
     found: dict[str, dict] = {}
     unique = sorted(set(sku_ids))
     for start in range(0, len(unique), SEARCH_BATCH):
@@ -92,9 +113,9 @@ def _write_product(api: Api, *, product_id: str, members: list[tuple[StockTarget
     if updates:
         answer = api("POST", f"/product/202309/products/{product_id}/inventory/update", "updateInventory",
                      json_body={"skus": updates}, raw=True)
-        refused = _refused_skus(answer)
+        refused = _refused_skus(answer, "updateInventory")
         for target, figure, quantity, ref in writing:
-            reason = refused.get(_sku_id(target)) or refused.get("*")
+            reason = refused.get(_sku_id(target))
             if reason:
                 results[target.mapping_id] = StockResult(
                     target.mapping_id, "skipped", figure, f"TikTok Shop refused the stock of SKU "
@@ -108,8 +129,9 @@ def _write_product(api: Api, *, product_id: str, members: list[tuple[StockTarget
         _write_prices(api, product_id=product_id, targets=priced, results=results)
 
 
-def _refused_skus(answer: dict) -> dict[str, str]:
-    """sku id → TikTok's reason; "*" when the whole call was refused without naming SKUs."""
+def _refused_skus(answer: dict, operation: str) -> dict[str, str]:
+    """sku id → TikTok's reason for the SKUs it refused. A refusal that names no SKU is about the call (a scope,
+    the product itself): NeedsHuman, for the product's SKUs."""
     data = answer.get("data") or {}
     refused = {}
     for error in data.get("errors") or [] if isinstance(data, dict) else []:
@@ -117,37 +139,55 @@ def _refused_skus(answer: dict) -> dict[str, str]:
             continue
         sku_id = str((error.get("detail") or {}).get("sku_id") or "")
         refused[sku_id or "*"] = f"code {error.get('code')}"
-    if answer.get("code") != 0 and not refused:
-        refused["*"] = f"code {answer.get('code')}"
+    if answer.get("code") != 0 and (not refused or set(refused) == {"*"}):
+        raise NeedsHuman("store_api_refused", f"TikTok Shop refused {operation} (code {answer.get('code')}). "
+                         "Resolution: check that the app has the product scopes and that the product is live in "
+                         "Seller Center, then resync the store.")
     return refused
 
 
 def _write_prices(api: Api, *, product_id: str, targets: list[StockTarget], results: dict) -> None:
-    product = api("GET", f"/product/202309/products/{product_id}", "getProduct")
+    answer = api("GET", f"/product/202309/products/{product_id}", "getProduct", raw=True)
+    if answer.get("code") != 0:
+        for target in targets:
+            results[target.mapping_id].price_error = (
+                f"TikTok Shop answered code {answer.get('code')} to getProduct. Resolution: check the product in "
+                "Seller Center, then resync the store.")
+        return
     shown: dict[str, tuple[Decimal | None, str | None]] = {}
-    for sku in product.get("skus") or []:
+    for sku in (answer.get("data") or {}).get("skus") or []:
         if isinstance(sku, dict) and sku.get("id"):
             price = sku.get("price") or {}
-            amount = price.get("tax_exclusive_price") or price.get("sale_price")
+            # The price the buyer sees (VAT included where the market shows it so), as the rule's price is.
+            amount = price.get("sale_price") or price.get("tax_exclusive_price")
             shown[str(sku["id"])] = (to_cents(amount), price.get("currency"))
     sending = []
     for target in targets:
         current, currency = shown.get(_sku_id(target), (None, None))
         result = results[target.mapping_id]
         result.store_price = current
-        if current != target.price and currency:
-            sending.append((target, currency))
-        elif current != target.price:
+        if current == target.price:
+            continue
+        if not currency:
             result.price_error = ("TikTok Shop shows no price for this SKU. Resolution: check the product in "
                                   "Seller Center, then resync the store.")
+        elif target.currency and currency != target.currency:
+            result.price_error = (f"TikTok Shop sells this SKU in {currency}, the pricing rule is in "
+                                  f"{target.currency}. Resolution: set the rule's currency to {currency} "
+                                  "(PATCH /admin/stores/<id>).")
+        else:
+            sending.append((target, currency))
     if not sending:
         return
     answer = api("POST", f"/product/202309/products/{product_id}/prices/update", "updatePrice", raw=True,
                  json_body={"skus": [{"id": _sku_id(t), "price": {"amount": str(t.price), "currency": currency}}
                                      for t, currency in sending]})
-    refused = _refused_skus(answer)
+    try:
+        refused = _refused_skus(answer, "updatePrice")
+    except NeedsHuman as exc:
+        refused = {_sku_id(t): str(exc) for t, _c in sending}
     for target, _currency in sending:
-        reason = refused.get(_sku_id(target)) or refused.get("*")
+        reason = refused.get(_sku_id(target))
         result = results[target.mapping_id]
         if reason:
             result.price_error = (f"TikTok Shop refused the price {target.price} ({reason}). Resolution: check the "

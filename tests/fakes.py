@@ -550,11 +550,12 @@ class FakeEbay:
                           callback=self._api)
         rsps.add_callback("POST", re.compile(re.escape(EBAY_API + "/sell/fulfillment/v1/") + r".*"),
                           callback=self._api)
-        # Inventory API: sku → {"quantity", "offers": [{"offerId", "price", "currency"}]}; only these SKUs are
-        # inventory items (a Seller Hub listing is not).
+        # Inventory API: sku → {"quantity", "offers": [{"offerId", "price", "currency", "status"?,
+        # "availableQuantity"?}]}; only these SKUs are inventory items (a Seller Hub listing is not).
         self.consented = {"sell.fulfillment", "sell.inventory"}  # the scopes the seller's consent granted
         self.inventory: dict[str, dict] = {}
         self.refuse_skus: set[str] = set()  # bulkUpdatePriceQuantity answers 400 for these
+        self.refuse_offers: set[str] = set()  # and for these offers
         self.token_scopes: dict[str, set] = {}
         self.inventory_requests: list[tuple[str, str, dict]] = []
         for method in ("GET", "POST"):
@@ -605,11 +606,14 @@ class FakeEbay:
             if item is None or not item.get("offers"):
                 return 404, {}, json.dumps({"errors": [{"errorId": 25713, "message": "This Offer is not available"}]})
             return 200, {}, json.dumps({"total": len(item["offers"]), "offers": [
-                {"offerId": o["offerId"], "sku": query["sku"], "marketplaceId": "EBAY_US", "status": "PUBLISHED",
-                 "pricingSummary": {"price": {"value": o["price"], "currency": o["currency"]}}}
+                dict({"offerId": o["offerId"], "sku": query["sku"], "marketplaceId": o.get("marketplaceId", "EBAY_US"),
+                      "status": o.get("status", "PUBLISHED"),
+                      "pricingSummary": {"price": {"value": o["price"], "currency": o["currency"]}}},
+                     **({"availableQuantity": o["availableQuantity"]} if "availableQuantity" in o else {}))
                 for o in item["offers"]]})
         if path == "/bulk_update_price_quantity":
-            assert len(body["requests"]) <= 25
+            if len({r["sku"] for r in body["requests"]}) != 1:  # "Only one SKU can be updated per call"
+                return 400, {}, json.dumps({"errors": [{"errorId": 25709, "message": "Invalid value for sku"}]})
             answers = []
             for req in body["requests"]:
                 item = self.inventory.get(req["sku"])
@@ -622,7 +626,15 @@ class FakeEbay:
                     answers.append({"statusCode": 200, "sku": req["sku"]})
                 for offer in req.get("offers") or []:
                     mine = next(o for o in item["offers"] if o["offerId"] == offer["offerId"])
-                    mine["price"] = offer["price"]["value"]
+                    if mine.get("status", "PUBLISHED") != "PUBLISHED" or offer["offerId"] in self.refuse_offers:
+                        answers.append({"statusCode": 400, "sku": req["sku"], "offerId": offer["offerId"],
+                                        "errors": [{"errorId": 25713, "message": "This Offer is not available"}]})
+                        continue
+                    if "price" in offer:
+                        assert offer["price"]["currency"] == mine["currency"]
+                        mine["price"] = offer["price"]["value"]
+                    if "availableQuantity" in offer:
+                        mine["availableQuantity"] = offer["availableQuantity"]
                     answers.append({"statusCode": 200, "sku": req["sku"], "offerId": offer["offerId"]})
             return 200, {}, json.dumps({"responses": answers})
         raise AssertionError(f"unexpected eBay Inventory API call {request.method} {path}")
@@ -708,6 +720,7 @@ class FakeTikTok:
         self.skus: dict[str, dict] = {}
         self.inventory_updates: list[tuple[str, dict]] = []
         self.price_updates: list[tuple[str, dict]] = []
+        self.refused_products: dict[str, int] = {}  # product id → the code every product call answers
         rsps.add_callback("POST", re.compile(re.escape(TIKTOK_API + "/product/202309/inventory/search") + r"\?.*"),
                           callback=self._inventory_search)
         rsps.add_callback("POST", re.compile(re.escape(TIKTOK_API + "/product/202309/products/") + r"\d+/"
@@ -786,6 +799,9 @@ class FakeTikTok:
         if query is None:
             return 200, {}, json.dumps(body)
         product_id = urlsplit(request.url).path.rsplit("/", 1)[1]
+        if product_id in self.refused_products:
+            return 200, {}, json.dumps({"code": self.refused_products[product_id], "message": "product is frozen",
+                                        "data": {}})
         skus = [{"id": sid, "price": {"tax_exclusive_price": s["price"], "sale_price": s["price"],
                                       "currency": s["currency"]},
                  "inventory": [{"warehouse_id": w, "quantity": q} for w, q in s["warehouses"].items()]}
@@ -799,6 +815,9 @@ class FakeTikTok:
         parts = urlsplit(request.url).path.split("/")
         product_id, what = parts[4], parts[5]
         (self.inventory_updates if what == "inventory" else self.price_updates).append((product_id, body))
+        if product_id in self.refused_products:
+            return 200, {}, json.dumps({"code": self.refused_products[product_id], "message": "product is frozen",
+                                        "data": {}})
         errors = []
         for item in body["skus"]:
             sku = self.skus.get(item["id"])

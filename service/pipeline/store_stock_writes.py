@@ -51,7 +51,8 @@ def write_store_stock(session: Session, *, store_id: int, runtime: Runtime) -> s
     adapter = get_adapter(store.platform)
     targets = [StockTarget(mapping_id=m.id, store_variant_id=m.store_variant_id, store_sku=m.store_sku,
                            quantity=_quantity_to_write(m), ref=dict(m.store_stock_ref or {}),
-                           price=_price_to_write(m)) for m in pending]
+                           price=_price_to_write(m), currency=(store.pricing_rule or {}).get("currency"))
+               for m in pending]
     wanted = {m.id: _decision(m) for m in pending}
     targets_by_id = {t.mapping_id: t for t in targets}
     if not getattr(adapter, "can_set_stock", False):

@@ -92,10 +92,18 @@ def test_a_consent_without_the_inventory_scope_keeps_orders_and_says_why_stock_i
     post_cj(client, MESSAGES["stock_message"])
     run_jobs(runtime)
     # The refresh asked for both scopes, was refused the inventory one, and got an orders-only token.
-    assert [len(g["scope"].split()) for g in ebay.grants[:2]] == [2, 1]
+    assert [len(g["scope"].split()) for g in ebay.grants] == [2, 1]
     row = _row(session_factory, mapping["id"])
     assert row.store_quantity is None and "sell.inventory" in row.stock_write_error
     assert "Resolution:" in row.stock_write_error and ebay.inventory["CJB-LED-5M"]["quantity"] == 1
+    # Known now: the next write asks eBay nothing (no grant, no 403), and says what to do.
+    calls = len(ebay.inventory_requests)
+    cj.stock[VID] = {"CN": 6}
+    post_cj(client, dict(MESSAGES["stock_message"], messageId="again"))
+    run_jobs(runtime)
+    assert len(ebay.grants) == 2 and len(ebay.inventory_requests) == calls
+    row = _row(session_factory, mapping["id"])
+    assert "consented to orders only" in row.stock_write_error and "Resolution:" in row.stock_write_error
 
 
 @responses.activate
@@ -117,3 +125,67 @@ def test_a_pricing_rule_sets_the_offer_price(client, runtime, session_factory, e
     assert ebay.inventory["CJB-LED-5M"]["offers"][0]["price"] == "17.99"
     row = _row(session_factory, mapping["id"])
     assert str(row.store_price) == "17.99" and row.want_why is None
+
+
+@responses.activate
+def test_one_sku_a_call_offers_in_the_rules_currency_and_an_offers_own_quantity(client, runtime, session_factory,
+                                                                                 ebay_store):  # noqa: F811
+    """Review of issue 21: eBay updates one SKU a call; a listing sells the lesser of the item's figure and an
+    offer's own availableQuantity; an unpublished offer, or one in another currency, is not priced."""
+    cj, ebay = FakeCj(responses.mock), FakeEbay(responses.mock)
+    other = "2409150812345678922"
+    cj.stock[VID], cj.stock[other] = {"CN": 30}, {"CN": 8}
+    cj.prices[VID] = 6.8
+    ebay.inventory["CJB-LED-5M"] = {"quantity": 5, "offers": [
+        {"offerId": "9001", "price": "24.00", "currency": "USD", "availableQuantity": 5},
+        {"offerId": "9002", "price": "20.00", "currency": "GBP"},
+        {"offerId": "9003", "price": "24.00", "currency": "USD", "status": "UNPUBLISHED"}]}
+    ebay.inventory["CJB-LAMP"] = {"quantity": 2, "offers": [{"offerId": "9100", "price": "9.00", "currency": "USD"}]}
+    ebay.refuse_offers.add("9001")  # its price (and quantity) is refused
+    led = _map(client, ebay_store["id"], store_sku="CJB-LED-5M")
+    lamp = _map(client, ebay_store["id"], store_sku="CJB-LAMP", cj_vid=other)
+    client.patch(f"/admin/stores/{ebay_store['id']}", headers=admin_headers(),
+                 json={"pricing_rule": {"multiplier": "2.5", "currency": "USD", "ending": ".99"}})
+    assert client.post(f"/admin/stores/{ebay_store['id']}/stock/resync", headers=admin_headers()).status_code == 202
+    run_jobs(runtime)
+
+    updates = _updates(ebay)
+    assert all(len(u["requests"]) == 1 for u in updates)  # one SKU a call
+    (led_update,) = [u["requests"][0] for u in updates if u["requests"][0]["sku"] == "CJB-LED-5M"]
+    assert led_update["shipToLocationAvailability"] == {"quantity": 30}
+    assert led_update["offers"] == [{"offerId": "9001", "availableQuantity": 30,
+                                     "price": {"value": "17.99", "currency": "USD"}}]  # not 9002 (GBP), not 9003
+    row = _row(session_factory, led["id"])
+    assert row.store_quantity_why == "skipped" and "25713" in row.stock_write_error  # the offer kept the listing
+    assert ebay.inventory["CJB-LAMP"]["quantity"] == 8 and _row(session_factory, lamp["id"]).store_quantity == 8
+
+
+@responses.activate
+def test_a_refused_offer_price_leaves_the_written_quantity_written(client, runtime, session_factory,
+                                                                    ebay_store):  # noqa: F811
+    """Review of issue 21: one refused offer entry turned a written quantity into 'skipped'."""
+    cj, ebay = FakeCj(responses.mock), FakeEbay(responses.mock)
+    cj.stock[VID] = {"CN": 30}
+    cj.prices[VID] = 6.8
+    ebay.inventory["CJB-LED-5M"] = {"quantity": 5, "offers": [
+        {"offerId": "9001", "price": "24.00", "currency": "USD"}]}
+    ebay.refuse_offers.add("9001")
+    mapping = _map(client, ebay_store["id"], store_sku="CJB-LED-5M")
+    client.patch(f"/admin/stores/{ebay_store['id']}", headers=admin_headers(),
+                 json={"pricing_rule": {"multiplier": "2.5", "currency": "USD", "ending": ".99"}})
+    assert client.post(f"/admin/stores/{ebay_store['id']}/stock/resync", headers=admin_headers()).status_code == 202
+    run_jobs(runtime)
+    row = _row(session_factory, mapping["id"])
+    assert row.store_quantity == 30 and row.store_quantity_why == "resync"  # the quantity went through
+    assert ebay.inventory["CJB-LED-5M"]["quantity"] == 30
+    assert "eBay refused the price 17.99 (25713)" in row.stock_write_error and row.store_price is None
+
+    # A rule in a currency eBay does not sell this SKU in is said, and nothing is priced.
+    client.put("/admin/exchange-rates", headers=admin_headers(), json={"currency": "EUR", "usd_per_unit": "1.08"})
+    client.patch(f"/admin/stores/{ebay_store['id']}", headers=admin_headers(),
+                 json={"pricing_rule": {"multiplier": "2.5", "currency": "EUR", "ending": ".99"}})
+    ebay.refuse_offers.clear()
+    run_jobs(runtime)
+    row = _row(session_factory, mapping["id"])
+    assert "no published offer for this SKU in EUR" in row.stock_write_error
+    assert ebay.inventory["CJB-LED-5M"]["offers"][0]["price"] == "24.00"

@@ -78,6 +78,27 @@ def test_quantities_are_summed_from_per_unit_lines():
     assert (order["created_at"], order["updated_at"]) == ("2025-11-28T15:18:20+00:00", "2025-11-28T15:19:59+00:00")
 
 
+def test_cancelled_units_leave_their_line_but_a_cancelled_order_keeps_its_lines():
+    partly = copy.deepcopy(ORDER)
+    partly["line_items"][0]["display_status"] = "CANCELLED"  # one of the two mugs
+    order = ADAPTER.normalize(partly, topic="order_detail")
+    assert [(l["sku"], l["quantity"], l["line_ref"]) for l in order["lines"]] == [
+        ("CJB-MUG-BLK-11OZ", 1, "577123456789012402"), ("CJB-COASTER-SET4", 1, "577123456789012403")]
+    whole = copy.deepcopy(ORDER)
+    whole["status"] = "CANCELLED"
+    for item in whole["line_items"]:
+        item["display_status"] = "CANCELLED"
+    order = ADAPTER.normalize(whole, topic="order_detail")
+    assert order["cancelled"] is True and [l["quantity"] for l in order["lines"]] == [2, 1]
+
+
+def test_the_hand_over_deadline_is_the_orders_ship_by():
+    assert ADAPTER.normalize(dict(copy.deepcopy(ORDER), rts_sla_time=1764522000), topic="x")["ship_by"] == \
+        "2025-11-30T17:00:00+00:00"
+    assert ADAPTER.normalize(dict(copy.deepcopy(ORDER), rts_sla_time=0), topic="x")["ship_by"] is None
+    assert ADAPTER.normalize(copy.deepcopy(ORDER), topic="x")["ship_by"] is None
+
+
 @pytest.mark.parametrize("status,on_hold,paid,cancelled", [
     ("UNPAID", False, False, False), ("ON_HOLD", False, False, False), ("AWAITING_SHIPMENT", True, False, False),
     ("AWAITING_SHIPMENT", False, True, False), ("PARTIALLY_SHIPPING", False, True, False),

@@ -125,3 +125,44 @@ def test_a_pricing_rule_sets_the_tiktok_price(client, runtime, session_factory):
     assert tiktok.inventory_updates == []  # the stock already matched
     row = _row(session_factory, mapping["id"])
     assert str(row.store_price) == "17.99" and row.want_why is None
+
+
+@responses.activate
+def test_a_product_tiktok_refuses_costs_only_its_own_skus(client, runtime, session_factory):
+    """Review of issue 21: one refused product settled the whole run, written SKUs included."""
+    cj, tiktok = FakeCj(responses.mock), FakeTikTok(responses.mock)
+    frozen_sku, frozen_vid = "1729512345678901009", "2409150812345678999"
+    cj.stock[VID], cj.stock[frozen_vid] = {"CN": 9}, {"CN": 4}
+    cj.prices[VID] = cj.prices[frozen_vid] = 6.8
+    tiktok.add_sku(SKU_ID, product_id=PRODUCT_ID, warehouses={WAREHOUSE: 40}, price="17.99")
+    tiktok.add_sku(frozen_sku, product_id="1729512345678900009", warehouses={WAREHOUSE: 40})
+    tiktok.refused_products["1729512345678900009"] = 12019010
+    store_id = register(client)
+    good = _tiktok_mapping(client, store_id)
+    frozen = _tiktok_mapping(client, store_id, store_variant_id=frozen_sku, cj_vid=frozen_vid)
+    client.patch(f"/admin/stores/{store_id}", headers=admin_headers(),
+                 json={"pricing_rule": {"multiplier": "2.5", "currency": "USD", "ending": ".99"}})
+    assert client.post(f"/admin/stores/{store_id}/stock/resync", headers=admin_headers()).status_code == 202
+    run_jobs(runtime)
+    row = _row(session_factory, good["id"])
+    assert row.store_quantity == 9 and row.stock_write_error is None and str(row.store_price) == "17.99"
+    row = _row(session_factory, frozen["id"])
+    assert row.store_quantity_why == "skipped" and "refused updateInventory (code 12019010)" in row.stock_write_error
+    assert "product scopes" in row.stock_write_error
+
+
+@responses.activate
+def test_a_rule_in_another_currency_than_the_shops_is_said_not_sent(client, runtime, session_factory):
+    cj, tiktok = FakeCj(responses.mock), FakeTikTok(responses.mock)
+    cj.stock[VID] = {"CN": 9}
+    cj.prices[VID] = 6.8
+    tiktok.add_sku(SKU_ID, product_id=PRODUCT_ID, warehouses={WAREHOUSE: 9}, price="24.00", currency="GBP")
+    store_id = register(client)
+    mapping = _tiktok_mapping(client, store_id)
+    client.patch(f"/admin/stores/{store_id}", headers=admin_headers(),
+                 json={"pricing_rule": {"multiplier": "2.5", "currency": "USD", "ending": ".99"}})
+    assert client.post(f"/admin/stores/{store_id}/stock/resync", headers=admin_headers()).status_code == 202
+    run_jobs(runtime)
+    assert tiktok.price_updates == []
+    row = _row(session_factory, mapping["id"])
+    assert "sells this SKU in GBP, the pricing rule is in USD" in row.stock_write_error

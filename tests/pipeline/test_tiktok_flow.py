@@ -364,6 +364,16 @@ def test_a_unit_cancelled_on_its_own_is_not_sent_and_after_payment_holds_the_ord
         held = s.scalars(select(Order)).one()
         assert held.hold_reason == "edit_needs_attention" and "1 sent to CJ, 0 now" in held.hold_detail
 
+    # CJ ships what it was paid for: only the live mug unit is marked shipped (TikTok refuses cancelled units,
+    # and with them the whole call), and the history says why the coaster is not.
+    _ship_at_cj(client, cj, session_factory)
+    run_jobs(runtime)
+    (shipped,) = tiktok.shipped
+    assert shipped["order_line_item_ids"] == ["577123456789012401"]
+    with session_factory() as s:
+        order = s.scalars(select(Order)).one()
+        assert any("1 unit(s) of this parcel were cancelled" in (t.detail or "") for t in order.transitions)
+
 
 @responses.activate
 def test_the_hand_over_deadline_is_alerted_before_it_passes_and_a_late_write_back_says_so(client, runtime,
@@ -384,6 +394,13 @@ def test_the_hand_over_deadline_is_alerted_before_it_passes_and_a_late_write_bac
         assert f"(id {order.id})" in alert.message and "Resolution:" in alert.message
     summary = client.get(f"/admin/orders/{order.id}", headers=admin_headers()).get_json()["data"]
     assert summary["ship_by"].endswith("Z")
+    # Handed over from Seller Center meanwhile (TikTok shows it collected): the deadline is met, no alert.
+    with session_factory() as s:
+        s.get(Order, order.id).financial_status = "awaiting_collection"
+        s.commit()
+        assert not [a for a in current_alerts(s, runtime=runtime) if a.kind == "ship_by"]
+        s.get(Order, order.id).financial_status = "awaiting_shipment"
+        s.commit()
 
     # The deadline passes before CJ ships: the tracking still goes back, and the history says it was late.
     tiktok.orders["577123456789012345"]["rts_sla_time"] = int(clock.time()) - 60
@@ -424,3 +441,20 @@ def test_a_tiktok_order_cj_splits_is_shipped_per_parcel_with_its_own_units(clien
         ("YT2600000000000002", ["577123456789012403"])]
     with session_factory() as s:
         assert s.scalars(select(Order)).one().state == "fulfilled"
+
+
+@responses.activate
+def test_a_dry_run_order_is_not_alerted_for_its_hand_over_deadline(make_app, session_factory):
+    import time as clock
+    from service.pipeline.alerts import current_alerts
+    app = make_app(CJ_DRY_RUN="true")
+    client, runtime = app.test_client(), app.extensions["cj_bridge"]
+    FakeCj(responses.mock)
+    tiktok = FakeTikTok(responses.mock)
+    register(client)
+    tiktok.orders["577123456789012345"]["rts_sla_time"] = int(clock.time()) + 3600
+    deliver(client, SAMPLES["tiktok_order_status_change_webhook"]["body"])
+    run_jobs(runtime)
+    with session_factory() as s:
+        assert s.scalars(select(Order)).one().hold_reason == "dry_run"
+        assert not [a for a in current_alerts(s, runtime=runtime) if a.kind == "ship_by"]

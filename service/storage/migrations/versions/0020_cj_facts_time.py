@@ -15,6 +15,14 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table('sku_mappings') as batch:
         batch.add_column(sa.Column('cj_facts_at', sa.DateTime(), nullable=True))
+    # A variant whose product id is known was read before: its price counts as read some day of the past week,
+    # spread by id, so the first week's price reads do not all fall on the poll's first pass.
+    if op.get_bind().dialect.name == 'postgresql':
+        op.execute("UPDATE sku_mappings SET cj_facts_at = (now() AT TIME ZONE 'utc') - (id % 7) * interval '1 day' "
+                   "WHERE cj_pid IS NOT NULL")
+    else:
+        op.execute("UPDATE sku_mappings SET cj_facts_at = datetime('now', '-' || (id % 7) || ' days') "
+                   "WHERE cj_pid IS NOT NULL")
 
 
 def downgrade() -> None:
