@@ -17,13 +17,18 @@ class LookupFailed(ValueError):
 
 
 def variants_by_sku(session: Session, *, runtime: Runtime, sku: str) -> list[dict]:
-    """CJ's variants for a SKU (CJ's query also returns siblings), the exact match first; a match is cached."""
+    """CJ's variants for a SKU (CJ's query also returns siblings), the exact match first; a match is cached.
+
+    Commits the session before asking CJ, as forward_order's own lookup does: the CJ client's shared throttle
+    writes through its own connection, which an open transaction here would block (SQLite).
+    """
     sku = sku.strip()
     if not sku:
         raise LookupFailed("no_sku", "give a SKU to look up")
     if not runtime.settings.cj_api_key:
         raise LookupFailed("no_api_key", "CJ_API_KEY is not set, so CJ cannot be asked: set it, or copy the variant id "
                            "(vid) from the product's page on My CJ")
+    session.commit()
     try:
         found = runtime.cj.query_variants_by_sku(sku)
     except (CjApiError, CjTransportError) as exc:

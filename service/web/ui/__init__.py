@@ -1,14 +1,18 @@
 """The admin page under /admin/ui: server-rendered, signed in with the admin token, CSRF-checked forms."""
 from __future__ import annotations
 
+import logging
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, redirect, render_template, request, session, url_for
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 from service.web.admin.inputs import MAX_ADMIN_BODY_BYTES
 from service.web.ui import session_cookie
 from service.web.ui.csrf import csrf_token, request_is_genuine
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("ui", __name__, url_prefix=session_cookie.UI_PREFIX, template_folder="templates",
                static_folder="static", static_url_path="/static")
@@ -61,6 +65,18 @@ def _refuse(status: int, message: str):
 @bp.errorhandler(HTTPException)
 def _http_error(exc: HTTPException):
     return _refuse(exc.code or 500, exc.description or exc.name)
+
+
+@bp.errorhandler(DBAPIError)
+def _database_error(exc: DBAPIError):
+    log.warning("database_unavailable", extra={"fields": {"error": type(exc).__name__}})
+    return _refuse(503, "The database did not answer in time; nothing was changed. Try again in a moment.")
+
+
+@bp.errorhandler(Exception)
+def _unexpected(exc: Exception):
+    log.exception("unhandled_error")  # the class and place only reach the logs' crash report, never the page
+    return _refuse(500, "Something went wrong on the server; the service logs say what.")
 
 
 @bp.after_request
