@@ -30,7 +30,7 @@ from werkzeug.serving import make_server  # noqa: E402
 from service.app import create_app  # noqa: E402
 from service.jobs.worker import drain  # noqa: E402
 from service.storage.migrate import upgrade  # noqa: E402
-from service.storage.models import Job, Order  # noqa: E402
+from service.storage.models import Job, Order, WorkerHeartbeat  # noqa: E402
 from service.timeutil import utcnow  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
@@ -96,6 +96,8 @@ def demo_app(folder: pathlib.Path):
             order.cj_order_amount = order.cj_product_amount + order.cj_postage_amount
             order.cj_shipping_cost = Decimal("6.80")
             order.cj_pay_state, order.cj_paid_at = "paid", utcnow()
+        s.add(WorkerHeartbeat(worker_id="demo-worker", hostname="demo", pid=1))  # as a running worker leaves
+        s.execute(Job.__table__.update().where(Job.status == "queued").values(status="done", finished_at=utcnow()))
         s.add(Job(kind="write_back", payload={"order_id": orders[2].id}, status="dead", attempts=8, max_attempts=8,
                   last_error="StoreAuthFailed at adapters/shopify.py:412", finished_at=utcnow()))
         s.commit()

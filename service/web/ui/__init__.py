@@ -9,6 +9,7 @@ from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 from service.web.admin.inputs import MAX_ADMIN_BODY_BYTES
+from service.web.json_api import error_response
 from service.web.ui import session_cookie
 from service.web.ui.csrf import csrf_token, request_is_genuine
 
@@ -26,6 +27,15 @@ def register_admin_ui(app: Flask) -> None:
     session_cookie.install(app, secret_key=settings.secret_key, admin_token=settings.admin_token,
                            production=settings.production)
     app.register_blueprint(bp)
+    app.register_error_handler(404, _not_found)
+
+
+def _not_found(exc: HTTPException):
+    """An unknown address under the admin page is a page too; anywhere else the one JSON error shape."""
+    if request.path.startswith(session_cookie.UI_PREFIX + "/"):
+        # A view's own abort(404) says what is missing; an unknown address has no view.
+        return _refuse(404, exc.description if request.blueprint == "ui" else "There is no such page.")
+    return error_response(404, "not_found", exc.description)
 
 
 @bp.app_context_processor

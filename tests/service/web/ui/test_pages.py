@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 import secrets
 
+from flask import request
 from sqlalchemy import select
 
 from service.storage.models import Job, Order, ShippingRule, SkuMapping
@@ -93,8 +94,7 @@ def test_no_session_work_outside_the_admin_page(ui_app, ui_client):
                 post_shopify(ui_client, shopify_order())):
         assert "Set-Cookie" not in res.headers and "Cookie" not in res.headers.get("Vary", "")
     with ui_app.test_request_context("/webhooks/shopify"):
-        assert ui_app.session_interface.is_null_session(ui_app.session_interface.open_session(
-            ui_app, __import__("flask").request))
+        assert ui_app.session_interface.is_null_session(ui_app.session_interface.open_session(ui_app, request))
     assert "SECRET_KEY" not in ui_app.config or not ui_app.config["SECRET_KEY"]
 
 
@@ -180,6 +180,10 @@ def test_retry_and_unknown_order(signed_in, held_order, session_factory):
     assert signed_in.get("/admin/ui/orders/999999").status_code == 404
     assert signed_in.post("/admin/ui/orders/999999/retry", data={"csrf_token": token}).status_code == 404
     assert "There is no order 999999" in signed_in.get("/admin/ui/orders/999999").get_data(as_text=True)
+    page = signed_in.get("/admin/ui/no-such-page")
+    assert page.status_code == 404 and page.mimetype == "text/html"
+    other = signed_in.get("/no-such-thing")
+    assert other.status_code == 404 and other.get_json()["error"]["code"] == "not_found"
 
 
 def test_retry_a_dead_job(signed_in, session_factory):
