@@ -30,12 +30,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     from service.web.health import bp as health_bp
     from service.web.home import bp as home_bp
     from service.web.metrics import bp as metrics_bp
+    from service.web.ui import register_admin_ui
     from webhooks import bp as webhooks_bp
     app.register_blueprint(webhooks_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(home_bp)
     app.register_blueprint(metrics_bp)
+    register_admin_ui(app)  # the admin page, and the session cookie only it uses
     from service.cli import register_cli
     register_cli(app)
     return app

@@ -1,11 +1,14 @@
-"""Admin API: the CJ account: its request and points budget, its webhook address and registration with CJ."""
+"""Admin API: the CJ account: its request and points budget, its webhook address and registration, variant lookup."""
 from __future__ import annotations
+
+from flask import request
 
 from service.cj.webhook_address import callback_url
 from service.jobs.queue import enqueue
 from service.pipeline.cj_budget import budget_status
 from service.pipeline.cj_product_subscriptions import subscription_status
 from service.pipeline.cj_wallet import wallet_status
+from service.pipeline.variant_lookup import LookupFailed, variants_by_sku
 from service.storage.models import CjAccountState
 from service.web.admin import bp
 from service.web.context import db_session, runtime, settings
@@ -49,5 +52,21 @@ def cj_account_budget():
     try:
         return ok(dict(budget_status(session, runtime=runtime()), wallet=wallet_status(session, runtime=runtime()),
                        product_subscriptions=subscription_status(session)))
+    finally:
+        session.close()
+
+
+@bp.get("/cj/variants")
+def cj_variants():
+    """CJ's variants for ?sku= (variantQuery, the exact match first), to map a store line to a CJ variant id."""
+    session = db_session()
+    try:
+        try:
+            rows = variants_by_sku(session, runtime=runtime(), sku=request.args.get("sku", ""))
+        except LookupFailed as exc:
+            status = {"no_sku": 400, "no_api_key": 409}.get(exc.why, 502)
+            raise ApiError(status, exc.why, str(exc)) from None
+        session.commit()
+        return ok(rows)
     finally:
         session.close()

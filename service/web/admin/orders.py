@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import request
 from sqlalchemy import select
 
+from service.pipeline.order_queries import find_orders
 from service.pipeline.order_state import STATES
 from service.pipeline.resume import NotRetryable, acknowledge_hold, retry_order
 from service.storage.models import ExternalCall, Order
@@ -35,14 +36,8 @@ def list_orders():
     store_id = int_arg("store_id")
     session = db_session()
     try:
-        stmt = select(Order).order_by(Order.id.desc()).limit(limit)
-        if state:
-            stmt = stmt.where(Order.state == state)
-        if store_id is not None:
-            stmt = stmt.where(Order.store_id == store_id)
-        if before_id:
-            stmt = stmt.where(Order.id < before_id)
-        orders = session.scalars(stmt).all()
+        orders = find_orders(session, state=state, store_id=store_id, text=request.args.get("q"),
+                             before_id=before_id, limit=limit)
         return ok({"orders": [_order_summary(o) for o in orders],
                    "next_before_id": orders[-1].id if len(orders) == limit else None})
     finally:
@@ -53,32 +48,36 @@ def list_orders():
 def get_order(order_id: int):
     session = db_session()
     try:
-        order = get_or_404(session, Order, order_id)
-        calls = session.scalars(select(ExternalCall).where(ExternalCall.order_id == order.id)
-                                .order_by(ExternalCall.id)).all()
-        data = _order_summary(order)
-        data.update({
-            "canonical": order.canonical,
-            "cj_lines_sent": order.cj_lines,
-            "cj_amounts": {"order": _money(order.cj_order_amount), "product": _money(order.cj_product_amount),
-                           "postage": _money(order.cj_postage_amount),
-                           "quoted_postage": _money(order.cj_shipping_cost)},
-            "usd_rate": _money(order.usd_rate),
-            "cj_attempt_history": order.cj_attempt_history or [],
-            "acknowledged_holds": order.acknowledged_holds or [],
-            "history": [{"at": iso(t.at), "from": t.from_state, "to": t.to_state, "reason": t.reason,
-                         "detail": t.detail} for t in order.transitions],
-            "cj_calls": [_call_json(c) for c in calls if c.service == "cj"],
-            "write_back": [_call_json(c) for c in calls if c.service != "cj"],
-            "shipments": [{"tracking_number": s.tracking_number, "carrier": s.carrier, "url": s.tracking_url,
-                           "status": s.status, "store_fulfillment_id": s.store_fulfillment_id,
-                           "written_at": iso(s.written_at), "last_error": s.last_error} for s in order.shipments],
-            "dry_run_request": next((c.request for c in reversed(calls)
-                                     if c.operation == "createOrderV2" and c.outcome == "dry_run"), None),
-        })
-        return ok(data)
+        return ok(order_detail(session, get_or_404(session, Order, order_id)))
     finally:
         session.close()
+
+
+def order_detail(session, order: Order) -> dict:
+    """The order with its history, CJ calls, shipments and write-backs (the admin API's and the admin page's)."""
+    calls = session.scalars(select(ExternalCall).where(ExternalCall.order_id == order.id)
+                            .order_by(ExternalCall.id)).all()
+    data = _order_summary(order)
+    data.update({
+        "canonical": order.canonical,
+        "cj_lines_sent": order.cj_lines,
+        "cj_amounts": {"order": _money(order.cj_order_amount), "product": _money(order.cj_product_amount),
+                       "postage": _money(order.cj_postage_amount),
+                       "quoted_postage": _money(order.cj_shipping_cost)},
+        "usd_rate": _money(order.usd_rate),
+        "cj_attempt_history": order.cj_attempt_history or [],
+        "acknowledged_holds": order.acknowledged_holds or [],
+        "history": [{"at": iso(t.at), "from": t.from_state, "to": t.to_state, "reason": t.reason,
+                     "detail": t.detail} for t in order.transitions],
+        "cj_calls": [_call_json(c) for c in calls if c.service == "cj"],
+        "write_back": [_call_json(c) for c in calls if c.service != "cj"],
+        "shipments": [{"tracking_number": s.tracking_number, "carrier": s.carrier, "url": s.tracking_url,
+                       "status": s.status, "store_fulfillment_id": s.store_fulfillment_id,
+                       "written_at": iso(s.written_at), "last_error": s.last_error} for s in order.shipments],
+        "dry_run_request": next((c.request for c in reversed(calls)
+                                 if c.operation == "createOrderV2" and c.outcome == "dry_run"), None),
+    })
+    return data
 
 
 def _money(value) -> str | None:

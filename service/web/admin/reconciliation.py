@@ -6,7 +6,7 @@ from datetime import date
 from flask import Response, request
 from sqlalchemy import select
 
-from service.pipeline.reconciliation import as_csv, as_json, reconcile
+from service.pipeline.reconciliation import Reconciliation, as_csv, as_json, reconcile
 from service.storage.models import ReconciliationReport
 from service.timeutil import iso
 from service.web.admin import bp
@@ -42,9 +42,14 @@ def reconciliation():
     finally:
         session.close()
     if form == "csv":
-        return Response(as_csv(report).encode("utf-8"), mimetype="text/csv", headers={
-            "Content-Disposition": f'attachment; filename="cj-bridge-reconciliation-{start}-{end}.csv"'})
+        return csv_download(report)
     return ok(as_json(report))
+
+
+def csv_download(report: Reconciliation) -> Response:
+    """The report as a CSV attachment (the admin API's format=csv and the admin page's download)."""
+    return Response(as_csv(report).encode("utf-8"), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="cj-bridge-reconciliation-{report.start}-{report.end}.csv"'})
 
 
 @bp.get("/reconciliation/reports")

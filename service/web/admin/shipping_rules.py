@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import delete, select
 
-from service.pipeline.resume import resume_held
+from service.pipeline.shipping_rule_edits import save_rules
 from service.storage.models import ShippingRule
 from service.timeutil import iso
 from service.web.admin import bp
@@ -39,19 +39,7 @@ def put_rules():
     rows = [load(ShippingRuleSchema(), item) for item in items]
     session = db_session()
     try:
-        saved = []
-        for row in rows:
-            code = row["country_code"].upper()
-            rule = session.get(ShippingRule, code) or ShippingRule(country_code=code)
-            rule.logistic_names = [n.strip() for n in row["logistic_names"]]
-            rule.max_shipping_cost = row.get("max_shipping_cost")
-            rule.logistic_names_by_origin = {origin.upper(): [n.strip() for n in names]
-                                             for origin, names in row["logistic_names_by_origin"].items()}
-            session.add(rule)
-            saved.append(rule)
-        session.flush()
-        # A CJ order held because its postage went over the old cap is decided again with the new one.
-        resumed = sum(resume_held(session, reason=reason) for reason in ("needs_shipping_rule", "postage_over_cap"))
+        saved, resumed = save_rules(session, rows)
         session.commit()
         runtime().notifier.jobs_committed()
         return ok({"rules": [_rule_json(r) for r in saved], "resumed_orders": resumed})

@@ -9,11 +9,11 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from adapters import get_adapter
-from service.jobs.queue import enqueue
 from service.outbound_http import url_problem
 from service.pipeline import pricing_rule, stock_sync, store_tokens
 from service.pipeline import store_stock_writes as stock_writes
 from service.pipeline.polling import webhook_health
+from service.pipeline.store_setup import NotRegistrable, queue_webhook_registration
 from service.storage.models import SkuMapping, Store
 from service.timeutil import iso, utcnow
 from service.web.admin import bp
@@ -26,7 +26,7 @@ from service.web.json_api import ApiError, ok
 ROTATION_GRACE = timedelta(days=7)
 
 
-def _store_json(store: Store) -> dict:
+def store_view(store: Store) -> dict:
     creds = runtime().box.open_json(store.credentials_enc)
     return {"id": store.id, "platform": store.platform, "domain": store.domain, "name": store.name,
             "active": store.active, "api_base_url": store.api_base_url,
@@ -104,7 +104,7 @@ def create_store():
             raise ApiError(409, "store_exists", f"a {data['platform']} store {domain} is already registered "
                            f"(id {existing}); use PATCH /admin/stores/{existing} to change it",
                            {"store_id": existing}) from None
-        body = _store_json(store)
+        body = store_view(store)
         if generated:
             body["webhook_secret"] = generated  # shown this once, for setting up the webhooks by hand
         return ok(body, 201)
@@ -116,7 +116,7 @@ def create_store():
 def list_stores():
     session = db_session()
     try:
-        return ok([_store_json(s) for s in session.scalars(select(Store).order_by(Store.id))])
+        return ok([store_view(s) for s in session.scalars(select(Store).order_by(Store.id))])
     finally:
         session.close()
 
@@ -125,7 +125,7 @@ def list_stores():
 def get_store(store_id: int):
     session = db_session()
     try:
-        return ok(_store_json(get_or_404(session, Store, store_id)))
+        return ok(store_view(get_or_404(session, Store, store_id)))
     finally:
         session.close()
 
@@ -181,7 +181,7 @@ def update_store(store_id: int):
                 store.activated_at = utcnow()
         session.commit()
         runtime().stores.forget(store.platform, store.domain)
-        return ok(_store_json(store))
+        return ok(store_view(store))
     finally:
         session.close()
 
@@ -192,14 +192,10 @@ def register_webhooks(store_id: int):
     session = db_session()
     try:
         store = get_or_404(session, Store, store_id)
-        if not get_adapter(store.platform).can_register_webhooks:
-            raise ApiError(409, "not_supported", f"{store.platform} webhooks cannot be created from here; "
-                           "see the README's section on that platform")
-        if not settings().public_base_url:
-            raise ApiError(409, "public_url_missing", "set PUBLIC_BASE_URL to this service's public https:// "
-                           "address first: it is where the store will send its webhooks")
-        job = enqueue(session, kind="register_webhooks", payload={"store_id": store.id},
-                      dedupe_key=f"register_webhooks:{store.id}")
+        try:
+            job = queue_webhook_registration(session, store=store, public_base_url=settings().public_base_url)
+        except NotRegistrable as exc:
+            raise ApiError(409, exc.code, exc.message) from None
         session.commit()
         runtime().notifier.jobs_committed()
         return ok({"job_id": job.id, "status": "queued",

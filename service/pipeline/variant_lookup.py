@@ -1,0 +1,43 @@
+"""Looking up CJ variants by SKU for the merchant who is mapping a line (admin API and admin page)."""
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from service.cj.errors import CjApiError, CjTransportError
+from service.pipeline import mapping
+from service.runtime import Runtime
+
+
+class LookupFailed(ValueError):
+    """CJ could not be asked (why: no_sku, no_api_key) or did not answer (cj_error); the message says what to do."""
+
+    def __init__(self, why: str, message: str):
+        super().__init__(message)
+        self.why = why
+
+
+def variants_by_sku(session: Session, *, runtime: Runtime, sku: str) -> list[dict]:
+    """CJ's variants for a SKU (CJ's query also returns siblings), the exact match first; a match is cached.
+
+    Commits the session before asking CJ, as forward_order's own lookup does: the CJ client's shared throttle
+    writes through its own connection, which an open transaction here would block (SQLite).
+    """
+    sku = sku.strip()
+    if not sku:
+        raise LookupFailed("no_sku", "give a SKU to look up")
+    if not runtime.settings.cj_api_key:
+        raise LookupFailed("no_api_key", "CJ_API_KEY is not set, so CJ cannot be asked: set it, or copy the variant id "
+                           "(vid) from the product's page on My CJ")
+    session.commit()
+    try:
+        found = runtime.cj.query_variants_by_sku(sku)
+    except (CjApiError, CjTransportError) as exc:
+        raise LookupFailed("cj_error", str(exc)) from None
+    exact = mapping.vid_from_variants(sku, found)
+    if exact:
+        mapping.remember_vid(session, sku, exact)  # what forward_order's own lookup would have learned
+    rows = [{"vid": str(v.get("vid") or ""), "variant_sku": str(v.get("variantSku") or ""),
+             "name": str(v.get("variantNameEn") or v.get("variantName") or ""),
+             "price_usd": str(v.get("variantSellPrice") or ""), "exact": str(v.get("vid")) == exact}
+            for v in found if v.get("vid")]
+    return sorted(rows, key=lambda r: not r["exact"])

@@ -1,0 +1,64 @@
+"""Admin page: shipping rules per destination country, edited on their own page; saving one resumes held orders."""
+from __future__ import annotations
+
+import re
+
+from flask import flash, redirect, render_template, request, url_for
+from marshmallow import ValidationError
+from sqlalchemy import delete, select
+
+from service.pipeline.shipping_rule_edits import save_rules
+from service.storage.models import ShippingRule
+from service.web.admin.schemas import ShippingRuleSchema
+from service.web.context import db_session, runtime
+from service.web.ui import bp
+from service.web.ui.form_errors import first_problem
+
+
+@bp.get("/shipping-rules")
+def shipping_rules():
+    session = db_session()
+    try:
+        rules = session.scalars(select(ShippingRule).order_by(ShippingRule.country_code)).all()
+        return render_template("ui/shipping_rules.html", rules=rules,
+                               edit=session.get(ShippingRule, request.args.get("country", "").upper()))
+    finally:
+        session.close()
+
+
+@bp.post("/shipping-rules")
+def save_shipping_rule():
+    # Methods one per line or comma-separated: CJ's names contain spaces ("CJPacket Ordinary"), never commas.
+    names = [n.strip() for n in re.split(r"[,\n]", request.form.get("logistic_names", "")) if n.strip()]
+    item = {"country_code": request.form.get("country_code", "").strip(), "logistic_names": names,
+            "max_shipping_cost": request.form.get("max_shipping_cost", "").strip() or None}
+    try:
+        row = ShippingRuleSchema().load(item)
+    except ValidationError as exc:
+        flash(f"Not saved: {first_problem(exc.messages)}", "error")
+        return redirect(url_for("ui.shipping_rules"))
+    session = db_session()
+    try:
+        existing = session.get(ShippingRule, row["country_code"].upper())
+        if existing is not None:  # the page does not edit per-origin methods: keep them
+            row["logistic_names_by_origin"] = existing.logistic_names_by_origin or {}
+        _saved, resumed = save_rules(session, [row])
+        session.commit()
+        runtime().notifier.jobs_committed()
+        flash(f"Rule {row['country_code'].upper()} saved; {resumed} held order(s) resume.", "ok")
+        return redirect(url_for("ui.shipping_rules"))
+    finally:
+        session.close()
+
+
+@bp.post("/shipping-rules/<country_code>/delete")
+def delete_shipping_rule(country_code: str):
+    session = db_session()
+    try:
+        gone = session.execute(delete(ShippingRule).where(ShippingRule.country_code == country_code.upper())).rowcount
+        session.commit()
+        flash(f"Rule {country_code.upper()} deleted." if gone else f"There is no rule {country_code}.",
+              "ok" if gone else "error")
+        return redirect(url_for("ui.shipping_rules"))
+    finally:
+        session.close()
