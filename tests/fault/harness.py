@@ -39,6 +39,18 @@ def wait_until(predicate, *, timeout: float, interval: float = 0.1, what: str = 
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
+def queue_snapshot(session_factory) -> str:
+    """The orders' states and the jobs' statuses, for a failure message: what was stuck, and why."""
+    import sqlalchemy as sa
+    from service.storage.models import Job, Order
+    with session_factory() as s:
+        orders = s.execute(sa.select(Order.state, Order.hold_reason, sa.func.count()).group_by(
+            Order.state, Order.hold_reason)).all()
+        jobs = s.execute(sa.select(Job.kind, Job.status, Job.attempts, Job.last_error).where(
+            Job.status != "done").order_by(Job.id).limit(30)).all()
+    return f"orders {[tuple(r) for r in orders]}; unfinished jobs {[tuple(r) for r in jobs]}"
+
+
 def make_orders(n: int, *, start: int = 1) -> list[dict]:
     """n distinct paid orders in the shape of the Shopify sample."""
     template = SHOPIFY_SAMPLES["shopify_orders_create"]["body"]

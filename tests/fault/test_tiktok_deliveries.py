@@ -17,7 +17,7 @@ from adapters.tiktok_signing import webhook_signature
 from service.storage.models import Order, WebhookEvent
 from tests.conftest import load_fixture
 from tests.fault.fake_servers import FakeTikTokServer, ServerThread
-from tests.fault.harness import Service, wait_until
+from tests.fault.harness import Service, queue_snapshot, wait_until
 
 SAMPLES = load_fixture("tiktok_samples.json")
 APP_KEY, APP_SECRET = "6test0appkey0abc", "testsecret0000000000000000000000NOTREAL"
@@ -87,7 +87,10 @@ def test_notifications_three_times_shuffled_make_one_cj_order_each(database_url,
         def all_at_cj():
             with session_factory() as s:
                 return len([o for o in s.scalars(sa.select(Order)) if o.cj_order_id]) == ORDERS
-        wait_until(all_at_cj, timeout=120, what="every TikTok order to reach CJ")
+        try:
+            wait_until(all_at_cj, timeout=120, what="every TikTok order to reach CJ")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}: {queue_snapshot(session_factory)}") from None
         with session_factory() as s:
             assert s.scalar(sa.select(sa.func.count(WebhookEvent.id)).where(
                 WebhookEvent.source == "tiktok_shop")) == ORDERS  # the repeats were duplicates
