@@ -136,6 +136,17 @@ def test_held_order_page_shows_the_hold_and_a_field_per_unmapped_line(signed_in,
         assert f'<label for="vid-{line["line_id"]}">' in html
 
 
+def test_the_order_page_shows_the_stores_hand_over_deadline(signed_in, held_order, session_factory):
+    from datetime import datetime
+    url = f"/admin/ui/orders/{held_order['id']}"
+    assert "Hand to the carrier by" not in signed_in.get(url).get_data(as_text=True)  # Shopify sets none
+    with session_factory() as s:
+        s.get(Order, held_order["id"]).ship_by = datetime(2026, 12, 5, 17, 0)
+        s.commit()
+    html = signed_in.get(url).get_data(as_text=True)
+    assert "Hand to the carrier by</dt><dd>2026-12-05T17:00:00Z" in html
+
+
 def test_saving_the_mapping_resumes_the_order(ui_app, signed_in, held_order, session_factory):
     url = f"/admin/ui/orders/{held_order['id']}"
     token = csrf_of(signed_in.get(url).get_data(as_text=True))
