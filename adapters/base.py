@@ -91,13 +91,15 @@ class StockTarget:
 class StockResult:
     mapping_id: int
     # written; unchanged (the store shows it already); store_changed (the store's figure moved while we wrote:
-    # left as the store has it); skipped (cannot be written, detail says why and the Resolution)
+    # left as the store has it); skipped (cannot be written, detail says why and the Resolution); deferred (the
+    # store limits how often it may be written: the decision waits until retry_at)
     outcome: str
     store_quantity: int | None  # what the store shows now, as far as we know
     detail: str = ""
     ref: dict = field(default_factory=dict)
     store_price: Decimal | None = None  # the price the store shows now, when a price was asked for
     price_error: str = ""  # the store refused the price (the stock result above stands), with the Resolution
+    retry_at: datetime | None = None  # outcome "deferred": the store limits writes; the decision waits until then
 
 
 class NotSupported(Exception):

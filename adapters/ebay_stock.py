@@ -10,13 +10,18 @@ sent. Prices (only with a pricing rule) go to the published offers in the rule's
 """
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Callable
 
 from adapters.base import StockResult, StockTarget
 from service.jobs.outcomes import NeedsHuman, RetryLater
 from service.money import to_cents
+from service.timeutil import iso, parse_iso_utc, utcnow
 
 READ_BATCH = 25  # bulkGetInventoryItem takes 25 SKUs a call
+# eBay allows about 250 revisions of a listing a day: one write every 7.2 minutes at most (200 a day) leaves the
+# seller's own edits room. A change to 0 (sold out, delisted at CJ) never waits.
+WRITE_SPACING = timedelta(minutes=7.2)
 NOT_FOUND = {25702}  # "SKU could not be found"
 ACCOUNT_REASONS = ("store_auth_failed", "store_credentials_missing", "store_scope_missing")
 
@@ -90,6 +95,8 @@ def _read_items(request: Request, targets: list[StockTarget], results: dict) -> 
 def _write_sku(request: Request, target: StockTarget, item: dict) -> StockResult:
     figure = _int(((item.get("availability") or {}).get("shipToLocationAvailability") or {}).get("quantity"))
     ref = {"sku": target.store_sku, "offers": dict((target.ref or {}).get("offers") or {})}
+    if (target.ref or {}).get("written_at"):
+        ref["written_at"] = target.ref["written_at"]
     result = StockResult(target.mapping_id, "unchanged", figure, "", ref)
     offers = None
     if target.price is not None or "offers" not in (target.ref or {}):
@@ -120,8 +127,13 @@ def _write_sku(request: Request, target: StockTarget, item: dict) -> StockResult
         body["offers"] = list(sent_offers.values())
     if len(body) == 1:
         return result
+    last = parse_iso_utc(ref["written_at"]) if (target.ref or {}).get("written_at") else None
+    if last is not None and utcnow() < last + WRITE_SPACING and target.quantity != 0:
+        return StockResult(target.mapping_id, "deferred", figure, "eBay limits the revisions of a listing a day: "
+                           "written again at " + iso(last + WRITE_SPACING), ref, retry_at=last + WRITE_SPACING)
     status, answer = request("POST", "/bulk_update_price_quantity", "bulkUpdatePriceQuantity",
                              json={"requests": [body]}, ok=(200, 207, 400))
+    ref["written_at"] = iso(utcnow())  # a revision, whatever eBay answered item by item
     entries = [e for e in answer.get("responses") or [] if isinstance(e, dict)]
     failed = [e for e in entries if e.get("statusCode") != 200]
     if status == 400 and not entries:

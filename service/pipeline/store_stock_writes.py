@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from adapters import get_adapter
@@ -20,7 +20,7 @@ from service.pipeline.call_log import record_call
 from service.pipeline.store_context import store_context
 from service.runtime import Runtime
 from service.storage.models import SkuMapping, Store
-from service.timeutil import utcnow
+from service.timeutil import iso, utcnow
 
 log = logging.getLogger("cj_bridge.pipeline")
 
@@ -30,19 +30,22 @@ WRITE_BATCH = 200  # mappings per run; the adapter batches its own calls
 
 def enqueue_store_writes(session: Session, *, store_ids) -> None:
     for store_id in sorted(store_ids):
-        enqueue(session, kind=WRITE_JOB, payload={"store_id": store_id}, dedupe_key=f"{WRITE_JOB}:{store_id}")
+        # Now, also when a run waits for a deferred write (a new decision, a 0, may go before it).
+        enqueue(session, kind=WRITE_JOB, payload={"store_id": store_id}, dedupe_key=f"{WRITE_JOB}:{store_id}",
+                run_at=utcnow())
 
 
 def write_store_stock(session: Session, *, store_id: int, runtime: Runtime) -> str:
     store = session.get(Store, store_id)
     pending = session.scalars(select(SkuMapping).where(
-        SkuMapping.store_id == store_id, SkuMapping.want_why.is_not(None), SkuMapping.self_stocked.is_(False))
-        .order_by(SkuMapping.id).limit(WRITE_BATCH)).all()
+        SkuMapping.store_id == store_id, SkuMapping.want_why.is_not(None), SkuMapping.self_stocked.is_(False),
+        _due(utcnow())).order_by(SkuMapping.id).limit(WRITE_BATCH)).all()
     nothing = [m for m in pending if _quantity_to_write(m) is None and _price_to_write(m) is None]
     for mapping in nothing:
         mapping.want_why = None
     pending = [m for m in pending if m not in nothing]
     if not pending:
+        _again_if_pending(session, store_id)  # a deferred write keeps its run
         return "nothing to write"
     if store is None or not store.active or runtime.settings.stock_sync == "off":
         _settle(pending, "the store is not active" if store is None or not store.active else "STOCK_SYNC is off")
@@ -105,6 +108,13 @@ def write_store_stock(session: Session, *, store_id: int, runtime: Runtime) -> s
         counts[result.outcome] = counts.get(result.outcome, 0) + 1
         if result.ref:
             mapping.store_stock_ref = result.ref
+        if result.outcome == "deferred":
+            # The decision stays pending (a newer one may replace it meanwhile) and is written at retry_at.
+            mapping.stock_write_after = result.retry_at
+            log.info("stock_write_deferred", extra={"fields": {"store_id": store_id, "mapping_id": mapping.id,
+                                                               "until": iso(result.retry_at)}})
+            continue
+        mapping.stock_write_after = None
         if quantity is not None and result.outcome in ("written", "unchanged", "store_changed"):
             mapping.store_quantity = result.store_quantity
             mapping.store_quantity_at = now
@@ -135,11 +145,23 @@ def write_store_stock(session: Session, *, store_id: int, runtime: Runtime) -> s
 
 
 def _again_if_pending(session: Session, store_id: int) -> None:
-    """More than one run's batch waits: another run (a batch per run keeps each job short)."""
+    """More than one run's batch waits: another run (a batch per run keeps each job short); writes the store
+    asked to wait for: a run when the first may go."""
     session.flush()
-    if session.scalar(select(SkuMapping.id).where(SkuMapping.store_id == store_id, SkuMapping.want_why.is_not(None),
-                                                  SkuMapping.self_stocked.is_(False)).limit(1)):
+    waiting = (SkuMapping.store_id == store_id, SkuMapping.want_why.is_not(None), SkuMapping.self_stocked.is_(False))
+    if session.scalar(select(SkuMapping.id).where(*waiting, _due(utcnow())).limit(1)):
         enqueue_store_writes(session, store_ids=[store_id])
+        return
+    later = session.scalar(select(func.min(SkuMapping.stock_write_after)).where(*waiting))
+    if later is not None:
+        enqueue(session, kind=WRITE_JOB, payload={"store_id": store_id}, dedupe_key=f"{WRITE_JOB}:{store_id}",
+                run_at=later)
+
+
+def _due(now):
+    """A decision the store asked to wait for is due at its time; a 0 (sold out, delisted) never waits."""
+    return or_(SkuMapping.stock_write_after.is_(None), SkuMapping.stock_write_after <= now,
+               and_(SkuMapping.want_quantity == 0, SkuMapping.want_why != "price"))
 
 
 def _decision(mapping: SkuMapping) -> tuple:

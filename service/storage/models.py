@@ -352,6 +352,7 @@ class SkuMapping(Base):
     stock_hint_at: Mapped[datetime | None] = mapped_column(DateTime)  # the latest hint (a read clears older ones)
     cj_facts_at: Mapped[datetime | None] = mapped_column(DateTime)  # CJ's variant (pid, price) last read
     want_quantity: Mapped[int | None] = mapped_column(Integer)  # what the store should show, once decided
+    stock_write_after: Mapped[datetime | None] = mapped_column(DateTime)  # the store limits writes: not before
     want_why: Mapped[str | None] = mapped_column(String(32))
     store_quantity: Mapped[int | None] = mapped_column(Integer)  # the last quantity written to the store
     store_quantity_at: Mapped[datetime | None] = mapped_column(DateTime)

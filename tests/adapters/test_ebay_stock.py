@@ -24,6 +24,19 @@ def _row(session_factory, mapping_id) -> SkuMapping:
         return s.get(SkuMapping, mapping_id)
 
 
+def _last_write_long_ago(session_factory, mapping_id):
+    """eBay's spacing of a listing's writes (adapters/ebay_stock.WRITE_SPACING) has passed since the last one."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from service.timeutil import iso, utcnow
+    with session_factory() as s:
+        ref = dict(s.get(SkuMapping, mapping_id).store_stock_ref, written_at=iso(utcnow() - timedelta(hours=1)))
+        s.execute(update(SkuMapping).where(SkuMapping.id == mapping_id).values(store_stock_ref=ref))
+        s.commit()
+
+
 def _updates(ebay):
     return [body for method, path, body in ebay.inventory_requests if path == "/bulk_update_price_quantity"]
 
@@ -52,6 +65,7 @@ def test_a_stock_message_sets_the_ebay_quantity(client, runtime, session_factory
     assert len(_updates(ebay)) == 1
     ebay.inventory["CJB-LED-5M"]["quantity"] = 6
     cj.stock[VID] = {"CN": 1, "US": 1}
+    _last_write_long_ago(session_factory, mapping["id"])
     post_cj(client, dict(MESSAGES["stock_message"], messageId="lower"))
     run_jobs(runtime)
     assert ebay.inventory["CJB-LED-5M"]["quantity"] == 2 and len(_updates(ebay)) == 2
@@ -181,6 +195,7 @@ def test_a_refused_offer_price_leaves_the_written_quantity_written(client, runti
     assert "eBay refused the price 17.99 (25713)" in row.stock_write_error and row.store_price is None
 
     # A rule in a currency eBay does not sell this SKU in is said, and nothing is priced.
+    _last_write_long_ago(session_factory, mapping["id"])
     client.put("/admin/exchange-rates", headers=admin_headers(), json={"currency": "EUR", "usd_per_unit": "1.08"})
     client.patch(f"/admin/stores/{ebay_store['id']}", headers=admin_headers(),
                  json={"pricing_rule": {"multiplier": "2.5", "currency": "EUR", "ending": ".99"}})
@@ -189,3 +204,53 @@ def test_a_refused_offer_price_leaves_the_written_quantity_written(client, runti
     row = _row(session_factory, mapping["id"])
     assert "no published offer for this SKU in EUR" in row.stock_write_error
     assert ebay.inventory["CJB-LED-5M"]["offers"][0]["price"] == "24.00"
+
+
+@responses.activate
+def test_a_listing_is_written_at_most_every_seven_minutes_but_sold_out_at_once(client, runtime, session_factory,
+                                                                               ebay_store):  # noqa: F811
+    """eBay allows about 250 revisions of a listing a day; a hot CJ variant changes more often than that."""
+    from datetime import timedelta
+
+    from sqlalchemy import select, update
+
+    from service.storage.models import Job
+    from service.timeutil import iso, utcnow
+    cj, ebay = FakeCj(responses.mock), FakeEbay(responses.mock)
+    cj.stock[VID] = {"CN": 30}
+    ebay.inventory["CJB-LED-5M"] = {"quantity": 5, "offers": []}
+    mapping = _map(client, ebay_store["id"], store_sku="CJB-LED-5M")
+    post_cj(client, MESSAGES["stock_message"])
+    run_jobs(runtime)
+    assert ebay.inventory["CJB-LED-5M"]["quantity"] == 30
+
+    cj.stock[VID] = {"CN": 25}  # a minute later: waits for its turn, and is not lost
+    post_cj(client, dict(MESSAGES["stock_message"], messageId="m-2"))
+    run_jobs(runtime)
+    assert ebay.inventory["CJB-LED-5M"]["quantity"] == 30 and len(_updates(ebay)) == 1
+    row = _row(session_factory, mapping["id"])
+    assert row.want_quantity == 25 and row.want_why == "webhook" and row.stock_write_after is not None
+    with session_factory() as s:
+        (job,) = s.scalars(select(Job).where(Job.kind == "write_store_stock", Job.status == "queued")).all()
+        assert abs((job.run_at - row.stock_write_after).total_seconds()) < 1  # a run when it may go
+
+    cj.stock[VID] = {"CN": 0}  # sold out at CJ: written at once, whatever the spacing
+    post_cj(client, dict(MESSAGES["stock_message"], messageId="m-3"))
+    run_jobs(runtime)
+    assert ebay.inventory["CJB-LED-5M"]["quantity"] == 0
+
+    cj.stock[VID] = {"CN": 12}
+    post_cj(client, dict(MESSAGES["stock_message"], messageId="m-4"))
+    run_jobs(runtime)
+    assert ebay.inventory["CJB-LED-5M"]["quantity"] == 0  # spaced from the write to 0
+    with session_factory() as s:  # its turn comes
+        past = utcnow() - timedelta(minutes=8)
+        ref = dict(s.get(SkuMapping, mapping["id"]).store_stock_ref, written_at=iso(past))
+        s.execute(update(SkuMapping).where(SkuMapping.id == mapping["id"]).values(
+            store_stock_ref=ref, stock_write_after=past))
+        s.execute(update(Job).where(Job.kind == "write_store_stock", Job.status == "queued").values(run_at=past))
+        s.commit()
+    run_jobs(runtime)
+    assert ebay.inventory["CJB-LED-5M"]["quantity"] == 12
+    row = _row(session_factory, mapping["id"])
+    assert row.store_quantity == 12 and row.want_why is None and row.stock_write_after is None
