@@ -60,8 +60,10 @@ def vid_from_variants(variant_sku: str, variants: list[dict]) -> str | None:
     return None
 
 
-def resolve_lines(session: Session, *, store_id: int, lines: list[dict]) -> tuple[list[MappedLine], list[dict]]:
-    """Split lines into mapped ones and the ones still missing a CJ variant (one query for all the lines)."""
+def resolve_lines(session: Session, *, store_id: int, lines: list[dict], use_cache: bool = True
+                  ) -> tuple[list[MappedLine], list[dict]]:
+    """Split lines into mapped ones and the ones still missing a CJ variant (one query for all the lines);
+    use_cache=False: only a mapping counts, not CJ's cached answer for the SKU."""
     variants = {l["variant_id"] for l in lines if l.get("variant_id")}
     skus = {l["sku"] for l in lines if l.get("sku")}
     rows = session.scalars(select(SkuMapping).where(SkuMapping.store_id == store_id, or_(
@@ -75,7 +77,7 @@ def resolve_lines(session: Session, *, store_id: int, lines: list[dict]) -> tupl
         if mapping is not None:
             mapped.append(MappedLine(line=line, vid=mapping.cj_vid, cj_sku=mapping.cj_sku))
             continue
-        known, vid = cached_vid(session, line["sku"]) if line.get("sku") else (False, None)
+        known, vid = cached_vid(session, line["sku"]) if line.get("sku") and use_cache else (False, None)
         if known and vid:
             mapped.append(MappedLine(line=line, vid=vid, cj_sku=line["sku"]))
         else:

@@ -34,8 +34,10 @@ def find_orders(session: Session, *, state: str | None = None, store_id: int | N
 
 
 def unmapped_lines(session: Session, order: Order) -> list[dict]:
-    """The order's shipped lines that no mapping (nor CJ's cached answer) gives a CJ variant, as forward sees them."""
+    """The order's shipped lines that no mapping gives a CJ variant: the lines a merchant maps. (CJ's cached
+    answer for a SKU, which forward also uses, does not count: a lookup on the page caches one, and the line must
+    stay on the page until its mapping is saved.)"""
     lines = [line for line in (order.canonical or {}).get("lines", [])
              if line.get("requires_shipping", True) and line.get("quantity", 0) > 0]
-    _, missing = mapping.resolve_lines(session, store_id=order.store_id, lines=lines)
+    _, missing = mapping.resolve_lines(session, store_id=order.store_id, lines=lines, use_cache=False)
     return missing

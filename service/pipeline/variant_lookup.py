@@ -4,16 +4,22 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from service.cj.errors import CjApiError, CjTransportError
+from service.jobs.outcomes import RetryLater
 from service.pipeline import mapping
 from service.runtime import Runtime
 
 
-class LookupFailed(ValueError):
-    """CJ could not be asked (why: no_sku, no_api_key) or did not answer (cj_error); the message says what to do."""
+NOT_FOUND_CODES = {1602000}  # CJ's "variant not found" to a query by SKU
 
-    def __init__(self, why: str, message: str):
+
+class LookupFailed(ValueError):
+    """CJ could not be asked (why: no_sku, no_api_key, cj_busy) or did not answer (cj_error); the message says
+    what to do."""
+
+    def __init__(self, why: str, message: str, *, retry_after: int | None = None):
         super().__init__(message)
         self.why = why
+        self.retry_after = retry_after
 
 
 def variants_by_sku(session: Session, *, runtime: Runtime, sku: str) -> list[dict]:
@@ -31,8 +37,16 @@ def variants_by_sku(session: Session, *, runtime: Runtime, sku: str) -> list[dic
     session.commit()
     try:
         found = runtime.cj.query_variants_by_sku(sku)
-    except (CjApiError, CjTransportError) as exc:
+    except CjApiError as exc:
+        if exc.code not in NOT_FOUND_CODES:
+            raise LookupFailed("cj_error", str(exc)) from None
+        found = []  # CJ has no variant with that SKU: an answer, not a failure
+    except CjTransportError as exc:
         raise LookupFailed("cj_error", str(exc)) from None
+    except RetryLater as exc:  # another process is signing in to CJ, or CJ's token guard or rate limit applies
+        wait = max(1, round(exc.retry_after or 5))
+        raise LookupFailed("cj_busy", f"CJ cannot be asked right now ({exc}); try again in {wait} s",
+                           retry_after=wait) from None
     exact = mapping.vid_from_variants(sku, found)
     if exact:
         mapping.remember_vid(session, sku, exact)  # what forward_order's own lookup would have learned

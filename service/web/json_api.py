@@ -15,12 +15,13 @@ log = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, details=None):
+    def __init__(self, status: int, code: str, message: str, details=None, *, headers: dict | None = None):
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.details = details
+        self.headers = headers or {}  # e.g. Retry-After on a 503
 
 
 def parse_json(raw: bytes):
@@ -45,7 +46,9 @@ def error_response(status: int, code: str, message: str, details=None):
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):
-        return error_response(exc.status, exc.code, exc.message, exc.details)
+        body, status = error_response(exc.status, exc.code, exc.message, exc.details)
+        body.headers.update(exc.headers)
+        return body, status
 
     @app.errorhandler(DeliveryNotStored)
     def _not_stored(exc: DeliveryNotStored):

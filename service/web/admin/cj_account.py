@@ -64,8 +64,9 @@ def cj_variants():
         try:
             rows = variants_by_sku(session, runtime=runtime(), sku=request.args.get("sku", ""))
         except LookupFailed as exc:
-            status = {"no_sku": 400, "no_api_key": 409}.get(exc.why, 502)
-            raise ApiError(status, exc.why, str(exc)) from None
+            status = {"no_sku": 400, "no_api_key": 409, "cj_busy": 503}.get(exc.why, 502)
+            raise ApiError(status, exc.why, str(exc), headers={"Retry-After": str(exc.retry_after)}
+                           if exc.retry_after else None) from None
         session.commit()
         return ok(rows)
     finally:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, abort, redirect, render_template, request, session, url_for
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
@@ -22,20 +22,35 @@ bp = Blueprint("ui", __name__, url_prefix=session_cookie.UI_PREFIX, template_fol
 _OPEN_ENDPOINTS = ("ui.sign_in", "ui.static")
 
 
+MAX_ID = 2 ** 63 - 1  # the largest id a database row can have; a larger one is no row (and no SQL error)
+
+
 def register_admin_ui(app: Flask) -> None:
     settings = app.config["SETTINGS"]
     session_cookie.install(app, secret_key=settings.secret_key, admin_token=settings.admin_token,
                            production=settings.production)
     app.register_blueprint(bp)
     app.register_error_handler(404, _not_found)
+    app.register_error_handler(405, _not_allowed)
+    app.after_request(_headers_under_the_page)
+
+
+def _under_the_page() -> bool:
+    return request.path == session_cookie.UI_PREFIX or request.path.startswith(session_cookie.UI_PREFIX + "/")
 
 
 def _not_found(exc: HTTPException):
     """An unknown address under the admin page is a page too; anywhere else the one JSON error shape."""
-    if request.path.startswith(session_cookie.UI_PREFIX + "/"):
+    if _under_the_page():
         # A view's own abort(404) says what is missing; an unknown address has no view.
         return _refuse(404, exc.description if request.blueprint == "ui" else "There is no such page.")
     return error_response(404, "not_found", exc.description)
+
+
+def _not_allowed(exc: HTTPException):
+    if _under_the_page():
+        return _refuse(405, "This page cannot be used that way.")
+    return error_response(405, "method_not_allowed", exc.description)
 
 
 @bp.app_context_processor
@@ -45,10 +60,21 @@ def _template_globals():
     return {"csrf_token": csrf_token, "signed_in": bool(session.get("admin"))}
 
 
+@bp.url_value_preprocessor
+def _ids_in_range(_endpoint, values):
+    if any(isinstance(v, int) and v > MAX_ID for v in (values or {}).values()):
+        abort(404, "There is no such page.")
+
+
 @bp.before_request
 def _guard():
+    # Before anything reads the form: a body without a length (chunked) is cut at the limit too, and no form
+    # here uploads files, so a multipart body is never parsed (or spooled to disk) at all.
+    request.max_content_length = MAX_ADMIN_BODY_BYTES
     if (request.content_length or 0) > MAX_ADMIN_BODY_BYTES:
         return _refuse(413, "This form is too large.")
+    if request.method == "POST" and request.mimetype == "multipart/form-data":
+        return _refuse(415, "This page's forms send no files.")
     if request.method == "POST" and not request_is_genuine():
         return _refuse(403, "This form was refused: its security token (CSRF) is missing or does not match "
                             "this session. Reload the page and send it again.")
@@ -63,7 +89,8 @@ def local_path(target: str | None) -> str | None:
     if not target:
         return None
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not parts.path.startswith(session_cookie.UI_PREFIX) or "\\" in target:
+    if parts.scheme or parts.netloc or not parts.path.startswith(session_cookie.UI_PREFIX) or "\\" in target \
+            or any(ord(c) < 32 or ord(c) == 127 for c in target):  # control characters cannot be a Location
         return None
     return target.rstrip("?")
 
@@ -89,8 +116,10 @@ def _unexpected(exc: Exception):
     return _refuse(500, "Something went wrong on the server; the service logs say what.")
 
 
-@bp.after_request
-def _headers(response):
+def _headers_under_the_page(response):
+    """Every answer under /admin/ui, the app-level 404 and 405 pages included."""
+    if not _under_the_page():
+        return response
     # Pages show orders: never cached by a shared proxy, never framed (clickjacking), no referrer to other sites.
     response.headers.setdefault("Cache-Control", "no-store")
     response.headers["X-Frame-Options"] = "DENY"

@@ -18,6 +18,8 @@ def _week() -> tuple[date, date]:
     raw = request.args.get("week", "")
     try:
         year, week = raw.split("-W")
+        if not 2000 <= int(year) <= 2999:  # a week of ours, and one whose neighbours exist (not year 1 or 9999)
+            raise ValueError(year)
         start = date.fromisocalendar(int(year), int(week), 1)
     except ValueError:
         return last_full_week(utcnow().date())

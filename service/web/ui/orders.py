@@ -20,7 +20,7 @@ ADDRESS_FIELDS = ("name", "city", "province_code", "country_code")
 
 def _int_arg(name: str) -> int | None:
     raw = request.args.get(name, "").strip()
-    return int(raw) if raw.isdigit() else None
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else None  # a row id, or none
 
 
 @bp.get("/")
@@ -43,6 +43,17 @@ def orders():
 
 @bp.get("/orders/<int:order_id>")
 def order(order_id: int):
+    return _order_page(order_id, lookup_sku="")
+
+
+@bp.post("/orders/<int:order_id>/lookup")
+def lookup_variant(order_id: int):
+    """CJ's variants for a SKU, shown on the order page. A POST (with its CSRF token): asking CJ spends the
+    account's request slots and points, which a link from another site must not be able to do."""
+    return _order_page(order_id, lookup_sku=request.form.get("lookup_sku", "").strip()[:100])
+
+
+def _order_page(order_id: int, *, lookup_sku: str):
     session = db_session()
     try:
         row = session.get(Order, order_id)
@@ -52,7 +63,6 @@ def order(order_id: int):
         canonical = detail.pop("canonical") or {}
         address = canonical.get("shipping_address") or {}
         missing = unmapped_lines(session, row) if row.state == "held" and row.hold_reason == "needs_mapping" else []
-        lookup_sku = request.args.get("lookup_sku", "").strip()[:100]
         lookup, lookup_error = variant_candidates(session, lookup_sku) if lookup_sku and missing else ([], None)
         return render_template(
             "ui/order.html", order=detail, store=session.get(Store, row.store_id),

@@ -178,7 +178,9 @@ def test_an_empty_mapping_form_changes_nothing(signed_in, held_order, session_fa
 
 
 def test_variant_lookup_without_a_cj_key_says_why(signed_in, held_order):
-    html = signed_in.get(f"/admin/ui/orders/{held_order['id']}?lookup_sku=CJ-LED").get_data(as_text=True)
+    url = f"/admin/ui/orders/{held_order['id']}"
+    token = csrf_of(signed_in.get(url).get_data(as_text=True))
+    html = signed_in.post(f"{url}/lookup", data={"csrf_token": token, "lookup_sku": "CJ-LED"}).get_data(as_text=True)
     assert "CJ_API_KEY is not set" in html
 
 
@@ -275,3 +277,41 @@ def test_escaping(signed_in, held_order, session_factory):
     for path in ("/admin/ui/", f"/admin/ui/orders/{held_order['id']}"):
         html = signed_in.get(path).get_data(as_text=True)
         assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)" in html
+
+
+def test_a_body_without_a_length_is_cut_at_the_limit_and_files_are_refused(ui_client):
+    """Review of issue 16: a chunked upload to the sign-in form was read whole before anything refused it."""
+    import io
+
+    from service.web.admin.inputs import MAX_ADMIN_BODY_BYTES
+    big = b"csrf_token=x&f=" + b"a" * (MAX_ADMIN_BODY_BYTES * 4)
+    res = ui_client.post("/admin/ui/sign-in", input_stream=io.BytesIO(big),
+                         content_type="application/x-www-form-urlencoded",
+                         environ_overrides={"wsgi.input_terminated": True})
+    assert res.status_code == 413
+    res = ui_client.post("/admin/ui/sign-in", data={"csrf_token": "x", "f": (io.BytesIO(b"a" * 10), "f.bin")},
+                         content_type="multipart/form-data")
+    assert res.status_code == 415 and "send no files" in res.get_data(as_text=True)
+
+
+def test_odd_addresses_are_pages_not_server_errors(signed_in):
+    for url in ("/admin/ui/orders/99999999999999999999999", "/admin/ui/?store_id=99999999999999999999999",
+                "/admin/ui/?before_id=99999999999999999999999", "/admin/ui/?store_id=%C2%B2",
+                "/admin/ui/money?week=9999-W52", "/admin/ui/money?week=0001-W01", "/admin/ui/money.csv?week=9999-W52"):
+        assert signed_in.get(url).status_code in (200, 404), url
+    res = signed_in.put("/admin/ui/jobs/1/retry")
+    assert res.status_code == 405 and res.mimetype == "text/html"
+    res = signed_in.get("/admin/ui/no/such/page")
+    assert res.status_code == 404 and "frame-ancestors 'none'" in res.headers["Content-Security-Policy"]
+    assert res.headers["Cache-Control"] == "no-store"
+    assert signed_in.put("/admin/orders").status_code == 405  # the JSON API's own shape elsewhere
+    assert signed_in.put("/admin/orders").get_json()["error"]["code"] == "method_not_allowed"
+
+
+def test_a_return_address_with_control_characters_is_dropped(ui_client):
+    res = ui_client.get("/admin/ui/sign-in?next=/admin/ui/%0d%0aSet-Cookie:%20x=1")
+    assert res.status_code == 200
+    token = csrf_of(res.get_data(as_text=True))
+    res = ui_client.post("/admin/ui/sign-in?next=/admin/ui/%0d%0aSet-Cookie:%20x=1",
+                         data={"csrf_token": token, "token": ADMIN_TOKEN})
+    assert res.status_code == 302 and res.headers["Location"].endswith("/admin/ui/")
