@@ -30,9 +30,7 @@ WRITE_BATCH = 200  # mappings per run; the adapter batches its own calls
 
 def enqueue_store_writes(session: Session, *, store_ids) -> None:
     for store_id in sorted(store_ids):
-        # Now, also when a run waits for a deferred write (a new decision, a 0, may go before it).
-        enqueue(session, kind=WRITE_JOB, payload={"store_id": store_id}, dedupe_key=f"{WRITE_JOB}:{store_id}",
-                run_at=utcnow())
+        enqueue(session, kind=WRITE_JOB, payload={"store_id": store_id}, dedupe_key=f"{WRITE_JOB}:{store_id}")
 
 
 def write_store_stock(session: Session, *, store_id: int, runtime: Runtime) -> str:
@@ -154,8 +152,10 @@ def _again_if_pending(session: Session, store_id: int) -> None:
         return
     later = session.scalar(select(func.min(SkuMapping.stock_write_after)).where(*waiting))
     if later is not None:
-        enqueue(session, kind=WRITE_JOB, payload={"store_id": store_id}, dedupe_key=f"{WRITE_JOB}:{store_id}",
-                run_at=later)
+        # A run of its own: the store's usual run stays free for new decisions (a 0 goes at once), and its
+        # retry waits (a store's 429) are never pulled forward by this one.
+        enqueue(session, kind=WRITE_JOB, payload={"store_id": store_id},
+                dedupe_key=f"{WRITE_JOB}:{store_id}:deferred", run_at=later)
 
 
 def _due(now):

@@ -233,6 +233,7 @@ def test_a_listing_is_written_at_most_every_seven_minutes_but_sold_out_at_once(c
     with session_factory() as s:
         (job,) = s.scalars(select(Job).where(Job.kind == "write_store_stock", Job.status == "queued")).all()
         assert abs((job.run_at - row.stock_write_after).total_seconds()) < 1  # a run when it may go
+        assert job.dedupe_key.endswith(":deferred")
 
     cj.stock[VID] = {"CN": 0}  # sold out at CJ: written at once, whatever the spacing
     post_cj(client, dict(MESSAGES["stock_message"], messageId="m-3"))
