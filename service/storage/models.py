@@ -432,7 +432,7 @@ class ShippingRule(Base):
 
 
 class CjAccountState(Base):
-    """Singleton row: CJ tokens, openId, and the shared request throttle slot."""
+    """Singleton row: CJ tokens, openId, the shared request throttle slot, and the admin page's last sign-out."""
     __tablename__ = "cj_account_state"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -463,6 +463,9 @@ class CjAccountState(Base):
     # Points the stock poll spent today (UTC): it keeps within STOCK_POLL_POINTS_SHARE of the daily budget.
     stock_poll_day: Mapped[str | None] = mapped_column(String(10))
     stock_poll_points: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    # This deployment's admin page: a session signed in at or before this time is refused (set by sign-out,
+    # which so ends every browser's session, a copied cookie's too). Kept on this singleton row to need no table.
+    ui_sessions_valid_after: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class ExchangeRate(Base):

@@ -1,4 +1,8 @@
-"""The money page's chart: revenue, CJ cost and margin per day for one currency, laid out as SVG coordinates."""
+"""The money page's chart: revenue, CJ cost and margin per day for one currency, laid out as SVG coordinates.
+
+Revenue counts every order of the day, as the CSV's totals do; CJ cost and margin only the orders whose CJ amounts
+and exchange rate are known. How many are not yet is counted per day, so that the page can say so.
+"""
 from __future__ import annotations
 
 from collections import Counter
@@ -19,6 +23,7 @@ class Day:
     cj_cost: Decimal = Decimal(0)  # CJ's charge in the store currency (through the order's USD rate)
     margin: Decimal = Decimal(0)
     orders: int = 0
+    without_cj_cost: int = 0  # orders in revenue only: CJ's amounts (or the rate) not known yet
 
 
 def currencies(report: Reconciliation) -> list[str]:
@@ -40,6 +45,8 @@ def daily_figures(report: Reconciliation, currency: str) -> list[Day]:
         day.revenue += row["revenue_total"] or 0
         if row["cj_total_usd"] is not None and row["usd_per_unit"]:
             day.cj_cost += (row["cj_total_usd"] / row["usd_per_unit"]).quantize(Decimal("0.01"))
+        else:
+            day.without_cj_cost += 1
         day.margin += row["margin"] or 0
     return list(days.values())
 
@@ -68,7 +75,8 @@ def layout(days: list[Day]) -> dict:
     ticks = [{"y": y(bottom + (top - bottom) * k / 4), "label": f"{bottom + (top - bottom) * k / 4:,.0f}"}
              for k in range(5)]
     return {"width": WIDTH, "height": HEIGHT, "left": LEFT, "right": WIDTH - RIGHT, "zero": zero,
-            "days": out_days, "ticks": ticks, "label_y": HEIGHT - BOTTOM + 18,
+            "days": out_days, "ticks": ticks, "label_y": HEIGHT - BOTTOM + 18, "note_y": HEIGHT - BOTTOM + 33,
+            "without_cj_cost": sum(d.without_cj_cost for d in days),
             "margin_points": " ".join(f"{d['x']},{d['margin_y']}" for d in out_days)}
 
 

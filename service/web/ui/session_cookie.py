@@ -3,15 +3,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import timedelta
+from datetime import datetime, timezone
 
 from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import URLSafeTimedSerializer
 
+from service.web.ui.session_end import LIFETIME, sign_in_time
+
 UI_PREFIX = "/admin/ui"
 COOKIE_NAME = "cjb_admin"
-LIFETIME = timedelta(hours=12)
 
 
 def signing_key(secret_key: str, admin_token: str) -> bytes:
@@ -23,8 +24,11 @@ def signing_key(secret_key: str, admin_token: str) -> bytes:
 def install(app: Flask, *, secret_key: str, admin_token: str, production: bool) -> None:
     app.session_interface = AdminSessionInterface(secret_key=secret_key, admin_token=admin_token,
                                                   production=production)
-    # Read by Flask both for the cookie's expiry and for the signature's max age.
+    # Read by Flask for the signature's max age (and the expiry of a cookie made before signing in).
     app.config["PERMANENT_SESSION_LIFETIME"] = LIFETIME
+    # Flask would otherwise send the cookie again on every request with 12 more hours: 12 hours idle, not 12
+    # hours from sign-in. The limit from sign-in itself is enforced server-side (sign_in.end_stale_session).
+    app.config["SESSION_REFRESH_EACH_REQUEST"] = False
 
 
 class AdminSessionInterface(SecureCookieSessionInterface):
@@ -47,6 +51,13 @@ class AdminSessionInterface(SecureCookieSessionInterface):
         if not (request.path == UI_PREFIX or request.path.startswith(UI_PREFIX + "/")):
             return self.make_null_session(app)
         return super().open_session(app, request)
+
+    def get_expiration_time(self, app, session) -> datetime | None:
+        """A signed-in cookie expires 12 hours after sign-in, even when a later request rewrites it (a flash)."""
+        since = sign_in_time(session.get("signed_in_at"))
+        if since is None:
+            return super().get_expiration_time(app, session)
+        return since.replace(tzinfo=timezone.utc) + LIFETIME
 
     def get_cookie_name(self, app) -> str:
         return COOKIE_NAME

@@ -12,33 +12,45 @@ from service.storage.models import ShippingRule
 from service.web.admin.schemas import ShippingRuleSchema
 from service.web.context import db_session, runtime
 from service.web.ui import bp
-from service.web.ui.form_errors import first_problem
+from service.web.ui.form_errors import problems_by_field
 
 
 @bp.get("/shipping-rules")
 def shipping_rules():
     session = db_session()
     try:
-        rules = session.scalars(select(ShippingRule).order_by(ShippingRule.country_code)).all()
-        return render_template("ui/shipping_rules.html", rules=rules,
-                               edit=session.get(ShippingRule, request.args.get("country", "").upper()))
+        edit = session.get(ShippingRule, request.args.get("country", "").upper())
+        return _page(session, edit=edit, values=_form_values(edit) if edit else {})
     finally:
         session.close()
 
 
+def _form_values(rule: ShippingRule) -> dict:
+    """A saved rule as the form's fields show it (methods one a line)."""
+    return {"country_code": rule.country_code, "logistic_names": "\n".join(rule.logistic_names),
+            "max_shipping_cost": "" if rule.max_shipping_cost is None else str(rule.max_shipping_cost)}
+
+
+def _page(session, *, edit=None, values: dict, errors: dict | None = None, status: int = 200):
+    rules = session.scalars(select(ShippingRule).order_by(ShippingRule.country_code)).all()
+    return render_template("ui/shipping_rules.html", rules=rules, edit=edit, values=values,
+                           errors=errors or {}), status
+
+
 @bp.post("/shipping-rules")
 def save_shipping_rule():
+    typed = {key: request.form.get(key, "") for key in ("country_code", "logistic_names", "max_shipping_cost")}
     # Methods one per line or comma-separated: CJ's names contain spaces ("CJPacket Ordinary"), never commas.
-    names = [n.strip() for n in re.split(r"[,\n]", request.form.get("logistic_names", "")) if n.strip()]
-    item = {"country_code": request.form.get("country_code", "").strip(), "logistic_names": names,
-            "max_shipping_cost": request.form.get("max_shipping_cost", "").strip() or None}
-    try:
-        row = ShippingRuleSchema().load(item)
-    except ValidationError as exc:
-        flash(f"Not saved: {first_problem(exc.messages)}", "error")
-        return redirect(url_for("ui.shipping_rules"))
+    names = [n.strip() for n in re.split(r"[,\n]", typed["logistic_names"]) if n.strip()]
+    item = {"country_code": typed["country_code"].strip(), "logistic_names": names,
+            "max_shipping_cost": typed["max_shipping_cost"].strip() or None}
     session = db_session()
     try:
+        try:
+            row = ShippingRuleSchema().load(item)
+        except ValidationError as exc:
+            # The same page again, as typed, each problem next to its field (a redirect would lose both).
+            return _page(session, values=typed, errors=problems_by_field(exc.messages), status=400)
         existing = session.get(ShippingRule, row["country_code"].upper())
         if existing is not None:  # the page does not edit per-origin methods: keep them
             row["logistic_names_by_origin"] = existing.logistic_names_by_origin or {}

@@ -4,12 +4,12 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from service.pipeline.reconciliation import Reconciliation
+from service.pipeline.reconciliation import Reconciliation, _totals
 from service.web.ui.daily_chart import HEIGHT, currencies, daily_figures, layout
 
 
 def _row(day: str, currency: str, revenue, cj_usd, rate, margin, store_id=1) -> dict:
-    return {"store_id": store_id, "currency": currency, "order_date": day, "revenue_total": revenue,
+    return {"store": "s", "store_id": store_id, "currency": currency, "order_date": day, "revenue_total": revenue,
             "cj_total_usd": cj_usd, "usd_per_unit": rate, "margin": margin, "flags": []}
 
 
@@ -25,6 +25,21 @@ def test_figures_per_day_in_the_store_currency():
     assert len(days) == 7
     assert (days[0].orders, days[0].revenue, days[0].cj_cost, days[0].margin) == (2, 60, Decimal("20.00"), 30)
     assert all(d.orders == 0 for d in days[1:])
+
+
+def test_orders_without_cj_amounts_are_counted_per_day_and_revenue_matches_the_csv_totals():
+    rows = [
+        _row("2026-11-23", "EUR", Decimal("50"), Decimal("21.60"), Decimal("1.08"), Decimal("30.00")),
+        _row("2026-11-23", "EUR", Decimal("10"), None, Decimal("1.08"), None),  # not at CJ yet
+        _row("2026-11-24", "EUR", Decimal("40"), Decimal("10"), None, None),  # CJ answered, no exchange rate
+        _row("2026-11-25", "EUR", Decimal("20"), Decimal("5.40"), Decimal("1.08"), Decimal("15.00"))]
+    report = Reconciliation(start=date(2026, 11, 23), end=date(2026, 11, 29), rows=rows, totals=_totals(rows))
+    days = daily_figures(report, "EUR")
+    assert [d.without_cj_cost for d in days[:3]] == [1, 1, 0]
+    assert layout(days)["without_cj_cost"] == 2
+    overall = next(t for t in report.totals if t["store"] == "ALL STORES" and t["currency"] == "EUR")
+    assert sum(d.revenue for d in days) == overall["revenue_total"]  # every order, as the CSV counts it
+    assert sum(d.margin for d in days) == overall["margin"]
 
 
 def test_a_loss_goes_below_the_zero_line_and_everything_stays_in_the_box():

@@ -222,12 +222,43 @@ def test_shipping_rules_page_saves_and_deletes(signed_in, session_factory):
     with session_factory() as s:
         rule = s.get(ShippingRule, "US")
         assert rule.logistic_names == ["CJPacket Ordinary", "USPS+"] and str(rule.max_shipping_cost) == "9.50"
-    signed_in.post("/admin/ui/shipping-rules", data={"csrf_token": token, "country_code": "USA",
-                                                     "logistic_names": "X"})
-    assert "Not saved: country_code" in signed_in.get("/admin/ui/shipping-rules").get_data(as_text=True)
+    edit = signed_in.get("/admin/ui/shipping-rules?country=us").get_data(as_text=True)
+    assert 'value="US"' in edit and "CJPacket Ordinary\nUSPS+</textarea>" in edit and 'value="9.50"' in edit
+    res = signed_in.post("/admin/ui/shipping-rules", data={"csrf_token": token, "country_code": "USA",
+                                                           "logistic_names": "X"})
+    assert res.status_code == 400 and "Not saved" in res.get_data(as_text=True)
     signed_in.post("/admin/ui/shipping-rules/US/delete", data={"csrf_token": token})
     with session_factory() as s:
         assert s.get(ShippingRule, "US") is None
+
+
+def test_a_shipping_rule_error_keeps_what_was_typed_and_sits_next_to_its_field(signed_in, session_factory):
+    token = csrf_of(signed_in.get("/admin/ui/shipping-rules").get_data(as_text=True))
+    res = signed_in.post("/admin/ui/shipping-rules", data={
+        "csrf_token": token, "country_code": "DE", "logistic_names": "CJPacket Ordinary\nDHL Express",
+        "max_shipping_cost": "-3"})
+    assert res.status_code == 400  # the page again, not a redirect that loses what was typed
+    html = res.get_data(as_text=True)
+    assert "<title>Error: Shipping rules" in html
+    assert 'value="DE"' in html and "CJPacket Ordinary\nDHL Express</textarea>" in html and 'value="-3"' in html
+    cap = re.search(r'<input id="r-cap"[^>]*>', html).group(0)
+    assert 'aria-invalid="true"' in cap and 'aria-describedby="r-cap-error"' in cap and "autofocus" in cap
+    problem = re.search(r'<p class="field-error" id="r-cap-error">(.*?)</p>', html).group(1)
+    assert "greater than or equal to 0" in problem
+    for valid in (r'<input id="r-country"[^>]*>', r'<textarea id="r-names"[^>]*>'):
+        assert "aria-invalid" not in re.search(valid, html).group(0)
+    assert 'role="alert"' not in html  # the problem is found from its field, not announced over the page
+    with session_factory() as s:
+        assert s.get(ShippingRule, "DE") is None
+
+
+def test_a_shipping_rule_method_too_long_says_which(signed_in):
+    token = csrf_of(signed_in.get("/admin/ui/shipping-rules").get_data(as_text=True))
+    html = signed_in.post("/admin/ui/shipping-rules", data={
+        "csrf_token": token, "country_code": "*", "logistic_names": "USPS+\n" + "x" * 51}).get_data(as_text=True)
+    names = re.search(r'<textarea id="r-names"[^>]*>', html).group(0)
+    assert 'aria-invalid="true"' in names and 'aria-describedby="r-names-error"' in names
+    assert re.search(r'id="r-names-error">.*entry 2: ', html)
 
 
 def test_stores_page_shows_no_secret_and_queues_webhooks(signed_in, held_order, session_factory):
@@ -268,6 +299,18 @@ def test_money_page_chart_and_csv(signed_in, held_order):
     res = signed_in.get("/admin/ui/money.csv?week=2020-W01")
     assert res.status_code == 200 and res.mimetype == "text/csv"
     assert "2019-12-30-2020-01-05" in res.headers["Content-Disposition"]
+
+
+def test_the_money_chart_says_how_many_orders_lack_cj_amounts(signed_in, held_order):
+    # The held order never reached CJ: its revenue counts, its cost and margin cannot yet.
+    html = signed_in.get("/admin/ui/money?week=2026-W48").get_data(as_text=True)
+    desc = re.search(r'<desc id="chart-desc">(.*?)</desc>', html, re.S).group(1)
+    assert "Sat 28: 1 order, " in desc and "1 of the orders without CJ amounts yet (in revenue only)" in desc
+    assert ">1 without CJ</text>" in html  # visibly, under the day's label
+    assert "1 order this week is in revenue only" in html
+    row = re.search(r'<th scope="row">Sat 28 Nov</th>(.*?)</tr>', html).group(1)
+    assert row.endswith('<td class="num">1</td>')
+    assert "as the totals above and the CSV do" in html
 
 
 def test_escaping(signed_in, held_order, session_factory):
