@@ -26,9 +26,25 @@ def shipping_rules():
 
 
 def _form_values(rule: ShippingRule) -> dict:
-    """A saved rule as the form's fields show it (methods one a line)."""
+    """A saved rule as the form's fields show it (methods one a line; per origin "US: USPS+, …" a line)."""
     return {"country_code": rule.country_code, "logistic_names": "\n".join(rule.logistic_names),
-            "max_shipping_cost": "" if rule.max_shipping_cost is None else str(rule.max_shipping_cost)}
+            "max_shipping_cost": "" if rule.max_shipping_cost is None else str(rule.max_shipping_cost),
+            "logistic_names_by_origin": "\n".join(f"{origin}: {', '.join(names)}" for origin, names in
+                                                  sorted((rule.logistic_names_by_origin or {}).items())),
+            "editing": "1"}
+
+
+def _origins(text: str) -> dict | str:
+    """ "US: USPS+, YunExpress" lines → {"US": ["USPS+", "YunExpress"]}; a line without its origin: what is wrong."""
+    found: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        origin, colon, names = line.partition(":")
+        if not colon:
+            return f"write each line as an origin, a colon and its methods, e.g. 'US: USPS+' (not {line.strip()!r})"
+        found[origin.strip().upper()] = [n.strip() for n in names.split(",") if n.strip()]
+    return found
 
 
 def _page(session, *, edit=None, values: dict, errors: dict | None = None, status: int = 200):
@@ -39,20 +55,27 @@ def _page(session, *, edit=None, values: dict, errors: dict | None = None, statu
 
 @bp.post("/shipping-rules")
 def save_shipping_rule():
-    typed = {key: request.form.get(key, "") for key in ("country_code", "logistic_names", "max_shipping_cost")}
+    typed = {key: request.form.get(key, "") for key in ("country_code", "logistic_names", "max_shipping_cost",
+                                                        "logistic_names_by_origin", "editing")}
     # Methods one per line or comma-separated: CJ's names contain spaces ("CJPacket Ordinary"), never commas.
     names = [n.strip() for n in re.split(r"[,\n]", typed["logistic_names"]) if n.strip()]
     item = {"country_code": typed["country_code"].strip(), "logistic_names": names,
             "max_shipping_cost": typed["max_shipping_cost"].strip() or None}
+    origins = _origins(typed["logistic_names_by_origin"])
+    if isinstance(origins, dict):
+        item["logistic_names_by_origin"] = origins
     session = db_session()
     try:
         try:
             row = ShippingRuleSchema().load(item)
+            if isinstance(origins, str):
+                raise ValidationError({"logistic_names_by_origin": [origins]})
         except ValidationError as exc:
             # The same page again, as typed, each problem next to its field (a redirect would lose both).
             return _page(session, values=typed, errors=problems_by_field(exc.messages), status=400)
         existing = session.get(ShippingRule, row["country_code"].upper())
-        if existing is not None:  # the page does not edit per-origin methods: keep them
+        if existing is not None and not origins and typed["editing"] != "1":
+            # Added from the empty form over a saved rule: its per-origin methods, not shown there, stay.
             row["logistic_names_by_origin"] = existing.logistic_names_by_origin or {}
         _saved, resumed = save_rules(session, [row])
         session.commit()

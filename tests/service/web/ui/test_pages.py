@@ -232,6 +232,39 @@ def test_shipping_rules_page_saves_and_deletes(signed_in, session_factory):
         assert s.get(ShippingRule, "US") is None
 
 
+def test_methods_per_local_warehouse_are_edited_on_the_rules_page(signed_in, session_factory):
+    token = csrf_of(signed_in.get("/admin/ui/shipping-rules").get_data(as_text=True))
+    res = signed_in.post("/admin/ui/shipping-rules", data={
+        "csrf_token": token, "country_code": "US", "logistic_names": "CJPacket Ordinary",
+        "logistic_names_by_origin": "us: USPS+, YunExpress US\n\nDE: DHL Paket"})
+    assert res.status_code == 302
+    with session_factory() as s:
+        assert s.get(ShippingRule, "US").logistic_names_by_origin == {"US": ["USPS+", "YunExpress US"],
+                                                                      "DE": ["DHL Paket"]}
+    edit = signed_in.get("/admin/ui/shipping-rules?country=US").get_data(as_text=True)
+    assert "DE: DHL Paket\nUS: USPS+, YunExpress US</textarea>" in edit and 'name="editing" value="1"' in edit
+
+    # Saved again from the empty form (no per-origin field filled): they stay. From the edit form, emptied: gone.
+    signed_in.post("/admin/ui/shipping-rules", data={"csrf_token": token, "country_code": "US",
+                                                     "logistic_names": "CJPacket Ordinary", "max_shipping_cost": "8"})
+    with session_factory() as s:
+        assert s.get(ShippingRule, "US").logistic_names_by_origin["US"] == ["USPS+", "YunExpress US"]
+    signed_in.post("/admin/ui/shipping-rules", data={"csrf_token": token, "country_code": "US", "editing": "1",
+                                                     "logistic_names": "CJPacket Ordinary", "max_shipping_cost": "8"})
+    with session_factory() as s:
+        assert s.get(ShippingRule, "US").logistic_names_by_origin == {}
+
+    res = signed_in.post("/admin/ui/shipping-rules", data={
+        "csrf_token": token, "country_code": "US", "logistic_names": "CJPacket Ordinary",
+        "logistic_names_by_origin": "USPS+ only"})
+    html = res.get_data(as_text=True)
+    assert res.status_code == 400 and "USPS+ only" in html and 'id="r-origins-error"' in html
+    res = signed_in.post("/admin/ui/shipping-rules", data={
+        "csrf_token": token, "country_code": "US", "logistic_names": "CJPacket Ordinary",
+        "logistic_names_by_origin": "USA: USPS+"})
+    assert res.status_code == 400 and "ISO-3166 alpha-2" in res.get_data(as_text=True)
+
+
 def test_a_shipping_rule_error_keeps_what_was_typed_and_sits_next_to_its_field(signed_in, session_factory):
     token = csrf_of(signed_in.get("/admin/ui/shipping-rules").get_data(as_text=True))
     res = signed_in.post("/admin/ui/shipping-rules", data={
