@@ -51,6 +51,7 @@ def save_mappings(session: Session, rows: list[dict], *, stock_sync: str) -> tup
             mapping.store_stock_ref = {}
             mapping.store_quantity = mapping.store_quantity_at = mapping.store_quantity_why = None
             mapping.store_price = mapping.store_price_at = None
+            mapping.stock_write_after = None  # the old listing's write spacing is not the new one's
             repointed.append(mapping)
         mapping.store_sku = row.get("store_sku") or mapping.store_sku
         mapping.store_variant_id = row.get("store_variant_id") or mapping.store_variant_id

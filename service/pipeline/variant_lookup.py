@@ -1,9 +1,11 @@
 """Looking up CJ variants by SKU for the merchant who is mapping a line (admin API and admin page)."""
 from __future__ import annotations
 
+import math
+
 from sqlalchemy.orm import Session
 
-from service.cj.errors import CjApiError, CjTransportError
+from service.cj.errors import RATE_LIMITED, CjApiError, CjTransportError
 from service.jobs.outcomes import RetryLater
 from service.pipeline import mapping
 from service.runtime import Runtime
@@ -38,12 +40,16 @@ def variants_by_sku(session: Session, *, runtime: Runtime, sku: str) -> list[dic
     try:
         found = runtime.cj.query_variants_by_sku(sku)
     except CjApiError as exc:
+        if exc.category == RATE_LIMITED:  # CJ's per-second limit, or the day's points used up
+            wait = max(1, math.ceil(exc.retry_after or 2))
+            raise LookupFailed("cj_busy", f"CJ's limit applies ({exc.cj_message}); try again in {wait} s",
+                               retry_after=wait) from None
         if exc.code not in NOT_FOUND_CODES:
             raise LookupFailed("cj_error", str(exc)) from None
         found = []  # CJ has no variant with that SKU: an answer, not a failure
     except CjTransportError as exc:
         raise LookupFailed("cj_error", str(exc)) from None
-    except RetryLater as exc:  # another process is signing in to CJ, or CJ's token guard or rate limit applies
+    except RetryLater as exc:  # another process is signing in to CJ, or CJ's five-minute token guard applies
         wait = max(1, round(exc.retry_after or 5))
         raise LookupFailed("cj_busy", f"CJ cannot be asked right now ({exc}); try again in {wait} s",
                            retry_after=wait) from None

@@ -75,6 +75,10 @@ def _guard():
         return _refuse(413, "This form is too large.")
     if request.method == "POST" and request.mimetype == "multipart/form-data":
         return _refuse(415, "This page's forms send no files.")
+    if request.method == "POST" and request.content_length is None and request.environ.get("wsgi.input_terminated"):
+        # A body without a length (chunked; browsers always give a form's length) would be cut at the limit
+        # without an error (werkzeug), and a form that lost its last fields would be acted on.
+        return _refuse(411, "This form was sent without its length.")
     if request.method == "POST" and not request_is_genuine():
         return _refuse(403, "This form was refused: its security token (CSRF) is missing or does not match "
                             "this session. Reload the page and send it again.")

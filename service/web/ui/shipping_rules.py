@@ -31,7 +31,7 @@ def _form_values(rule: ShippingRule) -> dict:
             "max_shipping_cost": "" if rule.max_shipping_cost is None else str(rule.max_shipping_cost),
             "logistic_names_by_origin": "\n".join(f"{origin}: {', '.join(names)}" for origin, names in
                                                   sorted((rule.logistic_names_by_origin or {}).items())),
-            "editing": "1"}
+            "editing": rule.country_code}
 
 
 def _origins(text: str) -> dict | str:
@@ -43,7 +43,13 @@ def _origins(text: str) -> dict | str:
         origin, colon, names = line.partition(":")
         if not colon:
             return f"write each line as an origin, a colon and its methods, e.g. 'US: USPS+' (not {line.strip()!r})"
-        found[origin.strip().upper()] = [n.strip() for n in names.split(",") if n.strip()]
+        origin = origin.strip().upper()
+        if origin in found:
+            return f"{origin} is given twice: put all of its methods on one line"
+        if origin == runtime().settings.cj_from_country.upper():
+            return (f"{origin} is CJ_FROM_COUNTRY, whose orders use the rule's own methods (the field above): "
+                    "this line would never be used")
+        found[origin] = [n.strip() for n in names.split(",") if n.strip()]
     return found
 
 
@@ -74,7 +80,7 @@ def save_shipping_rule():
             # The same page again, as typed, each problem next to its field (a redirect would lose both).
             return _page(session, values=typed, errors=problems_by_field(exc.messages), status=400)
         existing = session.get(ShippingRule, row["country_code"].upper())
-        if existing is not None and not origins and typed["editing"] != "1":
+        if existing is not None and not origins and typed["editing"].upper() != existing.country_code:
             # Added from the empty form over a saved rule: its per-origin methods, not shown there, stay.
             row["logistic_names_by_origin"] = existing.logistic_names_by_origin or {}
         _saved, resumed = save_rules(session, [row])

@@ -70,4 +70,7 @@ def sign_out():
 def _audit(outcome: str) -> None:
     """One line per sign-in attempt, with who tried from where; never the token typed."""
     log.log(logging.INFO if outcome == "ok" else logging.WARNING, "admin_ui_sign_in",
-            extra={"fields": {"outcome": outcome, "client": request.remote_addr}})
+            extra={"fields": {"outcome": outcome, "client": request.remote_addr,
+                              # Behind the platform's router the client is the router; the address it says
+                              # it forwarded for (unverified, the router's word) is kept beside it.
+                              "forwarded_for": (request.headers.get("X-Forwarded-For") or "")[:100] or None}})

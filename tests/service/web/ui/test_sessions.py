@@ -110,5 +110,5 @@ def test_each_sign_in_is_logged_without_the_token(ui_client, caplog, token, outc
     lines = [r for r in caplog.records if r.getMessage() == "admin_ui_sign_in"]
     assert len(lines) == 1
     assert lines[0].name == "cj_bridge.admin_ui" and lines[0].levelno == level
-    assert lines[0].fields == {"outcome": outcome, "client": "127.0.0.1"}
+    assert lines[0].fields == {"outcome": outcome, "client": "127.0.0.1", "forwarded_for": None}
     assert token not in caplog.text and all(token not in str(vars(r)) for r in caplog.records)

@@ -54,6 +54,15 @@ def test_a_lookup_while_cj_cannot_be_asked_says_when_to_try_again(client, runtim
 
 
 @responses.activate
+def test_cjs_rate_limit_during_a_lookup_is_busy_not_an_error(client, runtime):
+    cj = FakeCj(responses.mock)
+    cj.fail_next["variantQuery"] = [(200, {"code": 1600200, "result": False, "message": "Too much request",
+                                           "data": None, "requestId": "r-1"})]
+    res = client.get("/admin/cj/variants?sku=CJ-LED", headers=admin_headers())
+    assert res.status_code == 503 and res.get_json()["error"]["code"] == "cj_busy" and res.headers["Retry-After"]
+
+
+@responses.activate
 def test_the_order_page_lists_cj_variants_to_use(make_app, session_factory):
     cj = FakeCj(responses.mock)
     cj.variants["CJ-LED-STRIP-5M-RGB"] = SIBLINGS
