@@ -619,6 +619,16 @@ def test_the_resync_command_leaves_the_work_to_a_running_sqlite_worker(app, engi
         assert s.get(SkuMapping, catalog["mappings"]["shopify"]["id"]).stock_read_why == "resync"
 
 
+def _poll_on(monkeypatch, session_factory, runtime, day: int) -> None:
+    """The poll's turn on 2026-12-<day>, every variant due (as if its last read were long ago), and the jobs run."""
+    monkeypatch.setattr(stock_sync, "utcnow", lambda: datetime(2026, 12, day, 12, 0))
+    with session_factory() as s:
+        s.execute(update(SkuMapping).values(cj_stock_at=None))
+        stock_sync.poll_cj_stock(s, runtime=runtime)
+        s.commit()
+    run_jobs(runtime)
+
+
 @responses.activate
 def test_the_poll_reads_each_variants_price_once_a_week(client, runtime, session_factory, shopify_store,
                                                         monkeypatch):
@@ -629,12 +639,7 @@ def test_the_poll_reads_each_variants_price_once_a_week(client, runtime, session
     _map(client, shopify_store["id"], store_variant_id="1", cj_vid="weekly-vid", cj_pid="p-weekly")
     reads_by_day = []
     for day in range(1, 23):  # every day of three weeks: read on the 1st, 8th, 15th and 22nd
-        monkeypatch.setattr(stock_sync, "utcnow", lambda day=day: datetime(2026, 12, day, 12, 0))
-        with session_factory() as s:
-            s.execute(update(SkuMapping).values(cj_stock_at=None))
-            stock_sync.poll_cj_stock(s, runtime=runtime)
-            s.commit()
-        run_jobs(runtime)
+        _poll_on(monkeypatch, session_factory, runtime, day)
         reads_by_day.append(len(cj.ops("variantQueryByVid")))
     assert len(cj.ops("stockQueryByVid")) == 22
     assert [d + 1 for d in range(22) if reads_by_day[d] > (reads_by_day[d - 1] if d else 0)] == [1, 8, 15, 22]
@@ -648,12 +653,7 @@ def test_a_poll_turn_every_ten_days_reads_the_price_on_each_turn(client, runtime
     FakeShopify(responses.mock)
     _map(client, shopify_store["id"], store_variant_id="1", cj_vid="slow-vid", cj_pid="p-slow")
     for day in (1, 11, 21):
-        monkeypatch.setattr(stock_sync, "utcnow", lambda day=day: datetime(2026, 12, day, 12, 0))
-        with session_factory() as s:
-            s.execute(update(SkuMapping).values(cj_stock_at=None))
-            stock_sync.poll_cj_stock(s, runtime=runtime)
-            s.commit()
-        run_jobs(runtime)
+        _poll_on(monkeypatch, session_factory, runtime, day)
     assert len(cj.ops("stockQueryByVid")) == 3 and len(cj.ops("variantQueryByVid")) == 3
 
 
