@@ -8,14 +8,16 @@ from flask import Blueprint, jsonify, request
 bp = Blueprint("home", __name__)
 
 ENDPOINTS = {
+    "/admin/ui": "the admin page: orders, holds and their fixes, rules, stores, money (sign in with the admin token)",
     "/healthz": "the process is alive",
     "/readyz": "ready to take orders (details with the admin token)",
     "/admin/orders": "orders, holds and retries (Authorization: Bearer <ADMIN_TOKEN>)",
     "/admin/stores": "register and manage stores (admin token)",
-    "/webhooks/<platform>": "where the stores deliver their order webhooks (shopify, woocommerce)",
+    "/webhooks/<platform>": "where the stores deliver their webhooks (shopify, woocommerce, ebay, tiktok_shop)",
 }
-ABOUT = ("CJ Bridge forwards paid store orders (Shopify, WooCommerce, eBay) to CJ Dropshipping exactly once and "
-         "writes tracking back to the store. It is an API service: see the README for the admin API.")
+ABOUT = ("CJ Bridge forwards paid store orders (Shopify, WooCommerce, eBay, TikTok Shop) to CJ Dropshipping exactly "
+         "once, writes tracking back to the store and keeps the stores' stock in step with CJ's. Open /admin/ui "
+         "for the admin page; the README describes the admin API.")
 
 
 @bp.get("/")

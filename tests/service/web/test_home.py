@@ -8,6 +8,7 @@ def test_a_browser_gets_a_page_saying_what_this_is(client):
     assert res.status_code == 200 and res.mimetype == "text/html"
     page = res.get_data(as_text=True)
     assert "<h1>CJ Bridge</h1>" in page and "/readyz" in page and "/admin/orders" in page
+    assert "<code>/admin/ui</code>" in page and "TikTok Shop" in page
 
 
 def test_curl_gets_the_same_in_the_json_shape(client):
