@@ -179,6 +179,14 @@ class StoreAdapter(Protocol):
         write (can_set_stock)."""
 
 
+def optional_int(value) -> int | None:
+    """A store API's number (an int, or its digits as text), or None for anything else (absent, empty, junk)."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def order_version_key(version: str, topic: str) -> str:
     """Dedupe key of one order state delivered under one topic; polling matches on the topic-less prefix."""
     return f"order-version:{version}:{topic}"

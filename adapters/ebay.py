@@ -286,7 +286,8 @@ class EbayAdapter:
         })
 
     # -- outbound ------------------------------------------------------------------------------
-    def request_access_token(self, http, *, domain: str, api_base_url: str | None, credentials: dict) -> tuple[str, int, dict]:
+    def request_access_token(self, http, *, domain: str, api_base_url: str | None, credentials: dict
+                             ) -> tuple[str, int, dict]:
         """A user access token from the seller's refresh token (Basic auth with the app's keys)."""
         client_id, secret = credentials.get("client_id"), credentials.get("client_secret")
         refresh = credentials.get("refresh_token")

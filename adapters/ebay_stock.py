@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Callable
 
-from adapters.base import StockResult, StockTarget
+from adapters.base import StockResult, StockTarget, optional_int
 from service.jobs.outcomes import NeedsHuman, RetryLater
 from service.money import to_cents
 from service.timeutil import iso, parse_iso_utc, utcnow
@@ -93,7 +93,7 @@ def _read_items(request: Request, targets: list[StockTarget], results: dict) -> 
 
 
 def _write_sku(request: Request, target: StockTarget, item: dict) -> StockResult:
-    figure = _int(((item.get("availability") or {}).get("shipToLocationAvailability") or {}).get("quantity"))
+    figure = optional_int(((item.get("availability") or {}).get("shipToLocationAvailability") or {}).get("quantity"))
     ref = {"sku": target.store_sku, "offers": dict((target.ref or {}).get("offers") or {})}
     if (target.ref or {}).get("written_at"):
         ref["written_at"] = target.ref["written_at"]
@@ -168,7 +168,7 @@ def _published_offers(request: Request, sku: str) -> list[dict]:
         if offer.get("offerId") and offer.get("status") == "PUBLISHED" and price.get("currency"):
             offers.append({"offerId": str(offer["offerId"]), "price": to_cents(price.get("value")),
                            "currency": str(price["currency"]),
-                           "availableQuantity": _int(offer.get("availableQuantity"))})
+                           "availableQuantity": optional_int(offer.get("availableQuantity"))})
     return offers
 
 
@@ -178,10 +178,3 @@ def _error_ids(entry: dict) -> set:
 
 def _codes(entries: list[dict]) -> str:
     return ", ".join(str(i) for e in entries for i in sorted(_error_ids(e))) or "no error id"
-
-
-def _int(value) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None

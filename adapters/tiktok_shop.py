@@ -19,7 +19,7 @@ from typing import Mapping
 from adapters import tiktok_stock
 from adapters.base import (IGNORED_EVENT, ORDER_CHANGED_EVENT, ORDER_EVENT, UNINSTALL_EVENT, DeliveryInfo,
                            NotSupported, PrivacyRequest, ShipmentToWrite, StockResult, StockTarget, StoreContext,
-                           WriteBackResult, call_store_api, json_object, order_version_key)
+                           WriteBackResult, call_store_api, json_object, optional_int, order_version_key)
 from adapters.tiktok_signing import request_sign, webhook_signed
 from service.canonical import validate_canonical
 from service.config import carrier_key
@@ -327,14 +327,17 @@ class TikTokShopAdapter:
                          "markPackageShipped", json_body={"order_line_item_ids": unit_ids,
                                                           "tracking_number": shipment.tracking_number,
                                                           "shipping_provider_id": provider})
-        details = {"shipping_provider_id": provider, "units": len(unit_ids)}
+        notes = []
         if gone:
-            details["note"] = (f"{len(gone)} unit(s) of this parcel were cancelled in TikTok Shop after they went "
-                               f"to CJ; the other {len(unit_ids)} were marked shipped")
-        deadline = _int(remote.get("rts_sla_time"))
+            notes.append(f"{len(gone)} unit(s) of this parcel were cancelled in TikTok Shop after they went to CJ; "
+                         f"the other {len(unit_ids)} were marked shipped")
+        deadline = optional_int(remote.get("rts_sla_time"))
         if deadline and time.time() > deadline:
-            details["note"] = ((details["note"] + "; ") if details.get("note") else "") + (f"tracking {shipment.tracking_number} reached TikTok after the order's handling time "
-                               f"ended ({_unix(deadline)}): TikTok counts it as a late dispatch for the shop")
+            notes.append(f"tracking {shipment.tracking_number} reached TikTok after the order's handling time ended "
+                         f"({_unix(deadline)}): TikTok counts it as a late dispatch for the shop")
+        details = {"shipping_provider_id": provider, "units": len(unit_ids)}
+        if notes:
+            details["note"] = "; ".join(notes)
         return WriteBackResult("created", _text(data.get("package_id")), details, adapter_state=state)
 
     def _provider(self, http, store: StoreContext, remote: dict, carrier: str | None) -> tuple[str, dict | None]:
@@ -375,12 +378,6 @@ class TikTokShopAdapter:
 def _text(value) -> str | None:
     return None if value in (None, "") else str(value)
 
-
-def _int(value) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def _unix(value) -> str | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Callable
 
-from adapters.base import StockResult, StockTarget
+from adapters.base import StockResult, StockTarget, optional_int
 from service.jobs.outcomes import NeedsHuman
 from service.money import to_cents
 
@@ -78,7 +78,7 @@ def _search(api: Api, sku_ids: list[str]) -> dict[str, dict]:
             for sku in product.get("skus") or []:
                 if not isinstance(sku, dict) or not sku.get("id"):
                     continue
-                warehouses = {str(w["warehouse_id"]): _int(w.get("available_quantity"))
+                warehouses = {str(w["warehouse_id"]): optional_int(w.get("available_quantity"))
                               for w in sku.get("warehouse_inventory") or []
                               if isinstance(w, dict) and w.get("warehouse_id")}
                 found[str(sku["id"])] = {"product_id": str(product["product_id"]), "warehouses": warehouses}
@@ -194,10 +194,3 @@ def _write_prices(api: Api, *, product_id: str, targets: list[StockTarget], resu
                                   "pricing rule against TikTok's price limits for the market, then resync the store.")
         else:
             result.store_price = target.price
-
-
-def _int(value) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None

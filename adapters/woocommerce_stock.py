@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from adapters.base import StockResult, StockTarget
+from adapters.base import StockResult, StockTarget, optional_int
 from service.money import to_cents
 
 BATCH = 100  # WooCommerce's batch endpoints take at most 100 objects
@@ -71,7 +71,7 @@ def _set_group(request: Request, *, parent: int | None, targets: list[StockTarge
             results[target.mapping_id] = StockResult(target.mapping_id, "skipped", None, "WooCommerce no longer "
                                                      "lists this product. Resolution: correct the mapping.", ref)
             continue
-        figure, shown_price = _int(item.get("stock_quantity")), to_cents(item.get("regular_price"))
+        figure, shown_price = optional_int(item.get("stock_quantity")), to_cents(item.get("regular_price"))
         change = {}
         result = StockResult(target.mapping_id, "unchanged", figure, "", ref,
                              store_price=shown_price if target.price is not None else None)
@@ -99,7 +99,7 @@ def _set_group(request: Request, *, parent: int | None, targets: list[StockTarge
     for target, figure, ref, change in writing:
         item = answered.get(ref["id"]) or {}
         applied = not item.get("error") and all(
-            (_int(item.get(k)) if k == "stock_quantity" else to_cents(item.get(k))) ==
+            (optional_int(item.get(k)) if k == "stock_quantity" else to_cents(item.get(k))) ==
             (v if k == "stock_quantity" else to_cents(v)) for k, v in change.items())
         if not applied:
             code = (item.get("error") or {}).get("code") or "not applied"
@@ -114,10 +114,3 @@ def _set_group(request: Request, *, parent: int | None, targets: list[StockTarge
             target.quantity if written else before.store_quantity,
             f"{figure} → {target.quantity}" if written else before.detail, ref,
             store_price=to_cents(item.get("regular_price")) if target.price is not None else None)
-
-
-def _int(value) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None

@@ -33,10 +33,12 @@ def register(client) -> int:
     return store_id
 
 
-def order_at_cj(client, runtime) -> tuple[FakeCj, FakeTikTok, int]:
-    """A registered shop whose sample order was notified and has gone to CJ."""
+def order_at_cj(client, runtime, *, prepare=None) -> tuple[FakeCj, FakeTikTok, int]:
+    """A registered shop whose sample order (as prepare(order) leaves it) was notified and has gone to CJ."""
     cj, tiktok = FakeCj(responses.mock), FakeTikTok(responses.mock)
     store_id = register(client)
+    if prepare is not None:
+        prepare(tiktok.orders["577123456789012345"])
     deliver(client, SAMPLES["tiktok_order_status_change_webhook"]["body"])
     run_jobs(runtime)
     return cj, tiktok, store_id
@@ -225,12 +227,7 @@ def test_a_carrier_tiktok_does_not_offer_holds_the_order_with_the_fix(client, ru
 @responses.activate
 def test_an_order_tiktok_ships_itself_is_not_shipped_by_us_and_the_history_says_so(client, runtime,
                                                                                   session_factory):
-    cj = FakeCj(responses.mock)
-    tiktok = FakeTikTok(responses.mock)
-    register(client)
-    tiktok.orders["577123456789012345"]["shipping_type"] = "TIKTOK"
-    deliver(client, SAMPLES["tiktok_order_status_change_webhook"]["body"])
-    run_jobs(runtime)
+    cj, tiktok, _store_id = order_at_cj(client, runtime, prepare=lambda order: order.update(shipping_type="TIKTOK"))
     _ship_at_cj(client, cj, session_factory)
     run_jobs(runtime)
     assert tiktok.shipped == []
@@ -342,13 +339,10 @@ def test_an_address_edit_before_cj_payment_replaces_the_cj_order(make_app, sessi
 def test_a_unit_cancelled_on_its_own_is_not_sent_and_after_payment_holds_the_order(client, runtime,
                                                                                     session_factory):
     """TikTok cancels single units (a partial cancellation): the line items say CANCELLED, the order does not."""
-    cj = FakeCj(responses.mock)
-    tiktok = FakeTikTok(responses.mock)
-    register(client)
+    def one_mug_cancelled(order):
+        order["line_items"][1]["display_status"] = "CANCELLED"  # one of the two mugs
+    cj, tiktok, _store_id = order_at_cj(client, runtime, prepare=one_mug_cancelled)
     order = tiktok.orders["577123456789012345"]
-    order["line_items"][1]["display_status"] = "CANCELLED"  # one of the two mugs
-    deliver(client, SAMPLES["tiktok_order_status_change_webhook"]["body"])
-    run_jobs(runtime)
     (create,) = [body for _op, body in cj.ops("createOrderV2")]
     assert sorted((p["vid"], p["quantity"]) for p in create["products"]) == [
         ("2409150812345678900", 1), ("2409150812345678911", 1)]
@@ -381,12 +375,8 @@ def test_the_hand_over_deadline_is_alerted_before_it_passes_and_a_late_write_bac
     """Issue 14 (5): tracking back within TikTok's handling time, or the merchant hears of it in time."""
     import time as clock
     from service.pipeline.alerts import current_alerts
-    cj = FakeCj(responses.mock)
-    tiktok = FakeTikTok(responses.mock)
-    register(client)
-    tiktok.orders["577123456789012345"]["rts_sla_time"] = int(clock.time()) + 6 * 3600  # due in 6 hours
-    deliver(client, SAMPLES["tiktok_order_status_change_webhook"]["body"])
-    run_jobs(runtime)
+    cj, tiktok, _store_id = order_at_cj(client, runtime, prepare=lambda order: order.update(
+        rts_sla_time=int(clock.time()) + 6 * 3600))  # due in 6 hours
     with session_factory() as s:
         order = s.scalars(select(Order)).one()
         assert order.ship_by is not None
@@ -449,12 +439,7 @@ def test_a_dry_run_order_is_not_alerted_for_its_hand_over_deadline(make_app, ses
     from service.pipeline.alerts import current_alerts
     app = make_app(CJ_DRY_RUN="true")
     client, runtime = app.test_client(), app.extensions["cj_bridge"]
-    FakeCj(responses.mock)
-    tiktok = FakeTikTok(responses.mock)
-    register(client)
-    tiktok.orders["577123456789012345"]["rts_sla_time"] = int(clock.time()) + 3600
-    deliver(client, SAMPLES["tiktok_order_status_change_webhook"]["body"])
-    run_jobs(runtime)
+    order_at_cj(client, runtime, prepare=lambda order: order.update(rts_sla_time=int(clock.time()) + 3600))
     with session_factory() as s:
         assert s.scalars(select(Order)).one().hold_reason == "dry_run"
         assert not [a for a in current_alerts(s, runtime=runtime) if a.kind == "ship_by"]

@@ -84,40 +84,31 @@ bp.add_app_template_filter(_resolution, "resolution")
 
 @bp.post("/orders/<int:order_id>/retry")
 def retry(order_id: int):
-    session = db_session()
-    try:
-        row = session.get(Order, order_id)
-        if row is None:
-            abort(404, f"There is no order {order_id}.")
-        try:
-            kind = retry_order(session, order=row)
-        except NotRetryable as exc:
-            flash(str(exc), "error")
-        else:
-            session.commit()
-            runtime().notifier.jobs_committed()
-            flash(f"Retry queued ({kind}).", "ok")
-        return redirect(url_for("ui.order", order_id=order_id))
-    finally:
-        session.close()
+    return _act_on_order(order_id, lambda session, row: f"Retry queued ({retry_order(session, order=row)}).")
 
 
 @bp.post("/orders/<int:order_id>/acknowledge")
 def acknowledge(order_id: int):
+    comment = request.form.get("comment", "").strip()[:500] or None
+    return _act_on_order(order_id, lambda session, row: "Acknowledged; the order is now "
+                         f"{acknowledge_hold(session, order=row, comment=comment)}.")
+
+
+def _act_on_order(order_id: int, act):
+    """One button on the order page: act(session, order) → what to say; a refusal (NotRetryable) is said instead."""
     session = db_session()
     try:
         row = session.get(Order, order_id)
         if row is None:
             abort(404, f"There is no order {order_id}.")
-        comment = request.form.get("comment", "").strip()[:500] or None
         try:
-            state = acknowledge_hold(session, order=row, comment=comment)
+            done = act(session, row)
         except NotRetryable as exc:
             flash(str(exc), "error")
         else:
             session.commit()
             runtime().notifier.jobs_committed()
-            flash(f"Acknowledged; the order is now {state}.", "ok")
+            flash(done, "ok")
         return redirect(url_for("ui.order", order_id=order_id))
     finally:
         session.close()
